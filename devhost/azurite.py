@@ -1,0 +1,148 @@
+"""Start and stop the Azurite storage emulator owned by the project (npm `azurite`, pinned in package.json).
+
+Used by the test fixtures, the local host (`make serve`), the demo and the benchmarks. Ports are free ones by
+default so that several runs can share a machine; `--skipApiVersionCheck` because the Python SDKs send an
+API version newer than Azurite 3.35 knows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
+
+# The well-known development account of every Azurite and Storage Emulator; not a secret.
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@dataclass(frozen=True, slots=True)
+class AzuritePorts:
+    blob: int
+    queue: int
+    table: int
+
+    @classmethod
+    def standard(cls) -> AzuritePorts:
+        return cls(10000, 10001, 10002)
+
+    @classmethod
+    def free(cls) -> AzuritePorts:
+        return cls(free_port(), free_port(), free_port())
+
+
+def connection_string(ports: AzuritePorts, host: str = "127.0.0.1") -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://{host}:{ports.blob}/{DEV_ACCOUNT};"
+        f"QueueEndpoint=http://{host}:{ports.queue}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://{host}:{ports.table}/{DEV_ACCOUNT};"
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+class AzuriteNotInstalledError(RuntimeError):
+    pass
+
+
+class Azurite:
+    """One Azurite process. `location=None` keeps everything in memory."""
+
+    def __init__(self, ports: AzuritePorts | None = None, location: Path | None = None) -> None:
+        self.ports = ports or AzuritePorts.free()
+        self.location = location
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_dir = Path(tempfile.mkdtemp(prefix="azurite-log-"))
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.ports)
+
+    @property
+    def log_path(self) -> Path:
+        return self._log_dir / "azurite.log"
+
+    def start(self, timeout: float = 30.0) -> None:
+        if not AZURITE_BIN.exists():
+            raise AzuriteNotInstalledError(f"{AZURITE_BIN} is missing: run `npm ci` (the Makefile does)")
+        args = [
+            str(AZURITE_BIN),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--blobHost", "127.0.0.1", "--blobPort", str(self.ports.blob),
+            "--queueHost", "127.0.0.1", "--queuePort", str(self.ports.queue),
+            "--tableHost", "127.0.0.1", "--tablePort", str(self.ports.table),
+        ]  # fmt: skip
+        if self.location is None:
+            args.append("--inMemoryPersistence")
+        else:
+            self.location.mkdir(parents=True, exist_ok=True)
+            args += ["--location", str(self.location)]
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self._process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"Azurite exited early; see {self.log_path}")
+            if all(_port_open(p) for p in (self.ports.blob, self.ports.queue, self.ports.table)):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"Azurite did not open its ports within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Stop and start on the same ports (data survives only with a `location`)."""
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self._log_dir, ignore_errors=True)
+
+    def __enter__(self) -> Azurite:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+
+@contextlib.contextmanager
+def running_azurite(ports: AzuritePorts | None = None, location: Path | None = None) -> Iterator[Azurite]:
+    with Azurite(ports, location) as azurite:
+        yield azurite

@@ -1,0 +1,5 @@
+"""Entry point the Functions host imports: the app and its blueprints, nothing else."""
+
+from functions.app import create_app
+
+app = create_app()

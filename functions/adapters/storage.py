@@ -1,0 +1,141 @@
+"""Azure Storage clients, built once from settings: a connection string locally, managed identity in Azure.
+
+Every table, queue and blob adapter gets its client from `StorageClients`, which creates the table, queue or
+container on first use (idempotently) so that a fresh account or Azurite needs no provisioning step.
+Queue clients encode messages as base64, which is what the Functions host expects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from functions.domain.errors import StorageError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from functions.settings import StorageSettings
+
+# Fail fast rather than let the SDK's default back-off hold a request for a minute.
+_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.2, "connection_timeout": 5}
+
+
+class StorageClients:
+    def __init__(self, settings: StorageSettings, credential: TokenCredential | None = None) -> None:
+        self._settings = settings
+        self._credential = credential
+        self._lock = threading.Lock()
+        self._tables: dict[str, TableClient] = {}
+        self._queues: dict[str, QueueClient] = {}
+        self._containers: dict[str, ContainerClient] = {}
+
+    @cached_property
+    def credential(self) -> TokenCredential:
+        if self._credential is None:
+            from azure.identity import ManagedIdentityCredential  # noqa: PLC0415  (only Azure needs it)
+
+            self._credential = ManagedIdentityCredential(client_id=self._settings.managed_identity_client_id)
+        return self._credential
+
+    @cached_property
+    def table_service(self) -> TableServiceClient:
+        s = self._settings
+        if s.connection_string:
+            return TableServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
+        return TableServiceClient(str(s.table_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+
+    @cached_property
+    def queue_service(self) -> QueueServiceClient:
+        s = self._settings
+        if s.connection_string:
+            return QueueServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
+        return QueueServiceClient(str(s.queue_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+
+    @cached_property
+    def blob_service(self) -> BlobServiceClient:
+        s = self._settings
+        if s.connection_string:
+            return BlobServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
+        return BlobServiceClient(str(s.blob_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+
+    def table(self, name: str) -> TableClient:
+        """The client of table `name`, created if it does not exist yet."""
+        with self._lock:
+            client = self._tables.get(name)
+            if client is None:
+                client = self.table_service.get_table_client(name)
+                # ResourceExistsError: created concurrently by another instance.
+                with translate_storage_errors(), contextlib.suppress(ResourceExistsError):
+                    self.table_service.create_table_if_not_exists(name)
+                self._tables[name] = client
+            return client
+
+    def queue(self, name: str) -> QueueClient:
+        """The client of queue `name` (base64 messages, as the Functions host expects), created if needed."""
+        with self._lock:
+            client = self._queues.get(name)
+            if client is None:
+                client = self.queue_service.get_queue_client(
+                    name,
+                    message_encode_policy=TextBase64EncodePolicy(),
+                    message_decode_policy=TextBase64DecodePolicy(),
+                )
+                with translate_storage_errors(), contextlib.suppress(ResourceExistsError):
+                    client.create_queue()
+                self._queues[name] = client
+            return client
+
+    def container(self, name: str) -> ContainerClient:
+        with self._lock:
+            client = self._containers.get(name)
+            if client is None:
+                client = self.blob_service.get_container_client(name)
+                with translate_storage_errors(), contextlib.suppress(ResourceExistsError):
+                    client.create_container()
+                self._containers[name] = client
+            return client
+
+    def ping(self) -> dict[str, bool]:
+        """Whether each storage service answers; used by `GET /api/health`."""
+        results: dict[str, bool] = {}
+        probes: dict[str, Callable[[], object]] = {
+            "tables": lambda: next(iter(self.table_service.list_tables(results_per_page=1)), None),
+            "queues": lambda: next(iter(self.queue_service.list_queues(results_per_page=1)), None),
+            "blobs": lambda: next(iter(self.blob_service.list_containers(results_per_page=1)), None),
+        }
+        for name, probe in probes.items():
+            try:
+                probe()
+            except AzureError:
+                results[name] = False
+            else:
+                results[name] = True
+        return results
+
+
+class translate_storage_errors:  # noqa: N801  (used as a context manager, reads like one)
+    """Turn Azure SDK exceptions into the app's `StorageError` family at the adapter boundary."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or not isinstance(exc, AzureError):
+            return
+        if isinstance(exc, ServiceRequestError):
+            raise StorageUnavailable(f"storage did not answer: {exc.message}") from exc
+        raise StorageError(f"storage failed: {type(exc).__name__}: {exc.message}") from exc

@@ -1,0 +1,19 @@
+"""Builds the FunctionApp from the blueprints. `function_app.py` calls this once; tests may call it again."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import azure.functions as func
+
+from functions.entrypoints import meta
+
+# One module per trigger family; each exposes `bp` and documents its HTTP routes in `OPENAPI_PATHS`.
+BLUEPRINT_MODULES: tuple[ModuleType, ...] = (meta,)
+
+
+def create_app() -> func.FunctionApp:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for module in BLUEPRINT_MODULES:
+        app.register_functions(module.bp)
+    return app

@@ -1,0 +1,190 @@
+"""Typed settings, read once from the environment.
+
+In Azure these are app settings; locally the local host copies `Values` of `local.settings.json` into the
+environment (the environment wins). Nothing below `functions/` reads `os.environ` except this module, and
+rules never see settings: services receive the values they need.
+
+`SETTING_NAMES` lists every variable read here; the Bicep tests check that `infra/` sets each of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+from croniter import croniter
+
+from functions.domain.errors import ConfigurationError
+
+GroupOptOutPolicy = Literal["purge", "retain"]
+GraphAuth = Literal["managed-identity", "client-secret", "client-certificate", "static-token"]
+
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT = "2022-09-30T23:59:59Z"
+DEFAULT_LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT = "2022-07-30T23:59:59Z"
+
+# Every setting the app reads. Storage is either a connection string (`AzureWebJobsStorage`, local) or the
+# identity-based `AzureWebJobsStorage__*` family (Azure); the Bicep sets the latter.
+SETTING_NAMES: tuple[str, ...] = (
+    "AzureWebJobsStorage",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "ADMIN_CENTER_WEBHOOK_SECRET",
+    "AUTH_JWKS_URL",
+    "AUTH_AUDIENCE",
+    "AUTH_ISSUER",
+    "GRAPH_BASE_URL",
+    "GRAPH_AUTH",
+    "GRAPH_CLIENT_ID",
+    "GRAPH_CLIENT_SECRET",
+    "GRAPH_CERTIFICATE_PATH",
+    "GRAPH_STATIC_TOKEN",
+    "CONTACT_HASH_KEY",
+    "INGESTION_SCHEDULE",
+    "MAINTENANCE_SCHEDULE",
+    "BACKUP_SCHEDULE",
+    "LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT",
+    "LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT",
+    "GROUP_OPTOUT_EXISTING_DATA",
+)
+
+# Settings used as `%NAME%` in trigger decorators; the local host resolves them as the Functions host does.
+SCHEDULE_SETTINGS: tuple[str, ...] = ("INGESTION_SCHEDULE", "MAINTENANCE_SCHEDULE", "BACKUP_SCHEDULE")
+
+_Choice = TypeVar("_Choice", bound=str)
+
+_LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Where storage is: a connection string, or service URIs reached with a managed identity."""
+
+    connection_string: str | None
+    blob_service_uri: str | None
+    queue_service_uri: str | None
+    table_service_uri: str | None
+    managed_identity_client_id: str | None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    storage: StorageSettings
+    webhook_secrets: tuple[str, ...]
+    auth_jwks_url: str
+    auth_audience: str
+    auth_issuer: str
+    graph_base_url: str
+    graph_auth: GraphAuth
+    graph_client_id: str | None
+    graph_client_secret: str | None
+    graph_certificate_path: str | None
+    graph_static_token: str | None
+    contact_hash_key: bytes
+    ingestion_schedule: str
+    maintenance_schedule: str
+    backup_schedule: str
+    legacy_relationship_analytics_expires_at: datetime
+    legacy_who_knows_whom_expires_at: datetime
+    group_optout_existing_data: GroupOptOutPolicy
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate every setting; a bad value raises `ConfigurationError` naming it."""
+        reader = _Reader(env)
+        settings = cls(
+            storage=_storage(reader),
+            webhook_secrets=tuple(reader.optional("ADMIN_CENTER_WEBHOOK_SECRET", "").split()),
+            auth_jwks_url=reader.optional("AUTH_JWKS_URL", ""),
+            auth_audience=reader.optional("AUTH_AUDIENCE", ""),
+            auth_issuer=reader.optional("AUTH_ISSUER", ""),
+            graph_base_url=reader.optional("GRAPH_BASE_URL", DEFAULT_GRAPH_BASE_URL).rstrip("/"),
+            graph_auth=reader.choice(
+                "GRAPH_AUTH",
+                ("managed-identity", "client-secret", "client-certificate", "static-token"),
+                "managed-identity",
+            ),
+            graph_client_id=reader.optional("GRAPH_CLIENT_ID", "") or None,
+            graph_client_secret=reader.optional("GRAPH_CLIENT_SECRET", "") or None,
+            graph_certificate_path=reader.optional("GRAPH_CERTIFICATE_PATH", "") or None,
+            graph_static_token=reader.optional("GRAPH_STATIC_TOKEN", "") or None,
+            contact_hash_key=reader.optional("CONTACT_HASH_KEY", "").encode("utf-8"),
+            ingestion_schedule=reader.schedule("INGESTION_SCHEDULE", "0 0 2 * * *"),
+            maintenance_schedule=reader.schedule("MAINTENANCE_SCHEDULE", "0 */15 * * * *"),
+            backup_schedule=reader.schedule("BACKUP_SCHEDULE", "0 30 3 * * *"),
+            legacy_relationship_analytics_expires_at=reader.instant(
+                "LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT", DEFAULT_LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT
+            ),
+            legacy_who_knows_whom_expires_at=reader.instant(
+                "LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT", DEFAULT_LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT
+            ),
+            group_optout_existing_data=reader.choice(
+                "GROUP_OPTOUT_EXISTING_DATA", ("purge", "retain"), "purge"
+            ),
+        )
+        if settings.graph_auth == "static-token" and not _LOOPBACK_URL.match(settings.graph_base_url):
+            # A static bearer token is a test convenience; never let it reach the real Graph.
+            raise ConfigurationError(
+                "GRAPH_AUTH=static-token is only allowed when GRAPH_BASE_URL is loopback"
+            )
+        return settings
+
+
+def _storage(reader: _Reader) -> StorageSettings:
+    connection_string = reader.optional("AzureWebJobsStorage", "") or None
+    settings = StorageSettings(
+        connection_string=connection_string,
+        blob_service_uri=reader.optional("AzureWebJobsStorage__blobServiceUri", "") or None,
+        queue_service_uri=reader.optional("AzureWebJobsStorage__queueServiceUri", "") or None,
+        table_service_uri=reader.optional("AzureWebJobsStorage__tableServiceUri", "") or None,
+        managed_identity_client_id=reader.optional("AzureWebJobsStorage__clientId", "") or None,
+    )
+    if settings.uses_identity and not (
+        settings.blob_service_uri and settings.queue_service_uri and settings.table_service_uri
+    ):
+        raise ConfigurationError(
+            "storage is not configured: set AzureWebJobsStorage (a connection string) or "
+            "AzureWebJobsStorage__blobServiceUri, __queueServiceUri and __tableServiceUri"
+        )
+    return settings
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str, default: str) -> str:
+        return self._env.get(name, default).strip()
+
+    def choice(self, name: str, allowed: tuple[_Choice, ...], default: _Choice) -> _Choice:
+        value = self.optional(name, default)
+        for option in allowed:
+            if value == option:
+                return option
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+    def schedule(self, name: str, default: str) -> str:
+        value = self.optional(name, default)
+        if len(value.split()) != 6 or not croniter.is_valid(value, second_at_beginning=True):
+            raise ConfigurationError(f"{name} is not a six-field NCRONTAB expression: {value!r}")
+        return value
+
+    def instant(self, name: str, default: str) -> datetime:
+        value = self.optional(name, default)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} is not an ISO 8601 instant: {value!r}") from None
+        if parsed.tzinfo is None:
+            raise ConfigurationError(f"{name} must carry a time zone (e.g. Z): {value!r}")
+        return parsed.astimezone(UTC)
