@@ -1,0 +1,186 @@
+"""Who knows whom: colleagues ranked by connection strength (functions/domain/who_knows_whom.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.domain.interactions import Interaction
+from functions.domain.records import DirectoryUser
+from functions.domain.who_knows_whom import Colleague, band, who_knows_whom
+from tests.support.interactions import NOW, USERS, email, histories, meeting
+
+EXCLUDED = "zoe"
+DIRECTORY = {
+    user: DirectoryUser(
+        user, user.title() + " Example", f"{user}@contoso.com", f"{user}@contoso.onmicrosoft.com"
+    )
+    for user in (*USERS, EXCLUDED)
+}
+T = NOW - timedelta(days=3)
+
+
+def strength(raw: float) -> int:
+    return math.floor(100 * (1 - math.exp(-raw / 10)) + 0.5)
+
+
+def ranked(facts: list[Interaction], excluded: frozenset[str] = frozenset()) -> list[str]:
+    return [colleague.user_id for colleague in who_knows_whom(facts, NOW, DIRECTORY, excluded)]
+
+
+def test_a_colleague_entry_carries_identity_strength_band_and_last_interaction() -> None:
+    [entry] = who_knows_whom([meeting("e1", at=NOW, user="alice")], NOW, DIRECTORY)
+
+    assert entry == Colleague(
+        user_id="alice",
+        display_name="Alice Example",
+        address="alice@contoso.com",
+        strength=strength(3),  # one meeting today: weight 3, no decay
+        band="weak",
+        last_interaction_at=NOW,
+    )
+    assert entry.to_json() == {
+        "userId": "alice",
+        "displayName": "Alice Example",
+        "address": "alice@contoso.com",
+        "strength": 26,
+        "band": "weak",
+        "lastInteraction": "2026-11-27T09:00:00Z",
+    }
+
+
+def test_a_colleague_without_mailbox_address_is_shown_with_the_user_principal_name() -> None:
+    directory = {"alice": DirectoryUser("alice", "Alice", "", "alice@contoso.onmicrosoft.com")}
+
+    [entry] = who_knows_whom([email("m1", at=T, user="alice")], NOW, directory)
+
+    assert entry.address == "alice@contoso.onmicrosoft.com"
+
+
+def test_an_interaction_90_days_ago_weighs_half() -> None:
+    [entry] = who_knows_whom([meeting("e1", at=NOW - timedelta(days=90))], NOW, DIRECTORY)
+
+    assert entry.strength == strength(3 * 0.5)
+
+
+def test_an_email_copied_to_both_weighs_half_a_direct_one() -> None:
+    facts = [
+        email("direct", at=NOW, user="alice", direction="sent", user_role="author"),
+        email("copied", at=NOW, user="bob", direction="sent", user_role="reader", contact_role="reader"),
+    ]
+
+    by_user = {entry.user_id: entry.strength for entry in who_knows_whom(facts, NOW, DIRECTORY)}
+
+    assert by_user == {"alice": strength(1), "bob": strength(0.5)}
+
+
+def test_the_contacts_email_to_a_colleague_is_direct() -> None:
+    [entry] = who_knows_whom([email("m1", at=NOW, user="bob", contact_role="author")], NOW, DIRECTORY)
+
+    assert entry.strength == strength(1)
+
+
+def test_the_same_interaction_reprocessed_counts_once() -> None:
+    once = who_knows_whom([meeting("e1", at=T)], NOW, DIRECTORY)
+
+    assert who_knows_whom([meeting("e1", at=T)] * 3, NOW, DIRECTORY) == once
+
+
+def test_more_frequent_and_more_recent_contact_ranks_higher() -> None:
+    facts = [
+        *(email(f"a{n}", at=T - timedelta(days=n), user="alice") for n in range(6)),
+        *(email(f"b{n}", at=T - timedelta(days=300 + n), user="bob") for n in range(3)),
+        email("c0", at=T, user="carol"),
+    ]
+
+    assert ranked(facts) == ["alice", "carol", "bob"]
+
+
+def test_at_most_five_colleagues_are_listed_the_strongest_ones() -> None:
+    facts = [
+        email(f"m{user}{n}", at=T, user=user) for count, user in enumerate(USERS) for n in range(count + 1)
+    ]
+
+    assert ranked(facts) == list(reversed(USERS))[:5]
+
+
+def test_equal_strength_is_broken_by_the_more_recent_last_interaction() -> None:
+    facts = [email("m1", at=T, user="alice"), email("m2", at=T + timedelta(seconds=1), user="bob")]
+
+    entries = who_knows_whom(facts, NOW, DIRECTORY)
+
+    assert entries[0].strength == entries[1].strength
+    assert [entry.user_id for entry in entries] == ["bob", "alice"]
+
+
+def test_equal_strength_and_time_are_broken_by_user_id() -> None:
+    facts = [email("m1", at=T, user="carol"), email("m1", at=T, user="alice"), email("m1", at=T, user="bob")]
+
+    assert ranked(facts) == ["alice", "bob", "carol"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(100, "strong"), (60, "strong"), (59, "moderate"), (30, "moderate"), (29, "weak"), (0, "weak")],
+)
+def test_bands_follow_the_documented_cut_offs(value: int, expected: str) -> None:
+    assert band(value) == expected
+
+
+def test_a_colleague_in_regular_meetings_is_strong() -> None:
+    facts = [meeting(f"e{week}", at=NOW - timedelta(weeks=week), user="alice") for week in range(8)]
+
+    [entry] = who_knows_whom(facts, NOW, DIRECTORY)
+
+    assert entry.band == "strong"
+
+
+def test_declined_meetings_do_not_make_a_colleague() -> None:
+    assert ranked([meeting("e1", at=T, user="alice", user_role="declined")]) == []
+
+
+def test_a_colleague_missing_from_the_directory_is_not_listed() -> None:
+    facts = [email("m1", at=T, user="ghost"), email("m1", at=T, user="alice")]
+
+    assert ranked(facts) == ["alice"]
+
+
+def test_an_excluded_colleague_is_never_listed_even_as_the_strongest() -> None:
+    facts = [
+        *(meeting(f"e{n}", at=T, user=EXCLUDED) for n in range(10)),
+        meeting("e0", at=T, user="alice", user_role="attendee"),
+    ]
+
+    assert ranked(facts, frozenset({EXCLUDED})) == ["alice"]
+
+
+def test_interactions_outside_the_year_or_in_the_future_do_not_count() -> None:
+    facts = [email("old", at=NOW - timedelta(days=366)), meeting("next", at=NOW + timedelta(days=1))]
+
+    assert ranked(facts) == []
+
+
+@given(histories(users=(*USERS, EXCLUDED)), st.sets(st.sampled_from((*USERS, EXCLUDED)), min_size=1))
+def test_excluded_users_never_appear_and_the_list_is_bounded_and_ordered(
+    facts: list[Interaction], excluded: set[str]
+) -> None:
+    entries = who_knows_whom(facts, NOW, DIRECTORY, frozenset(excluded))
+
+    assert not {entry.user_id for entry in entries} & excluded
+    assert len(entries) <= 5
+    assert all(0 <= entry.strength <= 100 for entry in entries)
+    keys = [(-entry.strength, -entry.last_interaction_at.timestamp(), entry.user_id) for entry in entries]
+    assert keys == sorted(keys)
+
+
+@given(histories(users=("alice", "bob", "carol")), histories(users=(EXCLUDED,)))
+def test_an_excluded_users_facts_never_change_the_others(
+    included: list[Interaction], excluded: list[Interaction]
+) -> None:
+    with_excluded = who_knows_whom(included + excluded, NOW, DIRECTORY, frozenset({EXCLUDED}))
+
+    assert with_excluded == who_knows_whom(included, NOW, DIRECTORY)
