@@ -5,8 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov pins an old pycep-parser and downgrades packaging, so it gets its own virtual environment; the stamp
+# names the version so that changing it reinstalls. tests/infra runs it (make test needs it).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test test-unit test-integration test-e2e serve check fmt lint types bench requirements clean
+.PHONY: install demo test test-unit test-integration test-e2e serve check fmt lint types bench requirements clean checkov test-infra
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -27,7 +32,7 @@ requirements: $(STAMP)
 demo: install
 	$(PY) -m demo
 
-test: install
+test: install $(CHECKOV_STAMP)
 	$(PY) -m pytest -q
 
 test-unit: install
@@ -39,10 +44,24 @@ test-integration: install
 test-e2e: install
 	$(PY) -m pytest -q tests/e2e
 
+test-infra: install $(CHECKOV_STAMP)
+	$(PY) -m pytest -q tests/infra
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+# checkov's findings in readable form (tests/infra runs the same scan and asserts on its JSON report).
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact
+
 serve: install
 	$(PY) -m devhost serve
 
-check: install
+check: install $(CHECKOV_STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -57,4 +76,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .run
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .run

@@ -1,0 +1,186 @@
+// m365-consent-insights in Azure: `azd up` deploys this (subscription scope: it creates the resource group).
+// Resources are declared directly, not through public registry modules, so that the checks in tests/infra
+// (pycep-parser structure tests and checkov) see every one of them.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('Name of the azd environment; names the resource group and seeds unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource (one that offers Flex Consumption).')
+param location string
+
+@description('`aud` of accepted bearer tokens: the client ID of the API app registration (v2 tokens).')
+param apiAudience string
+
+@description('How the app authenticates to Microsoft Graph in customer tenants: managed-identity (federated credential on the Graph app registration, no secret) or client-secret (a secret kept in Key Vault).')
+@allowed([
+  'managed-identity'
+  'client-secret'
+])
+param graphAuth string = 'managed-identity'
+
+@description('Client ID of the multi-tenant Graph app registration that each customer tenant admin-consents to.')
+param graphClientId string
+
+@secure()
+@description('Client secret of the Graph app registration; required only when graphAuth is client-secret.')
+param graphClientSecret string = ''
+
+@secure()
+@minLength(32)
+@description('Standard Webhooks secret(s) shared with the Microsoft 365 admin center, `whsec_<base64>`.')
+param adminCenterWebhookSecret string
+
+@secure()
+@minLength(32)
+@description('HMAC key for external contact addresses. Keep it stable: changing it orphans every stored hash.')
+param contactHashKey string
+
+@description('Microsoft Graph endpoint (a national cloud has its own).')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('Entra ID login endpoint for token validation (a national cloud has its own).')
+param authorityHost string = 'https://login.microsoftonline.com'
+
+@description('Six-field NCRONTAB schedules of the timer triggers (UTC).')
+param ingestionSchedule string = '0 0 2 * * *'
+param maintenanceSchedule string = '0 */15 * * * *'
+param backupSchedule string = '0 30 3 * * *'
+
+@description('Expiry of the two legacy consent forms (ISO 8601 with a zone).')
+param legacyRelationshipAnalyticsExpiresAt string = '2022-09-30T23:59:59Z'
+param legacyWhoKnowsWhomExpiresAt string = '2022-07-30T23:59:59Z'
+
+@description('What a group opt-out does to data already ingested for its members.')
+@allowed([
+  'purge'
+  'retain'
+])
+param groupOptOutExistingData string = 'purge'
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-${resourceToken}'
+var graphUsesClientSecret = graphAuth == 'client-secret'
+var deploymentContainerName = 'app-package-${resourceToken}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-${resourceToken}'
+    location: location
+    tags: tags
+    adminCenterWebhookSecret: adminCenterWebhookSecret
+    contactHashKey: contactHashKey
+    graphClientSecret: graphUsesClientSecret ? graphClientSecret : ''
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultName: keyVault.outputs.name
+    webhookSecretName: keyVault.outputs.webhookSecretName
+    contactHashKeySecretName: keyVault.outputs.contactHashKeySecretName
+    graphClientSecretName: keyVault.outputs.graphClientSecretName
+    apiAudience: apiAudience
+    authIssuer: '${authorityHost}/{tenantId}/v2.0'
+    authJwksUrl: '${authorityHost}/common/discovery/v2.0/keys'
+    graphBaseUrl: graphBaseUrl
+    graphAuth: graphAuth
+    graphClientId: graphClientId
+    ingestionSchedule: ingestionSchedule
+    maintenanceSchedule: maintenanceSchedule
+    backupSchedule: backupSchedule
+    legacyRelationshipAnalyticsExpiresAt: legacyRelationshipAnalyticsExpiresAt
+    legacyWhoKnowsWhomExpiresAt: legacyWhoKnowsWhomExpiresAt
+    groupOptOutExistingData: groupOptOutExistingData
+  }
+  // The app resolves Key Vault references and opens storage at start-up: its roles must exist first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
+output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output BACKUPS_CONTAINER_NAME string = storage.outputs.backupsContainerName
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName
+output APP_IDENTITY_NAME string = identity.outputs.name
+output APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId

@@ -1,0 +1,186 @@
+// The Function App on Flex Consumption (Python 3.11) with its user-assigned identity. Every app setting the
+// code reads (functions/settings.py SETTING_NAMES) is set here; tests/infra checks both directions.
+
+param name string
+param planName string
+param location string
+param tags object = {}
+
+@description('Resource ID of the user-assigned identity the app runs as.')
+param identityId string
+@description('Client ID of that identity (storage, telemetry).')
+param identityClientId string
+
+param storageBlobEndpoint string
+param storageQueueEndpoint string
+param storageTableEndpoint string
+param deploymentContainerName string
+
+param applicationInsightsConnectionString string
+param keyVaultName string
+param webhookSecretName string
+param contactHashKeySecretName string
+param graphClientSecretName string
+
+param apiAudience string
+param authIssuer string
+param authJwksUrl string
+param graphBaseUrl string
+@allowed([
+  'managed-identity'
+  'client-secret'
+])
+param graphAuth string
+param graphClientId string
+param ingestionSchedule string
+param maintenanceSchedule string
+param backupSchedule string
+param legacyRelationshipAnalyticsExpiresAt string
+param legacyWhoKnowsWhomExpiresAt string
+@allowed([
+  'purge'
+  'retain'
+])
+param groupOptOutExistingData string
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
+var graphUsesClientSecret = graphAuth == 'client-secret'
+
+// Every app setting, as name → value. On Flex Consumption FUNCTIONS_WORKER_RUNTIME and
+// FUNCTIONS_EXTENSION_VERSION must not be set: the runtime comes from functionAppConfig.
+var appSettings = {
+  // Identity-based storage for the host and the app; the connection-string `AzureWebJobsStorage` is
+  // for local runs only (shared keys are off on the account).
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Telemetry is sent with the managed identity (local auth is off on Application Insights).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  ADMIN_CENTER_WEBHOOK_SECRET: '${keyVaultReference}${webhookSecretName})'
+  CONTACT_HASH_KEY: '${keyVaultReference}${contactHashKeySecretName})'
+  AUTH_JWKS_URL: authJwksUrl
+  AUTH_AUDIENCE: apiAudience
+  AUTH_ISSUER: authIssuer
+  GRAPH_BASE_URL: graphBaseUrl
+  GRAPH_AUTH: graphAuth
+  GRAPH_CLIENT_ID: graphClientId
+  // Empty (not a dangling reference) when Graph is reached with the managed identity: a reference to a
+  // secret that does not exist would hand the app the literal reference text.
+  GRAPH_CLIENT_SECRET: graphUsesClientSecret ? '${keyVaultReference}${graphClientSecretName})' : ''
+  INGESTION_SCHEDULE: ingestionSchedule
+  MAINTENANCE_SCHEDULE: maintenanceSchedule
+  BACKUP_SCHEDULE: backupSchedule
+  LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT: legacyRelationshipAnalyticsExpiresAt
+  LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT: legacyWhoKnowsWhomExpiresAt
+  GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions and is fixed when the plan is created; the app keeps no state on instances, and queued work waits in storage until an instance runs it
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_17: callers authenticate with Entra bearer tokens or webhook signatures; client certificates are not part of either contract
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per invocation and keeps no state on instances; an always-ready instance would shorten cold starts at a constant cost, not add failover
+  // checkov:skip=CKV_AZURE_213: App Service health check rotates a fixed pool of instances; Flex Consumption allocates instances per invocation, so it does not apply (GET /api/health is there for external probes)
+  // checkov:skip=CKV_AZURE_222: the API is called by Dynamics 365 and the Microsoft 365 admin center over the internet, so the endpoint is public; every data route authenticates (only /api/health and /api/openapi.json are anonymous)
+  name: name
+  location: location
+  // azd finds the app to deploy to by this tag (service `api` in azure.yaml).
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    // Key Vault references resolve with this identity; without it the platform looks for a system identity.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        for setting in items(appSettings): {
+          name: setting.key
+          value: setting.value
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// Deployment goes through Entra ID (azd uses the publish API with a token); basic-auth publishing is off.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = app.name
+output id string = app.id
+output defaultHostName string = app.properties.defaultHostName
+output planName string = plan.name

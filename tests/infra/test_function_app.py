@@ -1,0 +1,207 @@
+"""The Function App: Flex Consumption, Python 3.11, a managed identity, app settings in step with the code.
+
+"In step" is checked both ways against `functions.settings.SETTING_NAMES` (imported, never copied), so a
+setting added to the code fails here until the Bicep sets it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.settings import SETTING_NAMES, Settings
+from tests.infra.bicep import MAIN, Resource, decorator, one, parse, resolve, resources, variable
+
+pytestmark = pytest.mark.infra
+
+SITE = "Microsoft.Web/sites"
+
+# Settings the code reads that the Bicep deliberately leaves unset in Azure, and why.
+NOT_SET_IN_AZURE = {
+    # The connection-string form: local only. Shared keys are off on the account, so Azure uses the
+    # identity-based AzureWebJobsStorage__* family instead.
+    "AzureWebJobsStorage",
+    # A bearer token for the loopback Graph simulator; the settings module refuses it for any other URL.
+    "GRAPH_STATIC_TOKEN",
+    # client-certificate auth needs a certificate file on the instance; Flex Consumption cannot load
+    # certificates, so the template offers managed-identity (federated credential) or client-secret.
+    "GRAPH_CERTIFICATE_PATH",
+}
+# Settings the Bicep sets that the Functions host reads, not our code.
+READ_BY_THE_PLATFORM = {
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName="
+
+
+def test_runs_on_a_flex_consumption_plan() -> None:
+    plan = one("Microsoft.Web/serverfarms")
+    assert plan.body["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+    assert plan.properties["reserved"] is True  # Linux
+    assert one(SITE).body["properties"]["serverFarmId"] == {
+        "operator": {"type": "property_accessor", "operands": {"operand_1": "plan", "operand_2": "id"}}
+    }
+
+
+def test_runs_python_3_11() -> None:
+    assert one(SITE).properties["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
+    assert one(SITE).body["kind"] == "functionapp,linux"
+
+
+def test_runs_as_the_user_assigned_identity_only() -> None:
+    identity = one(SITE).body["identity"]
+    assert identity["type"] == "UserAssigned"
+    assert list(identity["userAssignedIdentities"]) == ["'${identityId}'"]
+
+
+def test_key_vault_references_resolve_with_the_user_assigned_identity() -> None:
+    assert one(SITE).properties["keyVaultReferenceIdentity"] == "identityId"
+
+
+def test_https_only_tls_1_2_and_no_ftp_or_basic_auth_publishing() -> None:
+    site = one(SITE).properties
+    assert site["httpsOnly"] is True
+    assert site["siteConfig"]["minTlsVersion"] == "1.2"
+    assert site["siteConfig"]["ftpsState"] == "Disabled"
+    policies = {
+        p.body["name"]: p.properties["allow"] for p in _site_resources("basicPublishingCredentialsPolicies")
+    }
+    assert policies == {"ftp": False, "scm": False}
+
+
+def test_app_settings_are_the_settings_variable() -> None:
+    # Every setting is in one object so the tests below see them all.
+    loop = one(SITE).properties["siteConfig"]["appSettings"]
+    assert loop["loop_type"]["detail"]["array_name"]["function"] == {
+        "type": "items",
+        "parameters": {"arg_1": "appSettings"},
+    }
+    assert not _site_resources("config"), "app settings must not also be set in a config resource"
+
+
+def test_every_setting_the_code_reads_is_set_except_the_local_only_ones() -> None:
+    missing = set(SETTING_NAMES) - NOT_SET_IN_AZURE - set(_app_settings())
+    assert not missing, f"settings read by functions/settings.py that the Bicep does not set: {missing}"
+
+
+def test_every_setting_the_bicep_sets_is_read_by_the_code_or_the_platform() -> None:
+    unknown = set(_app_settings()) - set(SETTING_NAMES) - READ_BY_THE_PLATFORM
+    assert not unknown, f"settings the Bicep sets that nothing reads: {unknown}"
+
+
+def test_local_only_settings_are_not_set_in_azure() -> None:
+    assert not NOT_SET_IN_AZURE & set(_app_settings())
+    assert set(SETTING_NAMES) >= NOT_SET_IN_AZURE, (
+        "an exception above names a setting the code no longer reads"
+    )
+
+
+def test_flex_runtime_settings_are_not_app_settings() -> None:
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(_app_settings())
+
+
+def test_storage_is_reached_with_the_managed_identity() -> None:
+    settings = _app_settings()
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
+    for service in ("blob", "queue", "table"):
+        assert settings[f"AzureWebJobsStorage__{service}ServiceUri"] == f"storage{service.title()}Endpoint"
+
+
+def test_secrets_are_key_vault_references() -> None:
+    settings = _app_settings()
+    assert _file_var("keyVaultReference") == KEY_VAULT_REFERENCE
+    assert settings["ADMIN_CENTER_WEBHOOK_SECRET"] == "${keyVaultReference}${webhookSecretName})"
+    assert settings["CONTACT_HASH_KEY"] == "${keyVaultReference}${contactHashKeySecretName})"
+
+
+def test_graph_client_secret_is_a_key_vault_reference_only_in_client_secret_mode() -> None:
+    # In managed-identity mode it is empty rather than a reference to a secret that does not exist.
+    assert _app_settings()["GRAPH_CLIENT_SECRET"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": "graphUsesClientSecret",
+                "true_value": "${keyVaultReference}${graphClientSecretName})",
+                "false_value": "",
+            },
+        }
+    }
+    assert _file_var("graphUsesClientSecret") == {
+        "operator": {"type": "equals", "operands": {"operand_1": "graphAuth", "operand_2": "client-secret"}}
+    }
+
+
+def test_graph_auth_choices_are_ones_the_settings_module_accepts_for_the_real_graph() -> None:
+    choices = decorator(MAIN, "graphAuth", "allowed")
+    assert set(choices) == {"managed-identity", "client-secret"}
+    for choice in choices:
+        assert Settings.from_env({**_local_storage(), "GRAPH_AUTH": choice}).graph_auth == choice
+
+
+def test_telemetry_is_sent_with_the_managed_identity() -> None:
+    settings = _app_settings()
+    assert (
+        settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+        == "ClientId=${identityClientId};Authorization=AAD"
+    )
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] == "applicationInsightsConnectionString"
+
+
+def test_main_bicep_defaults_are_the_code_defaults() -> None:
+    code = Settings.from_env(_local_storage())
+    defaults = {name: resolve(MAIN, name) for name in parse(MAIN)["parameters"]}
+    assert defaults["graphAuth"] == code.graph_auth
+    assert defaults["graphBaseUrl"] == code.graph_base_url
+    assert defaults["ingestionSchedule"] == code.ingestion_schedule
+    assert defaults["maintenanceSchedule"] == code.maintenance_schedule
+    assert defaults["backupSchedule"] == code.backup_schedule
+    assert defaults["groupOptOutExistingData"] == code.group_optout_existing_data
+    assert (
+        Settings.from_env(
+            {
+                **_local_storage(),
+                "LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT": defaults["legacyRelationshipAnalyticsExpiresAt"],
+                "LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT": defaults["legacyWhoKnowsWhomExpiresAt"],
+            }
+        )
+        == code
+    )
+
+
+def test_token_issuer_is_per_tenant_and_keys_come_from_the_common_endpoint() -> None:
+    params = parse(MAIN)["modules"]["functionApp"]["config"]["params"]
+    assert params["authIssuer"] == "${authorityHost}/{tenantId}/v2.0"
+    assert params["authJwksUrl"] == "${authorityHost}/common/discovery/v2.0/keys"
+
+
+def test_main_passes_every_parameter_the_function_app_module_requires() -> None:
+    module = parse(_site_file())
+    required = {name for name, p in module["parameters"].items() if p["default"] is None}
+    passed = set(parse(MAIN)["modules"]["functionApp"]["config"]["params"])
+    assert required <= passed
+    assert passed <= set(module["parameters"])
+
+
+def _site_file() -> Path:
+    return one(SITE).file
+
+
+def _file_var(name: str) -> Any:
+    return variable(_site_file(), name)
+
+
+def _app_settings() -> dict[str, Any]:
+    settings: dict[str, Any] = _file_var("appSettings")
+    return settings
+
+
+def _site_resources(child: str) -> list[Resource]:
+    return resources(f"{SITE}/{child}")
+
+
+def _local_storage() -> dict[str, str]:
+    return {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
