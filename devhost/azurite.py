@@ -62,6 +62,11 @@ def _port_open(port: int) -> bool:
     return False
 
 
+def ports_open(ports: AzuritePorts) -> bool:
+    """Whether something (presumably an Azurite) already listens on all three ports."""
+    return all(_port_open(p) for p in (ports.blob, ports.queue, ports.table))
+
+
 class AzuriteNotInstalledError(RuntimeError):
     pass
 

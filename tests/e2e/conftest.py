@@ -1,0 +1,33 @@
+"""E2E fixtures: the app in the local host, as a subprocess on a free port, against the session's Azurite.
+
+- `app_host`: one host for the whole session with the default test settings; share it (use `tenant_id`).
+- `app_host_factory(settings=None, **overrides)`: a host with other settings (e.g. a Graph simulator URL);
+  every host it starts is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import pytest
+
+from tests.support.apphost import AppHost, AppHostFactory, start_app_host
+
+
+@pytest.fixture(scope="session")
+def app_host_factory(storage_connection_string: str) -> Iterator[AppHostFactory]:
+    started: list[AppHost] = []
+
+    def factory(settings: Mapping[str, str] | None = None, **overrides: str) -> AppHost:
+        host = start_app_host(storage_connection_string, settings, **overrides)
+        started.append(host)
+        return host
+
+    yield factory
+    for host in started:
+        host.close()
+
+
+@pytest.fixture(scope="session")
+def app_host(app_host_factory: AppHostFactory) -> AppHost:
+    return app_host_factory()

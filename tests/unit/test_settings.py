@@ -1,0 +1,117 @@
+"""Settings: defaults, and every bad value refused with a `ConfigurationError` naming the setting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.domain.errors import ConfigurationError
+from functions.settings import SCHEDULE_SETTINGS, SETTING_NAMES, Settings
+from tests.conftest import base_env
+
+CONNECTION = "UseDevelopmentStorage=true"
+
+
+def settings_with(**overrides: str) -> Settings:
+    return Settings.from_env(base_env(CONNECTION, **overrides))
+
+
+def test_defaults_apply_when_optional_settings_are_absent() -> None:
+    settings = Settings.from_env({"AzureWebJobsStorage": CONNECTION})
+    assert settings.graph_base_url == "https://graph.microsoft.com/v1.0"
+    assert settings.graph_auth == "managed-identity"
+    assert settings.group_optout_existing_data == "purge"
+    assert (settings.ingestion_schedule, settings.maintenance_schedule, settings.backup_schedule) == (
+        "0 0 2 * * *",
+        "0 */15 * * * *",
+        "0 30 3 * * *",
+    )
+    assert settings.legacy_relationship_analytics_expires_at == datetime(2022, 9, 30, 23, 59, 59, tzinfo=UTC)
+    assert settings.legacy_who_knows_whom_expires_at == datetime(2022, 7, 30, 23, 59, 59, tzinfo=UTC)
+    assert settings.webhook_secrets == ()
+
+
+def test_several_webhook_secrets_separated_by_spaces_are_all_kept_for_rotation() -> None:
+    assert settings_with(ADMIN_CENTER_WEBHOOK_SECRET="whsec_a  whsec_b").webhook_secrets == (
+        "whsec_a",
+        "whsec_b",
+    )
+
+
+def test_a_trailing_slash_on_the_graph_url_is_dropped() -> None:
+    assert (
+        settings_with(GRAPH_BASE_URL="http://127.0.0.1:8080/v1.0/").graph_base_url
+        == "http://127.0.0.1:8080/v1.0"
+    )
+
+
+def test_an_instant_with_an_offset_is_converted_to_utc() -> None:
+    settings = settings_with(LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT="2022-07-31T01:59:59+02:00")
+    assert settings.legacy_who_knows_whom_expires_at == datetime(2022, 7, 30, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", SCHEDULE_SETTINGS)
+@pytest.mark.parametrize("value", ["0 0 2 * *", "0 0 25 * * *", "nightly", "0 0 2 * * * *"])
+def test_a_bad_ncrontab_is_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        settings_with(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "name", ["LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT", "LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT"]
+)
+@pytest.mark.parametrize("value", ["2022-09-30T23:59:59", "30/09/2022", "soon"])
+def test_an_instant_without_a_zone_or_not_iso_is_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        settings_with(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("GROUP_OPTOUT_EXISTING_DATA", "delete"), ("GRAPH_AUTH", "password")]
+)
+def test_a_value_outside_the_choices_is_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        settings_with(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://graph.microsoft.com/v1.0", "http://graph.example:8080/v1.0", "http://127.0.0.1.evil.example/"],
+)
+def test_a_static_token_is_refused_for_a_graph_url_that_is_not_loopback(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="GRAPH_BASE_URL"):
+        settings_with(GRAPH_AUTH="static-token", GRAPH_BASE_URL=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8089/v1.0", "http://localhost/v1.0"])
+def test_a_static_token_is_accepted_for_a_loopback_graph_url(url: str) -> None:
+    assert settings_with(GRAPH_AUTH="static-token", GRAPH_BASE_URL=url).graph_auth == "static-token"
+
+
+def test_missing_storage_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigurationError, match="AzureWebJobsStorage"):
+        Settings.from_env({})
+
+
+def test_identity_based_storage_needs_all_three_service_uris() -> None:
+    env = {
+        "AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net",
+        "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net",
+    }
+    with pytest.raises(ConfigurationError, match="tableServiceUri"):
+        Settings.from_env(env)
+
+
+def test_identity_based_storage_is_used_when_there_is_no_connection_string() -> None:
+    env = {
+        f"AzureWebJobsStorage__{kind}ServiceUri": f"https://acct.{kind}.core.windows.net"
+        for kind in ("blob", "queue", "table")
+    }
+    settings = Settings.from_env(env | {"AzureWebJobsStorage__clientId": "client-1"})
+    assert settings.storage.uses_identity
+    assert settings.storage.managed_identity_client_id == "client-1"
+
+
+def test_every_schedule_setting_is_a_listed_setting() -> None:
+    assert set(SCHEDULE_SETTINGS) <= set(SETTING_NAMES)
