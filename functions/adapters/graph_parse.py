@@ -1,0 +1,227 @@
+"""The fast path: raw Graph pages (bytes) to records, with `json.loads` and tight loops.
+
+The SDK's generated models deserialize about 150 messages a second; these functions do tens of thousands,
+so bulk listings read raw bytes through the SDK's request adapter and parse here. Every function returns
+the records of one page and the page's `@odata.nextLink` (absolute URL) or None on the last page.
+
+Tolerant where Graph legitimately omits things (no sender on a draft, null recipient lists, no
+internetMessageId), strict where a record would be meaningless (no id, no receivedDateTime, a page that is
+not JSON): those raise `GraphMalformedResponse`, so the window fails loudly and is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from functions.domain.errors import GraphMalformedResponse
+from functions.domain.records import Attendee, DirectoryUser, MeetingMeta, MessageMeta
+
+# What `messages` asks for: metadata only (Mail.ReadBasic.All), never body, subject, preview or attachments.
+MESSAGE_FIELDS = (
+    "id",
+    "internetMessageId",
+    "conversationId",
+    "from",
+    "sender",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "sentDateTime",
+    "receivedDateTime",
+    "isDraft",
+)
+EVENT_FIELDS = ("id", "iCalUId", "organizer", "attendees", "start", "end", "isCancelled")
+USER_FIELDS = ("id", "displayName", "mail", "userPrincipalName")
+
+_fromiso = datetime.fromisoformat
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Coordinated Universal Time", "tzone://Microsoft/Utc"})
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise GraphMalformedResponse(f"Graph page is not JSON: {e}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise GraphMalformedResponse("Graph page has no 'value' list")
+    return body
+
+
+def _link(body: dict[str, Any], name: str) -> str | None:
+    link = body.get(name)
+    return link if isinstance(link, str) and link else None
+
+
+def _page(raw: bytes) -> tuple[list[Any], str | None]:
+    body = _body(raw)
+    return body["value"], _link(body, "@odata.nextLink")
+
+
+def _address(entry: Any) -> str:
+    try:
+        address = entry["emailAddress"]["address"]
+    except (KeyError, TypeError):
+        return ""
+    return address.lower() if isinstance(address, str) else ""
+
+
+def _addresses(entries: Any) -> tuple[str, ...]:
+    if not entries:
+        return ()
+    out = []
+    for entry in entries:
+        address = _address(entry)
+        if address:
+            out.append(address)
+    return tuple(out)
+
+
+def _instant(text: str) -> datetime:
+    parsed = _fromiso(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _messages(values: list[Any], mailbox_user_id: str) -> list[MessageMeta]:
+    out: list[MessageMeta] = []
+    append = out.append
+    try:
+        for m in values:
+            if "@removed" in m:
+                continue
+            received = _instant(m["receivedDateTime"])
+            sent_text = m.get("sentDateTime")
+            message_id = m["id"]
+            append(
+                MessageMeta(
+                    mailbox_user_id,
+                    message_id,
+                    # Without an internetMessageId the Graph ID is the only safe key: "" would merge
+                    # unrelated messages into one.
+                    m.get("internetMessageId") or message_id,
+                    m.get("conversationId") or "",
+                    _address(m.get("from")) or _address(m.get("sender")),
+                    _addresses(m.get("toRecipients")),
+                    _addresses(m.get("ccRecipients")),
+                    _addresses(m.get("bccRecipients")),
+                    _instant(sent_text) if sent_text else received,
+                    received,
+                    m.get("isDraft") is True,
+                )
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise GraphMalformedResponse(f"unreadable message in Graph page: {e!r}") from None
+    return out
+
+
+def parse_messages_page(raw: bytes, mailbox_user_id: str) -> tuple[list[MessageMeta], str | None]:
+    """One page of `/users/{id}/messages` as records of mailbox `mailbox_user_id`, and the next link."""
+    values, link = _page(raw)
+    return _messages(values, mailbox_user_id), link
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaPage:
+    messages: list[MessageMeta]
+    removed_ids: list[str]  # Graph IDs reported as `@removed` (deleted or moved out of the folder)
+    next_link: str | None
+    delta_link: str | None  # only on the last page of a round
+
+
+def parse_delta_page(raw: bytes, mailbox_user_id: str) -> DeltaPage:
+    """One page of `messages/delta()`: changed messages, removed IDs, and the next or the delta link."""
+    body = _body(raw)
+    values = body["value"]
+    next_link, delta_link = _link(body, "@odata.nextLink"), _link(body, "@odata.deltaLink")
+    if next_link is None and delta_link is None:
+        raise GraphMalformedResponse("delta page has neither a nextLink nor a deltaLink")
+    try:
+        removed = [v["id"] for v in values if "@removed" in v]
+    except (KeyError, TypeError) as e:
+        raise GraphMalformedResponse(f"unreadable delta page: {e!r}") from None
+    return DeltaPage(_messages(values, mailbox_user_id), removed, next_link, delta_link)
+
+
+def _event_instant(value: Any) -> datetime:
+    """`{"dateTime": "2025-01-02T10:00:00.0000000", "timeZone": "UTC"}`; we ask for UTC, but convert an
+    IANA zone too rather than misread it."""
+    parsed = _fromiso(value["dateTime"])
+    zone = value.get("timeZone") or "UTC"
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    if zone in _UTC_NAMES:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise GraphMalformedResponse(f"event time in an unknown time zone: {zone!r}") from None
+
+
+def parse_events_page(raw: bytes, mailbox_user_id: str) -> tuple[list[MeetingMeta], str | None]:
+    """One page of `/users/{id}/calendarView` as records of calendar `mailbox_user_id`, and the next link."""
+    values, link = _page(raw)
+    out: list[MeetingMeta] = []
+    try:
+        for e in values:
+            attendees = []
+            for a in e.get("attendees") or ():
+                address = _address(a)
+                if address:
+                    status = a.get("status") or {}
+                    attendees.append(
+                        Attendee(address, a.get("type") or "required", status.get("response") or "none")
+                    )
+            out.append(
+                MeetingMeta(
+                    mailbox_user_id,
+                    e["id"],
+                    e.get("iCalUId") or e["id"],
+                    _address(e.get("organizer")),
+                    tuple(attendees),
+                    _event_instant(e["start"]),
+                    _event_instant(e["end"]),
+                    e.get("isCancelled") is True,
+                )
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise GraphMalformedResponse(f"unreadable event in Graph page: {e!r}") from None
+    return out, link
+
+
+def parse_users_page(raw: bytes) -> tuple[list[DirectoryUser], str | None]:
+    """One page of `/users` (or of a group's user members) as directory users, and the next link."""
+    values, link = _page(raw)
+    try:
+        users = [
+            DirectoryUser(
+                u["id"],
+                u.get("displayName") or "",
+                (u.get("mail") or "").lower(),
+                u.get("userPrincipalName") or "",
+            )
+            for u in values
+        ]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise GraphMalformedResponse(f"unreadable user in Graph page: {e!r}") from None
+    return users, link
+
+
+def parse_ids_page(raw: bytes) -> tuple[list[str], str | None]:
+    """One page of directory objects reduced to their IDs, and the next link."""
+    values, link = _page(raw)
+    try:
+        return [v["id"] for v in values], link
+    except (KeyError, TypeError) as e:
+        raise GraphMalformedResponse(f"unreadable directory object in Graph page: {e!r}") from None
+
+
+def parse_domains(raw: bytes) -> list[str]:
+    """The verified domain names of `/domains` (lower-cased)."""
+    values, _ = _page(raw)
+    try:
+        return [d["id"].lower() for d in values if d.get("isVerified", True)]
+    except (KeyError, TypeError, AttributeError) as e:
+        raise GraphMalformedResponse(f"unreadable domain in Graph page: {e!r}") from None
