@@ -11,13 +11,13 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from demo import foundation
+from demo import chapter_consent, foundation
 from demo.framework import Context, run_demo
 
 # Run before the app starts, in order; each may start a process and register its cleanup.
-PREPARE: tuple[Callable[[Context], None], ...] = ()
+PREPARE: tuple[Callable[[Context], None], ...] = (chapter_consent.prepare,)
 
-CHAPTERS: tuple[ModuleType, ...] = (foundation,)
+CHAPTERS: tuple[ModuleType, ...] = (foundation, chapter_consent)
 
 if __name__ == "__main__":
     sys.exit(run_demo(CHAPTERS, PREPARE))

@@ -12,7 +12,34 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 
+from functions.adapters.audit_store import TableAuditLog
+from functions.adapters.backup_store import BlobBackupStore
+from functions.adapters.consent_store import TableConsentStore
+from functions.adapters.contact_store import TableContactStore
+from functions.adapters.cursor_store import TableCursorStore
+from functions.adapters.graph import GraphAdapter
+from functions.adapters.group_members import GraphMemberResolver
+from functions.adapters.introduction_store import TableIntroductionStore
+from functions.adapters.optout_store import TableOptOutStore
+from functions.adapters.purge_queue import StoragePurgeQueue
+from functions.adapters.purge_registry import PurgeStores, purge_stores
+from functions.adapters.purge_store import TablePurgeStore
+from functions.adapters.queues import StorageWorkQueues
+from functions.adapters.receipt_store import TableReceiptStore
+from functions.adapters.signatures import WebhookVerifier
+from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.adapters.tenant_list import TableTenantList
+from functions.adapters.tokens import TokenValidator
+from functions.services.backup import BackupService
+from functions.services.consent import ConsentService, PurgeRequests
+from functions.services.ingestion import DirectoryCache, GraphReader, IngestionWorker, MailboxSlots
+from functions.services.insights import InsightService
+from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
+from functions.services.optouts import OptOutService
+from functions.services.purge import PurgeService
+from functions.services.scheduling import SchedulingService
+from functions.services.webhooks import WebhookService
 from functions.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -39,6 +66,161 @@ class Container:
     @cached_property
     def storage(self) -> StorageClients:
         return self._storage or StorageClients(self.settings.storage)
+
+    # --- consent, opt-outs, webhooks (issue 3) -----------------------------------------------------------
+
+    @cached_property
+    def token_validator(self) -> TokenValidator:
+        s = self.settings
+        return TokenValidator(s.auth_jwks_url, s.auth_audience, s.auth_issuer)
+
+    @cached_property
+    def webhook_verifier(self) -> WebhookVerifier:
+        return WebhookVerifier(self.settings.webhook_secrets)
+
+    @cached_property
+    def consent_store(self) -> TableConsentStore:
+        return TableConsentStore(self.storage)
+
+    @cached_property
+    def optout_store(self) -> TableOptOutStore:
+        return TableOptOutStore(self.storage)
+
+    @cached_property
+    def receipt_store(self) -> TableReceiptStore:
+        return TableReceiptStore(self.storage)
+
+    @cached_property
+    def purge_store(self) -> TablePurgeStore:
+        return TablePurgeStore(self.storage)
+
+    @cached_property
+    def audit_log(self) -> TableAuditLog:
+        return TableAuditLog(self.storage)
+
+    @cached_property
+    def work_queues(self) -> StorageWorkQueues:
+        return StorageWorkQueues(self.storage)
+
+    @cached_property
+    def purge_requests(self) -> PurgeRequests:
+        return PurgeRequests(self.purge_store, self.work_queues, self.audit_log)
+
+    @cached_property
+    def consent_service(self) -> ConsentService:
+        s = self.settings
+        return ConsentService(
+            self.consent_store, self.optout_store, self.purge_requests, self.work_queues, self.audit_log,
+            group_policy=s.group_optout_existing_data,
+            legacy_expiry={
+                "relationship_analytics": s.legacy_relationship_analytics_expires_at,
+                "who_knows_whom": s.legacy_who_knows_whom_expires_at,
+            },
+        )  # fmt: skip
+
+    @cached_property
+    def optout_service(self) -> OptOutService:
+        return OptOutService(
+            self.optout_store, self.purge_requests, self.audit_log,
+            group_policy=self.settings.group_optout_existing_data,
+        )  # fmt: skip
+
+    @cached_property
+    def webhook_service(self) -> WebhookService:
+        return WebhookService(
+            self.receipt_store, self.consent_service, self.optout_service, self.audit_log
+        )  # fmt: skip
+
+    # --- ingestion, insights, backups (issue 4) ------------------------------------------------------------
+
+    @cached_property
+    def slice_store(self) -> TableSliceStore:
+        return TableSliceStore(self.storage)
+
+    @cached_property
+    def contact_store(self) -> TableContactStore:
+        return TableContactStore(self.storage)
+
+    @cached_property
+    def cursor_store(self) -> TableCursorStore:
+        return TableCursorStore(self.storage)
+
+    @cached_property
+    def introduction_store(self) -> TableIntroductionStore:
+        return TableIntroductionStore(self.storage)
+
+    @cached_property
+    def backup_store(self) -> BlobBackupStore:
+        return BlobBackupStore(self.storage)
+
+    @cached_property
+    def tenant_list(self) -> TableTenantList:
+        return TableTenantList(self.storage)
+
+    def graph(self) -> GraphReader:
+        """A new Graph adapter: one per event loop (each queue invocation runs its own)."""
+        return GraphAdapter.from_settings(self.settings)
+
+    @cached_property
+    def ingestion_worker(self) -> IngestionWorker:
+        return IngestionWorker(
+            self.consent_store, self.optout_store, self.slice_store, self.contact_store, self.cursor_store,
+            audit=self.audit_log, graph_factory=self.graph, contact_hash_key=self.settings.contact_hash_key,
+            clock=self.now,
+            directories=DirectoryCache(), slots=MailboxSlots(),
+        )  # fmt: skip
+
+    @cached_property
+    def scheduling_service(self) -> SchedulingService:
+        return SchedulingService(
+            self.consent_store, self.optout_store, self.cursor_store, self.tenant_list, self.work_queues,
+            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph,
+            group_policy=self.settings.group_optout_existing_data,
+        )  # fmt: skip
+
+    @cached_property
+    def backup_service(self) -> BackupService:
+        return BackupService(
+            self.consent_store, self.optout_store, self.cursor_store, self.slice_store,
+            backups=self.backup_store, tenants=self.tenant_list, audit=self.audit_log,
+        )  # fmt: skip
+
+    @cached_property
+    def insight_service(self) -> InsightService:
+        return InsightService(
+            self.consent_store, self.optout_store, self.contact_store, self.cursor_store,
+            self.introduction_store, contact_hash_key=self.settings.contact_hash_key,
+        )  # fmt: skip
+
+    # --- purge and maintenance (issue 5) -------------------------------------------------------------------
+
+    @cached_property
+    def purge_stores(self) -> PurgeStores:
+        return purge_stores(self.storage)
+
+    @cached_property
+    def purge_queue(self) -> StoragePurgeQueue:
+        return StoragePurgeQueue(self.storage)
+
+    @cached_property
+    def purge_service(self) -> PurgeService:
+        members = GraphMemberResolver(GraphAdapter.from_settings(self.settings))
+        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, self.purge_queue, members)
+
+    @cached_property
+    def purge_maintenance(self) -> PurgeMaintenance:
+        return PurgeMaintenance(self.purge_store, self.purge_queue)
+
+    @cached_property
+    def maintenance_steps(self) -> list[MaintenanceStep]:
+        """What the maintenance timer runs, in order; add a step as one line."""
+        return [
+            ("purges", self.purge_maintenance.run),
+        ]
+
+    @cached_property
+    def maintenance_service(self) -> MaintenanceService:
+        return MaintenanceService(self.maintenance_steps)
 
 
 _container: Container | None = None

@@ -1,0 +1,325 @@
+"""Admin-center events: the CloudEvents 1.0 envelope, the five event types, and where a change came from.
+
+`parse_event` turns an already-authenticated JSON object into a typed `CloudEvent`, or raises
+`ValidationFailed` listing every offending field (`errors: [{field, message}]`): unknown fields are
+errors, GUIDs must be canonical 8-4-4-4-12 GUIDs (kept lower-cased), times RFC 3339 with a zone.
+Nothing here does I/O.
+
+`Provenance` is the "who, when, which event" that every change keeps. Its `event_time` is the ordering key
+of the out-of-order rule: a change whose event time is older than the last change applied to the same
+subject is stale (`is_stale`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from functions.domain.access import is_guid
+from functions.domain.errors import FieldError, ValidationFailed
+from functions.domain.scope import FEATURES, Feature
+
+EventType = Literal[
+    "consent.granted",
+    "consent.revoked",
+    "optout.groups.replaced",
+    "optout.user.changed",
+    "legacy.consent.imported",
+]
+EVENT_TYPES: tuple[EventType, ...] = (
+    "consent.granted",
+    "consent.revoked",
+    "optout.groups.replaced",
+    "optout.user.changed",
+    "legacy.consent.imported",
+)
+ChangeSource = Literal["webhook", "api"]
+# What applying a change did: `applied`; `stale` (older than the subject's last change, ignored);
+# `unchanged` (valid and newest, but the state already said so); `duplicate` (this very event was applied).
+Outcome = Literal["applied", "stale", "unchanged", "duplicate"]
+
+# An event time further ahead than this is refused: it would make every later event of its subject stale.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_GROUP_IDS = 1000
+_MAX_TEXT = 256
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d{1,9})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+_EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
+_ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
+_ENVELOPE_OPTIONAL = ("datacontenttype", "dataschema", "subject")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: str
+    upn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who made a change, from which event, the event's own time, and when we recorded it."""
+
+    actor_id: str | None
+    actor_upn: str | None
+    event_id: str
+    event_time: datetime
+    source: ChangeSource
+    recorded_at: datetime
+
+
+def is_stale(last_event_time: datetime | None, event_time: datetime) -> bool:
+    """The out-of-order rule: older than the last change applied to the same subject (equal is not stale)."""
+    return last_event_time is not None and event_time < last_event_time
+
+
+def latest(last_event_time: datetime | None, event_time: datetime) -> datetime:
+    """The subject's new ordering key after a change (never moves backwards, whatever applied it)."""
+    return event_time if last_event_time is None else max(last_event_time, event_time)
+
+
+# --- the five event payloads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentGranted:
+    tenant_id: str
+    actor: Actor
+    opted_out_group_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRevoked:
+    tenant_id: str
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsReplaced:
+    tenant_id: str
+    actor: Actor
+    group_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class UserOptOutChanged:
+    tenant_id: str
+    user_id: str
+    opted_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyConsentImported:
+    tenant_id: str
+    feature: Feature
+    granted_at: datetime
+    expires_at: datetime | None  # None: the configured default expiry of the feature
+    opted_out_group_ids: frozenset[str]
+
+
+EventData = ConsentGranted | ConsentRevoked | GroupsReplaced | UserOptOutChanged | LegacyConsentImported
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    id: str
+    source: str
+    type: EventType
+    time: datetime
+    data: EventData
+
+    @property
+    def tenant_id(self) -> str:
+        return self.data.tenant_id
+
+    def provenance(self, recorded_at: datetime) -> Provenance:
+        actor = getattr(self.data, "actor", None)
+        return Provenance(
+            actor_id=actor.id if isinstance(actor, Actor) else None,
+            actor_upn=actor.upn if isinstance(actor, Actor) else None,
+            event_id=self.id,
+            event_time=self.time,
+            source="webhook",
+            recorded_at=recorded_at,
+        )
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """An RFC 3339 date-time with a zone, in UTC; None when `value` is not one."""
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return None
+    fraction = match.group("fraction") or ""
+    # Python keeps microseconds; CloudEvents senders may send nanoseconds.
+    text = value[: match.start("fraction")] + fraction[:7] + match.group("zone") if fraction else value
+    try:
+        return datetime.fromisoformat(text.upper()).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def parse_event(document: Mapping[str, Any], now: datetime) -> CloudEvent:
+    """The typed event of a webhook body; `ValidationFailed` naming every bad field otherwise."""
+    fields = FieldReader()
+    _check_attributes(document, fields)
+    event_id = fields.text(document, "id", "id") if "id" in document else ""
+    source = fields.text(document, "source", "source") if "source" in document else ""
+    event_type = _event_type(document.get("type"))
+    if "type" in document and event_type is None:
+        fields.error("type", f"must be one of {', '.join(EVENT_TYPES)}")
+    time = fields.instant(document, "time", "time") if "time" in document else None
+    if time is not None and time > now + MAX_CLOCK_SKEW:
+        fields.error("time", "is in the future")
+    data = document.get("data")
+    if "data" in document and not isinstance(data, dict):
+        fields.error("data", "must be a JSON object")
+    payload: EventData | None = None
+    if isinstance(data, dict) and event_type is not None:
+        payload = _parse_data(event_type, data, fields)
+    if fields.errors or payload is None or time is None or event_type is None:
+        raise ValidationFailed("the event is not a valid admin-center CloudEvent", fields.errors)
+    return CloudEvent(id=event_id, source=source, type=event_type, time=time, data=payload)
+
+
+def _check_attributes(document: Mapping[str, Any], fields: FieldReader) -> None:
+    """Required and optional CloudEvents attributes; extensions allowed, anything else reported."""
+    for name in _ENVELOPE_REQUIRED:
+        if name not in document:
+            fields.error(name, "is required")
+    for name, value in document.items():
+        if name in _ENVELOPE_REQUIRED or name in _ENVELOPE_OPTIONAL:
+            continue
+        if name == "data_base64":
+            fields.error(name, "is not supported: send the event data as a JSON object in `data`")
+        elif not _EXTENSION_NAME.fullmatch(name) or not isinstance(value, str | int | bool):
+            fields.error(name, "is not a CloudEvents attribute")
+    if "specversion" in document and document["specversion"] != "1.0":
+        fields.error("specversion", 'must be "1.0"')
+    for name in _ENVELOPE_OPTIONAL:
+        if name in document:
+            fields.text(document, name, name)
+    if document.get("datacontenttype", "application/json") != "application/json":
+        fields.error("datacontenttype", 'must be "application/json" when present')
+
+
+def _event_type(value: Any) -> EventType | None:
+    return next((t for t in EVENT_TYPES if t == value), None)
+
+
+def _feature(value: Any) -> Feature | None:
+    return next((f for f in FEATURES if f == value), None)
+
+
+def _parse_data(event_type: EventType, data: Mapping[str, Any], fields: FieldReader) -> EventData | None:
+    allowed = {
+        "consent.granted": ("tenantId", "actor", "optedOutGroupIds"),
+        "consent.revoked": ("tenantId", "actor"),
+        "optout.groups.replaced": ("tenantId", "actor", "groupIds"),
+        "optout.user.changed": ("tenantId", "userId", "optedOut"),
+        "legacy.consent.imported": ("tenantId", "feature", "grantedAt", "expiresAt", "optedOutGroupIds"),
+    }[event_type]
+    for name in data:
+        if name not in allowed:
+            fields.error(f"data.{name}", "is not a field of " + event_type)
+    before = len(fields.errors)
+    tenant_id = fields.guid(data, "tenantId", "data.tenantId")
+    if event_type == "optout.user.changed":
+        user_id = fields.guid(data, "userId", "data.userId")
+        opted_out = fields.boolean(data, "optedOut", "data.optedOut")
+        return UserOptOutChanged(tenant_id, user_id, opted_out) if len(fields.errors) == before else None
+    if event_type == "legacy.consent.imported":
+        feature = _feature(data.get("feature"))
+        if feature is None:
+            fields.error("data.feature", f"must be one of {', '.join(FEATURES)}")
+        granted_at = fields.instant(data, "grantedAt", "data.grantedAt")
+        expires_at = fields.instant(data, "expiresAt", "data.expiresAt") if "expiresAt" in data else None
+        if granted_at and expires_at and expires_at <= granted_at:
+            fields.error("data.expiresAt", "must be after grantedAt")
+        groups = fields.guids(data, "optedOutGroupIds", "data.optedOutGroupIds", required=False)
+        if len(fields.errors) != before or granted_at is None or feature is None:
+            return None
+        return LegacyConsentImported(tenant_id, feature, granted_at, expires_at, groups)
+    actor = fields.actor(data, "actor", "data.actor")
+    if event_type == "consent.granted":
+        groups = fields.guids(data, "optedOutGroupIds", "data.optedOutGroupIds", required=False)
+        payload: EventData | None = ConsentGranted(tenant_id, actor, groups)
+    elif event_type == "consent.revoked":
+        payload = ConsentRevoked(tenant_id, actor)
+    else:
+        payload = GroupsReplaced(tenant_id, actor, fields.guids(data, "groupIds", "data.groupIds"))
+    return payload if len(fields.errors) == before else None
+
+
+class FieldReader:
+    """Collects every field error instead of stopping at the first, so a sender can fix them in one go."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def error(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def text(self, data: Mapping[str, Any], name: str, field: str) -> str:
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            self.error(field, "must be a non-empty string")
+            return ""
+        if len(value) > _MAX_TEXT:
+            self.error(field, f"must be at most {_MAX_TEXT} characters")
+        return value
+
+    def guid(self, data: Mapping[str, Any], name: str, field: str) -> str:
+        value = data.get(name)
+        if name not in data:
+            self.error(field, "is required")
+        elif not isinstance(value, str) or not is_guid(value):
+            self.error(field, "must be a GUID")
+        else:
+            return value.lower()
+        return ""
+
+    def guids(
+        self, data: Mapping[str, Any], name: str, field: str, *, required: bool = True
+    ) -> frozenset[str]:
+        if name not in data:
+            if required:
+                self.error(field, "is required")
+            return frozenset()
+        values = data[name]
+        if not isinstance(values, list):
+            self.error(field, "must be a list of GUIDs")
+            return frozenset()
+        if len(values) > MAX_GROUP_IDS:
+            self.error(field, f"must hold at most {MAX_GROUP_IDS} GUIDs")
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not is_guid(value):
+                self.error(f"{field}[{index}]", "must be a GUID")
+        return frozenset(v.lower() for v in values if isinstance(v, str) and is_guid(v))
+
+    def boolean(self, data: Mapping[str, Any], name: str, field: str) -> bool:
+        value = data.get(name)
+        if not isinstance(value, bool):
+            self.error(field, "is required" if name not in data else "must be true or false")
+            return False
+        return value
+
+    def instant(self, data: Mapping[str, Any], name: str, field: str) -> datetime | None:
+        value = data.get(name)
+        parsed = parse_rfc3339(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.error(field, "is required" if name not in data else "must be an RFC 3339 date-time")
+        return parsed
+
+    def actor(self, data: Mapping[str, Any], name: str, field: str) -> Actor:
+        value = data.get(name)
+        if not isinstance(value, dict):
+            self.error(field, "is required" if name not in data else "must be an object {id, upn}")
+            return Actor("", "")
+        for key in value:
+            if key not in ("id", "upn"):
+                self.error(f"{field}.{key}", "is not a field of actor")
+        return Actor(self.guid(value, "id", f"{field}.id"), self.text(value, "upn", f"{field}.upn"))

@@ -1,0 +1,225 @@
+"""The purge ledger's record: what must be deleted, why, by when, and (later) the proof that it was.
+
+A purge is requested by a revocation (scope `tenant`), a user opt-out (scope `user`), a legacy expiry (scope
+`feature`) or a group opt-out. A group opt-out cannot name its members without Microsoft Graph, so its record
+carries a `GroupScope` (the tenant and the newly opted-out group IDs) instead of a `Scope`: the purge
+function resolves the groups' transitive members through Graph and purges each member as a user scope,
+recording the resolution in the record's steps; ingestion also excludes (and purges) members found later.
+
+Deadlines run from `requested_at`: live data within 24 hours, backups within 30 days.
+
+The purge function's progress (see functions/services/purge.py) is the record's `status`, one phase after
+another, each recorded as a `PurgeStep` with its time, duration and counts:
+
+    queued -> live-deleted -> backups-deleted -> verified -> completed
+
+`verified` means the first verification found nothing; `completed` that the second sweep ("revocation
+wins", at `fence_at`, once any ingestion that started before the purge has ended) deleted anything written
+late and verified zero again. A verification that finds something sends the record back to `queued`.
+A group scope is first resolved to its members (`members`), then purged as user scopes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from functions.domain.events import Provenance
+from functions.domain.scope import Scope
+
+PurgeReason = Literal[
+    "consent-revoked", "user-opt-out", "group-opt-out", "legacy-expired", "group-membership"
+]
+PURGE_REASONS: tuple[PurgeReason, ...] = (
+    "consent-revoked",
+    "user-opt-out",
+    "group-opt-out",
+    "legacy-expired",
+    "group-membership",
+)
+LIVE_DEADLINE = timedelta(hours=24)
+BACKUP_DEADLINE = timedelta(days=30)
+
+PurgeStatus = Literal["queued", "live-deleted", "backups-deleted", "verified", "completed"]
+PURGE_STATUSES: tuple[PurgeStatus, ...] = (
+    "queued",
+    "live-deleted",
+    "backups-deleted",
+    "verified",
+    "completed",
+)
+# A purge this close to a deadline that has not met it is flagged (warning in the log, field on the record).
+LIVE_WARNING = timedelta(hours=4)
+BACKUP_WARNING = timedelta(days=3)
+DeadlineFlag = Literal[
+    "live-deadline-near", "live-deadline-passed", "backup-deadline-near", "backup-deadline-passed"
+]
+
+# Purge IDs of webhook-driven purges are derived from the event, so a re-delivered event (after a crash
+# between writes) finds the purge it already created instead of starting a second one.
+_PURGE_NAMESPACE = uuid.UUID("6f1d3c2e-5b8a-4e57-9a0c-2d4b7e91c3a5")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupScope:
+    """The members of some opted-out groups of a tenant, to be resolved through Graph by the purge."""
+
+    tenant_id: str
+    group_ids: frozenset[str]
+    kind: Literal["groups"] = "groups"
+
+    def __post_init__(self) -> None:
+        if not self.group_ids:
+            raise ValueError("a group scope names at least one group")
+
+    @property
+    def subject(self) -> str:
+        return ",".join(sorted(self.group_ids))
+
+
+PurgeTarget = Scope | GroupScope
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeStep:
+    """One thing the purge did (e.g. live data deleted), when, with the counts it found or deleted."""
+
+    name: str
+    at: datetime
+    counts: Mapping[str, int] = field(default_factory=dict)
+    duration_ms: int | None = None  # how long the step took (None for steps recorded before it was kept)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeRecord:
+    id: str
+    scope: PurgeTarget
+    reason: PurgeReason
+    requested_at: datetime
+    live_deadline: datetime
+    backup_deadline: datetime
+    status: str = "queued"  # queued, then the purge function's own statuses
+    requested_by: str | None = None  # the actor's object ID (pseudonymous), when a person asked
+    event_id: str | None = None
+    steps: tuple[PurgeStep, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    live_deleted_at: datetime | None = None
+    backups_deleted_at: datetime | None = None
+    verified_at: datetime | None = None
+    # --- the purge function's own bookkeeping (all optional, so records created before it read back) ---
+    started_at: datetime | None = None  # the first delivery's start: the base of `fence_at`
+    fence_at: datetime | None = None  # when the second sweep may run (no older ingestion can still write)
+    completed_at: datetime | None = None
+    attempts: int = 0  # deliveries that started work on it
+    lease_owner: str | None = None  # the delivery working on it now, until `lease_until`
+    lease_until: datetime | None = None
+    members: tuple[str, ...] | None = None  # a group scope's resolved user IDs (None: not resolved yet)
+    verification: Mapping[str, int] | None = None  # what the latest verification found, per store
+    deadline_flags: tuple[DeadlineFlag, ...] = ()
+    last_error: str | None = None  # the latest failed delivery's error type and message (no content)
+
+    @property
+    def tenant_id(self) -> str:
+        return self.scope.tenant_id
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "completed"
+
+    def leased_to_other(self, owner: str, now: datetime) -> bool:
+        """Whether another delivery holds the record now (its lease has not expired)."""
+        return (
+            self.lease_owner is not None
+            and self.lease_owner != owner
+            and self.lease_until is not None
+            and now < self.lease_until
+        )
+
+
+PurgeAction = Literal[
+    "resolve-members", "delete-live", "delete-backups", "verify", "wait-for-fence", "sweep", "done"
+]
+
+
+_PHASE_ACTIONS: Mapping[str, PurgeAction] = {
+    "queued": "delete-live",
+    "live-deleted": "delete-backups",
+    "backups-deleted": "verify",
+    "completed": "done",
+}
+
+
+def next_action(record: PurgeRecord, now: datetime) -> PurgeAction:
+    """What the purge function does next for `record` at `now`: one step; the caller saves and asks again."""
+    if isinstance(record.scope, GroupScope) and record.members is None and record.status != "completed":
+        return "resolve-members"
+    action = _PHASE_ACTIONS.get(record.status)
+    if action is not None:
+        return action
+    # verified: the second sweep, once no ingestion older than the purge can still be writing
+    return "wait-for-fence" if record.fence_at is not None and now < record.fence_at else "sweep"
+
+
+def user_scopes(record: PurgeRecord) -> list[Scope]:
+    """The scopes a purge deletes: its own, or one user scope per resolved member of a group scope."""
+    scope = record.scope
+    if isinstance(scope, Scope):
+        return [scope]
+    return [Scope("user", scope.tenant_id, user_id=member) for member in record.members or ()]
+
+
+def deadline_flags(
+    record: PurgeRecord,
+    now: datetime,
+    *,
+    live_warning: timedelta = LIVE_WARNING,
+    backup_warning: timedelta = BACKUP_WARNING,
+) -> tuple[DeadlineFlag, ...]:
+    """Which deadlines are near (not met yet, less than the warning left) or passed (not met in time).
+
+    Live data counts as deleted when verified; backups when deleted and verified. A deadline met late stays
+    flagged `passed`: the record is the proof, and it must not hide a miss.
+    """
+    flags: list[DeadlineFlag] = []
+    live = _deadline_state(record.verified_at, record.live_deadline, live_warning, now)
+    if live:
+        flags.append("live-deadline-near" if live == "near" else "live-deadline-passed")
+    backups_done = record.backups_deleted_at if record.verified_at is not None else None
+    backup = _deadline_state(backups_done, record.backup_deadline, backup_warning, now)
+    if backup:
+        flags.append("backup-deadline-near" if backup == "near" else "backup-deadline-passed")
+    return tuple(flags)
+
+
+def purge_id_for(scope: PurgeTarget, reason: PurgeReason, event_id: str) -> str:
+    """The same event asking for the same purge always gets the same purge ID."""
+    name = f"{scope.tenant_id}|{reason}|{scope.kind}|{scope.subject}|{event_id}"
+    return str(uuid.uuid5(_PURGE_NAMESPACE, name))
+
+
+def new_purge(scope: PurgeTarget, reason: PurgeReason, provenance: Provenance) -> PurgeRecord:
+    """A queued purge requested at the time the change was recorded."""
+    requested_at = provenance.recorded_at
+    return PurgeRecord(
+        id=purge_id_for(scope, reason, provenance.event_id),
+        scope=scope,
+        reason=reason,
+        requested_at=requested_at,
+        live_deadline=requested_at + LIVE_DEADLINE,
+        backup_deadline=requested_at + BACKUP_DEADLINE,
+        requested_by=provenance.actor_id,
+        event_id=provenance.event_id,
+    )
+
+
+def _deadline_state(
+    done_at: datetime | None, deadline: datetime, warning: timedelta, now: datetime
+) -> Literal["near", "passed", None]:
+    if done_at is not None:
+        return "passed" if done_at > deadline else None
+    if now >= deadline:
+        return "passed"
+    return "near" if now >= deadline - warning else None

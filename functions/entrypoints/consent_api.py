@@ -1,0 +1,333 @@
+"""REST routes for consent, opt-outs, purges (read) and the audit log of a tenant (SPEC section 3).
+
+Every route: the bearer token first (401), then the route's GUIDs (400), then authorisation (403: the
+token's tenant, the `Consent.Manage` role, or the user acting on their own opt-out), then the body
+(413 / 415 / 400), then one service call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from functions.bootstrap import Container, container
+from functions.domain.access import CONSENT_MANAGE, Principal, is_guid, require_role, require_self_or_role
+from functions.domain.errors import FieldError, ValidationFailed
+from functions.domain.events import FieldReader
+from functions.entrypoints import openapi
+from functions.entrypoints.consent_schemas import (
+    GUID,
+    SCHEMAS,
+    audit_page_view,
+    consent_view,
+    groups_view,
+    purge_view,
+    ref,
+    users_view,
+)
+from functions.entrypoints.http import json_object, json_response
+from functions.entrypoints.problems import http_handler
+from functions.services import audit as records
+from functions.services.consent import api_provenance
+
+bp = func.Blueprint()
+
+DEFAULT_AUDIT_PAGE = 50
+MAX_AUDIT_PAGE = 200
+
+
+class _Call:
+    """An authenticated call on a tenant's route: the container, the time, the tenant and the caller."""
+
+    def __init__(self, req: func.HttpRequest) -> None:
+        self.c: Container = container()
+        self.now: datetime = self.c.now()
+        raw_tenant = req.route_params.get("tenantId", "")
+        self.principal: Principal = self.c.token_validator.validate(
+            req.headers.get("authorization"), raw_tenant, self.now
+        )
+        self.tenant_id = _guid_param(req, "tenantId")
+
+    def actor(self) -> str | None:
+        return self.principal.object_id
+
+
+def _guid_param(req: func.HttpRequest, name: str) -> str:
+    value = str(req.route_params.get(name, ""))
+    if not is_guid(value):
+        raise ValidationFailed(f"{name} must be a GUID", [FieldError(name, "must be a GUID")])
+    return value.lower()
+
+
+def _manager(req: func.HttpRequest) -> _Call:
+    call = _Call(req)
+    require_role(call.principal, call.tenant_id, CONSENT_MANAGE)
+    return call
+
+
+def _optional_body(req: func.HttpRequest) -> dict[str, Any]:
+    """An empty body is `{}`; anything else must be a JSON object."""
+    return json_object(req) if req.get_body() else {}
+
+
+def _strict(body: dict[str, Any], allowed: tuple[str, ...]) -> FieldReader:
+    reader = FieldReader()
+    for name in body:
+        if name not in allowed:
+            reader.error(name, "is not a field of this request")
+    return reader
+
+
+def _valid(reader: FieldReader) -> None:
+    if reader.errors:
+        raise ValidationFailed("the request body is not valid", reader.errors)
+
+
+# --- consent -----------------------------------------------------------------------------------------------
+
+
+@bp.function_name("consent_get")
+@bp.route(route="tenants/{tenantId}/consent", methods=["GET"])
+@http_handler
+def consent_get(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    consent, groups = call.c.consent_service.overview(call.tenant_id)
+    return json_response(consent_view(consent, groups, call.now))
+
+
+@bp.function_name("consent_put")
+@bp.route(route="tenants/{tenantId}/consent", methods=["PUT"])
+@http_handler
+def consent_put(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    body = _optional_body(req)
+    reader = _strict(body, ("optedOutGroupIds",))
+    groups = reader.guids(body, "optedOutGroupIds", "optedOutGroupIds", required=False)
+    _valid(reader)
+    service = call.c.consent_service
+    service.grant(call.tenant_id, groups, api_provenance(call.actor(), call.now), enforce_order=False)
+    consent, current_groups = service.overview(call.tenant_id)
+    return json_response(consent_view(consent, current_groups, call.now))
+
+
+@bp.function_name("consent_delete")
+@bp.route(route="tenants/{tenantId}/consent", methods=["DELETE"])
+@http_handler
+def consent_delete(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    provenance = api_provenance(call.actor(), call.now)
+    result = call.c.consent_service.revoke(call.tenant_id, provenance, enforce_order=False)
+    body = {
+        "tenantId": call.tenant_id,
+        "state": "revoked",
+        "outcome": result.outcome,
+        "purgeId": result.purge_id,
+    }
+    return json_response(body, status=202)
+
+
+# --- opt-outs ----------------------------------------------------------------------------------------------
+
+
+@bp.function_name("optouts_get")
+@bp.route(route="tenants/{tenantId}/opt-outs", methods=["GET"])
+@http_handler
+def optouts_get(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    lists = call.c.optout_service.lists(call.tenant_id)
+    return json_response({"groups": groups_view(lists.groups), "users": users_view(lists.users)})
+
+
+@bp.function_name("optout_groups_put")
+@bp.route(route="tenants/{tenantId}/opt-outs/groups", methods=["PUT"])
+@http_handler
+def optout_groups_put(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    body = json_object(req)
+    reader = _strict(body, ("groupIds",))
+    group_ids = reader.guids(body, "groupIds", "groupIds")
+    _valid(reader)
+    change = call.c.optout_service.replace_groups(
+        call.tenant_id, group_ids, api_provenance(call.actor(), call.now), enforce_order=False
+    )
+    response = {
+        "groups": groups_view(change.groups),
+        "added": sorted(change.added),
+        "removed": sorted(change.removed),
+        "outcome": change.result.outcome,
+        "purgeId": change.result.purge_id,
+    }
+    return json_response(response, status=202 if change.result.purge_id else 200)
+
+
+def _user_change(req: func.HttpRequest, opted_out: bool) -> func.HttpResponse:
+    call = _Call(req)
+    user_id = _guid_param(req, "userId")
+    require_self_or_role(call.principal, call.tenant_id, user_id, CONSENT_MANAGE)
+    _valid(_strict(_optional_body(req), ()))
+    result = call.c.optout_service.set_user(
+        call.tenant_id, user_id, opted_out=opted_out, provenance=api_provenance(call.actor(), call.now),
+        enforce_order=False,
+    )  # fmt: skip
+    body = {
+        "tenantId": call.tenant_id,
+        "userId": user_id,
+        "optedOut": opted_out,
+        "outcome": result.outcome,
+        "purgeId": result.purge_id,
+    }
+    return json_response(body, status=202 if opted_out else 200)
+
+
+@bp.function_name("optout_user_put")
+@bp.route(route="tenants/{tenantId}/opt-outs/users/{userId}", methods=["PUT"])
+@http_handler
+def optout_user_put(req: func.HttpRequest) -> func.HttpResponse:
+    return _user_change(req, opted_out=True)
+
+
+@bp.function_name("optout_user_delete")
+@bp.route(route="tenants/{tenantId}/opt-outs/users/{userId}", methods=["DELETE"])
+@http_handler
+def optout_user_delete(req: func.HttpRequest) -> func.HttpResponse:
+    return _user_change(req, opted_out=False)
+
+
+# --- purges and audit (read only) --------------------------------------------------------------------------
+
+
+@bp.function_name("purges_list")
+@bp.route(route="tenants/{tenantId}/purges", methods=["GET"])
+@http_handler
+def purges_list(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    purges = records.purges_of(call.c.purge_store, call.tenant_id)
+    return json_response({"purges": [purge_view(p) for p in purges]})
+
+
+@bp.function_name("purge_get")
+@bp.route(route="tenants/{tenantId}/purges/{purgeId}", methods=["GET"])
+@http_handler
+def purge_get(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    purge_id = _guid_param(req, "purgeId")
+    return json_response(purge_view(records.purge_of(call.c.purge_store, call.tenant_id, purge_id)))
+
+
+@bp.function_name("audit_get")
+@bp.route(route="tenants/{tenantId}/audit", methods=["GET"])
+@http_handler
+def audit_get(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    raw_limit = req.params.get("limit", str(DEFAULT_AUDIT_PAGE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_AUDIT_PAGE:
+        raise ValidationFailed(
+            "limit is out of range", [FieldError("limit", f"must be an integer from 1 to {MAX_AUDIT_PAGE}")]
+        )
+    continuation = req.params.get("continuation") or None
+    page = records.audit_page(call.c.audit_log, call.tenant_id, int(raw_limit), continuation)
+    return json_response(audit_page_view(page))
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------------------
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": GUID}
+
+
+_TENANT = _path_param("tenantId", "The Entra tenant ID")
+_COMMON_ERRORS = {
+    "400": openapi.problem("A route ID is not a GUID, or the body or query is invalid"),
+    "401": openapi.problem("The bearer token is missing or invalid"),
+    "403": openapi.problem("The token is for another tenant or lacks the role"),
+}
+_BODY_ERRORS = {
+    "413": openapi.problem("The body is over 64 KiB"),
+    "415": openapi.problem("The body is not JSON"),
+}
+
+
+def _operation(
+    operation_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"entra": []}],
+        "responses": {**responses, **_COMMON_ERRORS, **(_BODY_ERRORS if body else {})},
+        **extra,
+    }
+    if body:
+        operation["requestBody"] = {
+            "required": operation_id != "grantConsent",
+            "content": {"application/json": {"schema": ref(body)}},
+        }
+    return operation
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return openapi.json_content(description, ref(schema))
+
+
+OPENAPI_PATHS: openapi.Paths = {
+    "/tenants/{tenantId}/consent": {
+        "parameters": [_TENANT],
+        "get": _operation("getConsent", "The consent, per-feature enablement and opted-out groups",
+                          {"200": _json("The consent", "Consent")}),
+        "put": _operation("grantConsent", "Grant the consent (both features)",
+                          {"200": _json("The consent after the grant", "Consent")}, body="GrantRequest"),
+        "delete": _operation("revokeConsent", "Withdraw the consent; starts a tenant purge",
+                             {"202": _json("Revoked; the purge is queued", "Revocation")}),
+    },
+    "/tenants/{tenantId}/opt-outs": {
+        "parameters": [_TENANT],
+        "get": _operation("getOptOuts", "Opted-out groups and users",
+                          {"200": _json("The opt-outs", "OptOuts")}),
+    },
+    "/tenants/{tenantId}/opt-outs/groups": {
+        "parameters": [_TENANT],
+        "put": _operation(
+            "replaceGroupOptOuts", "Replace the opted-out groups",
+            {
+                "200": _json("Replaced; no purge needed", "GroupsChange"),
+                "202": _json("Replaced; a purge of the new groups' members is queued", "GroupsChange"),
+            },
+            body="GroupsRequest",
+        ),
+    },
+    "/tenants/{tenantId}/opt-outs/users/{userId}": {
+        "parameters": [_TENANT, _path_param("userId", "The user's Entra object ID")],
+        "put": _operation("optUserOut", "Opt a user out (the user themselves, or Consent.Manage)",
+                          {"202": _json("Opted out; a user purge is queued", "UserOptOutChange")}),
+        "delete": _operation("optUserIn", "Opt a user back in",
+                             {"200": _json("Opted back in", "UserOptOutChange")}),
+    },
+    "/tenants/{tenantId}/purges": {
+        "parameters": [_TENANT],
+        "get": _operation("listPurges", "Purge records, newest first",
+                          {"200": _json("The purges", "PurgeList")}),
+    },
+    "/tenants/{tenantId}/purges/{purgeId}": {
+        "parameters": [_TENANT, _path_param("purgeId", "The purge ID")],
+        "get": _operation("getPurge", "One purge record", {
+            "200": _json("The purge", "Purge"), "404": openapi.problem("No such purge for this tenant"),
+        }),
+    },
+    "/tenants/{tenantId}/audit": {
+        "parameters": [_TENANT],
+        "get": _operation(
+            "getAudit", "Audit entries, newest first", {"200": _json("A page of entries", "AuditPage")},
+            parameters=[
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE,
+                            "default": DEFAULT_AUDIT_PAGE}},
+                {"name": "continuation", "in": "query", "required": False,
+                 "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
+            ],
+        ),
+    },
+}  # fmt: skip
+OPENAPI_SCHEMAS: openapi.Schemas = SCHEMAS

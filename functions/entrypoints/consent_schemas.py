@@ -1,0 +1,316 @@
+"""JSON views of consent, opt-outs, purges and audit entries, and their JSON Schemas for the OpenAPI document.
+
+The views and the schemas sit side by side so that a change to one is seen next to the other; the tests
+validate real responses against these schemas.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.domain.audit import AuditEntry, AuditPage
+from functions.domain.consent import TenantConsent, feature_status
+from functions.domain.events import MAX_GROUP_IDS, Provenance
+from functions.domain.optouts import GroupOptOuts, UserOptOut
+from functions.domain.purge import GroupScope, PurgeRecord
+from functions.domain.scope import FEATURES
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def provenance_view(provenance: Provenance | None) -> dict[str, Any] | None:
+    if provenance is None:
+        return None
+    return {
+        "actorId": provenance.actor_id,
+        "actorUpn": provenance.actor_upn,
+        "eventId": provenance.event_id,
+        "eventTime": _time(provenance.event_time),
+        "source": provenance.source,
+        "recordedAt": _time(provenance.recorded_at),
+    }
+
+
+def groups_view(groups: GroupOptOuts) -> list[dict[str, Any]]:
+    return [
+        {"groupId": e.group_id, "source": e.source, "addedAt": _time(e.added_at)}
+        for e in sorted(groups.entries.values(), key=lambda e: e.group_id)
+    ]
+
+
+def users_view(users: list[UserOptOut]) -> list[dict[str, Any]]:
+    return [
+        {"userId": u.user_id, "optedOutAt": _time(u.changed.recorded_at), "purgeId": u.purge_id}
+        for u in users
+    ]
+
+
+def consent_view(consent: TenantConsent, groups: GroupOptOuts, now: datetime) -> dict[str, Any]:
+    features: dict[str, Any] = {}
+    for feature in FEATURES:
+        status = feature_status(consent, feature, now)
+        record = consent.legacy.get(feature)
+        features[feature] = {
+            "enabled": status.enabled,
+            "basis": status.basis,
+            "legacy": None
+            if record is None
+            else {
+                "status": record.status_at(now),
+                "grantedAt": _time(record.granted_at),
+                "expiresAt": _time(record.expires_at),
+                "optedOutGroupIds": sorted(record.opted_out_group_ids),
+            },
+        }
+    return {
+        "tenantId": consent.tenant_id,
+        "state": consent.state,
+        "version": consent.version,
+        "granted": provenance_view(consent.granted),
+        "revoked": provenance_view(consent.revoked),
+        "features": features,
+        "optedOutGroups": groups_view(groups),
+        "evaluatedAt": _time(now),
+    }
+
+
+def purge_view(record: PurgeRecord) -> dict[str, Any]:
+    scope = record.scope
+    scope_view: dict[str, Any] = {"kind": scope.kind, "tenantId": scope.tenant_id}
+    if isinstance(scope, GroupScope):
+        scope_view["groupIds"] = sorted(scope.group_ids)
+    elif scope.user_id:
+        scope_view["userId"] = scope.user_id
+    elif scope.feature:
+        scope_view["feature"] = scope.feature
+    return {
+        "id": record.id,
+        "scope": scope_view,
+        "reason": record.reason,
+        "status": record.status,
+        "requestedAt": _time(record.requested_at),
+        "requestedBy": record.requested_by,
+        "liveDeadline": _time(record.live_deadline),
+        "backupDeadline": _time(record.backup_deadline),
+        "liveDeletedAt": _time(record.live_deleted_at),
+        "backupsDeletedAt": _time(record.backups_deleted_at),
+        "verifiedAt": _time(record.verified_at),
+        "steps": [
+            {"name": s.name, "at": _time(s.at), "counts": dict(s.counts), "durationMs": s.duration_ms}
+            for s in record.steps
+        ],
+        "counts": dict(record.counts),
+        # the purge function's progress (functions/services/purge.py)
+        "startedAt": _time(record.started_at),
+        "sweepAt": _time(record.fence_at),
+        "completedAt": _time(record.completed_at),
+        "attempts": record.attempts,
+        "verification": None if record.verification is None else dict(record.verification),
+        "deadlineFlags": list(record.deadline_flags),
+        "members": None if record.members is None else list(record.members),
+        "lastError": record.last_error,
+    }
+
+
+def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": _time(entry.at),
+        "kind": entry.kind,
+        "outcome": entry.outcome,
+        "actorId": entry.actor_id,
+        "eventId": entry.event_id,
+        "webhookId": entry.webhook_id,
+        "eventType": entry.event_type,
+        "subjectIds": list(entry.subject_ids),
+        "purgeId": entry.purge_id,
+        "counts": dict(entry.counts),
+        "detail": entry.detail,
+    }
+
+
+def audit_page_view(page: AuditPage) -> dict[str, Any]:
+    return {"entries": [audit_entry_view(e) for e in page.entries], "continuation": page.continuation}
+
+
+# --- JSON Schemas ------------------------------------------------------------------------------------------
+
+GUID: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+_NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+_COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Provenance": _object(
+        {
+            "actorId": _NULLABLE_STRING,
+            "actorUpn": _NULLABLE_STRING,
+            "eventId": {"type": "string"},
+            "eventTime": TIME,
+            "source": {"enum": ["webhook", "api"]},
+            "recordedAt": TIME,
+        }
+    ),
+    "GroupOptOut": _object(
+        {"groupId": GUID, "source": {"enum": ["admin", "consent-grant", "legacy-migration"]}, "addedAt": TIME}
+    ),
+    "UserOptOut": _object({"userId": GUID, "optedOutAt": TIME, "purgeId": _NULLABLE_STRING}),
+    "FeatureConsent": _object(
+        {
+            "enabled": {"type": "boolean"},
+            "basis": {"enum": ["consent", "legacy", "none"]},
+            "legacy": {
+                "oneOf": [
+                    {"type": "null"},
+                    _object(
+                        {
+                            "status": {"enum": ["active", "superseded", "expired"]},
+                            "grantedAt": TIME,
+                            "expiresAt": TIME,
+                            "optedOutGroupIds": {"type": "array", "items": GUID},
+                        }
+                    ),
+                ]
+            },
+        }
+    ),
+    "Consent": _object(
+        {
+            "tenantId": GUID,
+            "state": {"enum": ["none", "granted", "revoked"]},
+            "version": {"type": "integer", "minimum": 0},
+            "granted": {"oneOf": [{"type": "null"}, ref("Provenance")]},
+            "revoked": {"oneOf": [{"type": "null"}, ref("Provenance")]},
+            "features": _object({f: ref("FeatureConsent") for f in FEATURES}),
+            "optedOutGroups": {"type": "array", "items": ref("GroupOptOut")},
+            "evaluatedAt": TIME,
+        }
+    ),
+    "GrantRequest": _object(
+        {"optedOutGroupIds": {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}}, required=[]
+    ),
+    "Revocation": _object(
+        {"tenantId": GUID, "state": {"const": "revoked"}, "outcome": {"type": "string"}, "purgeId": GUID}
+    ),
+    "OptOuts": _object(
+        {
+            "groups": {"type": "array", "items": ref("GroupOptOut")},
+            "users": {"type": "array", "items": ref("UserOptOut")},
+        }
+    ),
+    "GroupsRequest": _object({"groupIds": {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}}),
+    "GroupsChange": _object(
+        {
+            "groups": {"type": "array", "items": ref("GroupOptOut")},
+            "added": {"type": "array", "items": GUID},
+            "removed": {"type": "array", "items": GUID},
+            "outcome": {"type": "string"},
+            "purgeId": {"oneOf": [{"type": "null"}, GUID]},
+        }
+    ),
+    "UserOptOutChange": _object(
+        {
+            "tenantId": GUID,
+            "userId": GUID,
+            "optedOut": {"type": "boolean"},
+            "outcome": {"type": "string"},
+            "purgeId": {"oneOf": [{"type": "null"}, GUID]},
+        }
+    ),
+    "PurgeScope": _object(
+        {
+            "kind": {"enum": ["tenant", "user", "feature", "groups"]},
+            "tenantId": GUID,
+            "userId": GUID,
+            "feature": {"enum": list(FEATURES)},
+            "groupIds": {"type": "array", "items": GUID},
+        },
+        required=["kind", "tenantId"],
+    ),
+    "Purge": _object(
+        {
+            "id": GUID,
+            "scope": ref("PurgeScope"),
+            "reason": {"type": "string"},
+            "status": {"type": "string"},
+            "requestedAt": TIME,
+            "requestedBy": _NULLABLE_STRING,
+            "liveDeadline": TIME,
+            "backupDeadline": TIME,
+            "liveDeletedAt": _NULLABLE_TIME,
+            "backupsDeletedAt": _NULLABLE_TIME,
+            "verifiedAt": _NULLABLE_TIME,
+            "steps": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "name": {"type": "string"},
+                        "at": TIME,
+                        "counts": _COUNTS,
+                        "durationMs": {"type": ["integer", "null"]},
+                    }
+                ),
+            },
+            "counts": _COUNTS,
+            "startedAt": _NULLABLE_TIME,
+            "sweepAt": _NULLABLE_TIME,
+            "completedAt": _NULLABLE_TIME,
+            "attempts": {"type": "integer", "minimum": 0},
+            "verification": {"oneOf": [{"type": "null"}, _COUNTS]},
+            "deadlineFlags": {
+                "type": "array",
+                "items": {
+                    "enum": [
+                        "live-deadline-near",
+                        "live-deadline-passed",
+                        "backup-deadline-near",
+                        "backup-deadline-passed",
+                    ]
+                },
+            },
+            "members": {"oneOf": [{"type": "null"}, {"type": "array", "items": GUID}]},
+            "lastError": _NULLABLE_STRING,
+        }
+    ),
+    "PurgeList": _object({"purges": {"type": "array", "items": ref("Purge")}}),
+    "AuditEntry": _object(
+        {
+            "id": {"type": "string"},
+            "at": TIME,
+            "kind": {"type": "string"},
+            "outcome": {"type": "string"},
+            "actorId": _NULLABLE_STRING,
+            "eventId": _NULLABLE_STRING,
+            "webhookId": _NULLABLE_STRING,
+            "eventType": _NULLABLE_STRING,
+            "subjectIds": {"type": "array", "items": {"type": "string"}},
+            "purgeId": _NULLABLE_STRING,
+            "counts": _COUNTS,
+            "detail": _NULLABLE_STRING,
+        }
+    ),
+    "AuditPage": _object(
+        {"entries": {"type": "array", "items": ref("AuditEntry")}, "continuation": _NULLABLE_STRING}
+    ),
+}

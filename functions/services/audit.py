@@ -1,0 +1,24 @@
+"""Read-only views for administrators: the purge ledger and the audit log of a tenant."""
+
+from __future__ import annotations
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.purge_store import PurgeStore
+from functions.domain.audit import AuditPage
+from functions.domain.errors import NotFound
+from functions.domain.purge import PurgeRecord
+
+
+def purges_of(purges: PurgeStore, tenant_id: str) -> list[PurgeRecord]:
+    return purges.list(tenant_id)
+
+
+def purge_of(purges: PurgeStore, tenant_id: str, purge_id: str) -> PurgeRecord:
+    record = purges.get(tenant_id, purge_id)
+    if record is None:
+        raise NotFound(f"no purge {purge_id} for this tenant")
+    return record
+
+
+def audit_page(audit: AuditLog, tenant_id: str, limit: int, continuation: str | None) -> AuditPage:
+    return audit.page(tenant_id, limit, continuation)

@@ -1,0 +1,227 @@
+"""Consent use cases: read the consent, grant, revoke, import a legacy record.
+
+Order of writes, chosen so that a crash at any point errs on the side of privacy and heals on re-delivery:
+exclusions first (migrated and granted groups go into the opt-out list before the grant is saved), then the
+consent itself (one ETag-guarded transaction), then the purge record (created if absent under an ID derived
+from the event), then the queue message, then the audit entry. A re-delivered event that finds its own
+change already applied (`duplicate`) redoes the follow-ups; a purge record whose message was lost is
+re-queued by the maintenance timer, which re-queues every unfinished purge.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.optout_store import OptOutStore
+from functions.adapters.purge_store import PurgeStore
+from functions.adapters.queues import WorkQueues
+from functions.domain import consent as rules
+from functions.domain.audit import change_entry
+from functions.domain.errors import ConcurrencyConflict
+from functions.domain.events import LegacyConsentImported, Outcome, Provenance
+from functions.domain.optouts import GroupOptOuts, GroupSource, add_groups
+from functions.domain.purge import GroupScope, PurgeReason, PurgeRecord, PurgeTarget, new_purge
+from functions.domain.scope import Feature, Scope
+from functions.settings import GroupOptOutPolicy
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 40
+
+
+def retry_conflicts(attempt: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:
+    """Run a read-decide-write `attempt` again while it loses ETag races; the last loss propagates (503)."""
+    for _ in range(attempts - 1):
+        try:
+            return attempt()
+        except ConcurrencyConflict:
+            continue
+    return attempt()
+
+
+def api_provenance(actor_id: str | None, now: datetime) -> Provenance:
+    """A change made through the REST API: the caller's object ID, a fresh change ID, the request time."""
+    return Provenance(actor_id, None, f"api-{uuid.uuid4()}", now, "api", now)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    outcome: Outcome
+    purge_id: str | None = None
+    version: int | None = None
+
+
+class PurgeRequests:
+    """Creates a purge record (if absent), queues it, and audits the request."""
+
+    def __init__(self, purges: PurgeStore, queues: WorkQueues, audit: AuditLog) -> None:
+        self._purges, self._queues, self._audit = purges, queues, audit
+
+    def request(
+        self,
+        scope: PurgeTarget,
+        reason: PurgeReason,
+        provenance: Provenance,
+        webhook_id: str | None = None,
+    ) -> PurgeRecord:
+        record, created = self._purges.create(new_purge(scope, reason, provenance))
+        if created:
+            self._queues.enqueue_purge(record.tenant_id, record.id)
+            subjects = (
+                sorted(scope.group_ids) if isinstance(scope, GroupScope) else [scope.subject]
+            )  # fmt: skip
+            self._audit.append(
+                change_entry(
+                    record.tenant_id, "purge.requested", "queued", provenance,
+                    webhook_id=webhook_id, subject_ids=subjects, purge_id=record.id, detail=reason,
+                )
+            )  # fmt: skip
+        return record
+
+
+class ConsentService:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        optouts: OptOutStore,
+        purge_requests: PurgeRequests,
+        queues: WorkQueues,
+        audit: AuditLog,
+        *,
+        group_policy: GroupOptOutPolicy,
+        legacy_expiry: Mapping[Feature, datetime],
+    ) -> None:
+        self._consents, self._optouts = consents, optouts
+        self._purges, self._queues, self._audit = purge_requests, queues, audit
+        self._group_policy = group_policy
+        self._legacy_expiry = legacy_expiry
+
+    def overview(self, tenant_id: str) -> tuple[rules.TenantConsent, GroupOptOuts]:
+        """The consent and the opted-out groups, for `GET /consent`."""
+        return self._consents.load(tenant_id).consent, self._optouts.load_groups(tenant_id).groups
+
+    def grant(
+        self,
+        tenant_id: str,
+        group_ids: frozenset[str],
+        provenance: Provenance,
+        *,
+        enforce_order: bool = True,
+        webhook_id: str | None = None,
+    ) -> ChangeResult:
+        def attempt() -> tuple[rules.TenantConsent, rules.ConsentTransition]:
+            stored = self._consents.load(tenant_id)
+            transition = rules.grant(stored.consent, provenance, enforce_order=enforce_order)
+            if transition.outcome in ("applied", "unchanged"):
+                # Exclusions land before the grant that makes them matter (a crash here excludes early).
+                self._add_groups(tenant_id, group_ids, "consent-grant", provenance)
+                self._add_groups(tenant_id, transition.migrated_group_ids, "legacy-migration", provenance)
+                self._consents.save(transition.consent, stored.etag, transition.changes)
+            return stored.consent, transition
+
+        before, transition = retry_conflicts(attempt)
+        outcome = transition.outcome
+        audit = self._audit_change(tenant_id, "consent.granted", outcome, provenance, webhook_id)
+        if outcome == "stale":
+            return ChangeResult(outcome)
+        if transition.migrated_group_ids:
+            audit("optout.groups.migrated", sorted(transition.migrated_group_ids))
+        if (outcome == "applied" and before.state != "granted") or outcome == "duplicate":
+            self._queues.request_ingestion(tenant_id)  # the backfill starts now, not at the next timer
+        purge_id = None
+        newly_excluded = group_ids - rules.legacy_excluded_groups(before, provenance.recorded_at)
+        # Data exists only if something was enabled; a group opted out at that moment may hold some.
+        if (
+            self._group_policy == "purge"
+            and newly_excluded
+            and outcome != "duplicate"
+            and rules.enabled_features(before, provenance.recorded_at)
+        ):
+            scope = GroupScope(tenant_id, frozenset(newly_excluded))
+            purge_id = self._purges.request(scope, "group-opt-out", provenance, webhook_id).id
+        return ChangeResult(outcome, purge_id, transition.consent.version)
+
+    def revoke(
+        self,
+        tenant_id: str,
+        provenance: Provenance,
+        *,
+        enforce_order: bool = True,
+        webhook_id: str | None = None,
+    ) -> ChangeResult:
+        scope = Scope("tenant", tenant_id)
+        purge_id = new_purge(scope, "consent-revoked", provenance).id
+
+        def attempt() -> rules.ConsentTransition:
+            stored = self._consents.load(tenant_id)
+            transition = rules.revoke(stored.consent, provenance, purge_id, enforce_order=enforce_order)
+            if transition.to_save and transition.consent != stored.consent:
+                self._consents.save(transition.consent, stored.etag, transition.changes)
+            return transition
+
+        transition = retry_conflicts(attempt)
+        self._audit_change(tenant_id, "consent.revoked", transition.outcome, provenance, webhook_id)
+        if transition.outcome == "stale":
+            return ChangeResult("stale")
+        revoked = transition.consent.revoked
+        # The purge of the revocation that took effect (this one, or the earlier one this repeats).
+        record = self._purges.request(scope, "consent-revoked", revoked or provenance, webhook_id)
+        return ChangeResult(transition.outcome, record.id, transition.consent.version)
+
+    def import_legacy(
+        self, legacy: LegacyConsentImported, provenance: Provenance, *, webhook_id: str | None = None
+    ) -> ChangeResult:
+        tenant_id = legacy.tenant_id
+        expiry = legacy.expires_at or self._legacy_expiry[legacy.feature]
+
+        def attempt() -> rules.ConsentTransition:
+            stored = self._consents.load(tenant_id)
+            transition = rules.import_legacy(
+                stored.consent, legacy.feature, granted_at=legacy.granted_at, expires_at=expiry,
+                opted_out_group_ids=legacy.opted_out_group_ids, provenance=provenance,
+            )  # fmt: skip
+            if transition.to_save and transition.consent != stored.consent:
+                self._add_groups(tenant_id, transition.migrated_group_ids, "legacy-migration", provenance)
+                self._consents.save(transition.consent, stored.etag, transition.changes)
+            return transition
+
+        transition = retry_conflicts(attempt)
+        audit = self._audit_change(tenant_id, "legacy.imported", transition.outcome, provenance, webhook_id)
+        if transition.migrated_group_ids:
+            audit("optout.groups.migrated", sorted(transition.migrated_group_ids))
+        return ChangeResult(transition.outcome, None, transition.consent.version)
+
+    def _add_groups(
+        self, tenant_id: str, group_ids: frozenset[str], source: GroupSource, provenance: Provenance
+    ) -> None:
+        if not group_ids:
+            return
+
+        def attempt() -> GroupOptOuts:
+            stored = self._optouts.load_groups(tenant_id)
+            transition = add_groups(stored.groups, group_ids, source, provenance)
+            if transition.outcome == "applied":
+                self._optouts.save_groups(transition.groups, stored.etag)
+            return transition.groups
+
+        retry_conflicts(attempt)
+
+    def _audit_change(
+        self, tenant_id: str, kind: str, outcome: Outcome, provenance: Provenance, webhook_id: str | None
+    ) -> Callable[[str, list[str]], None]:
+        """Audit the change's outcome now; the returned function audits what followed from it."""
+        self._audit.append(change_entry(tenant_id, kind, outcome, provenance, webhook_id=webhook_id))
+
+        def follow_up(follow_kind: str, subjects: list[str]) -> None:
+            self._audit.append(
+                change_entry(
+                    tenant_id, follow_kind, "applied", provenance, webhook_id=webhook_id, subject_ids=subjects
+                )
+            )
+
+        return follow_up

@@ -1,0 +1,127 @@
+"""Opt-out use cases: read the lists, replace the group list, opt a user out or back in.
+
+A user opt-out is saved before its purge is requested: from the moment it is saved, ingestion skips the
+user; the purge record (ID derived from the change) and its queue message follow. With
+`GROUP_OPTOUT_EXISTING_DATA=purge`, newly opted-out groups get one purge record whose scope is the groups
+(`GroupScope`); the purge function resolves their members through Graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.optout_store import OptOutStore
+from functions.domain import optouts as rules
+from functions.domain.audit import change_entry
+from functions.domain.events import Provenance
+from functions.domain.optouts import GroupOptOuts, UserOptOut
+from functions.domain.purge import GroupScope, new_purge
+from functions.domain.scope import Scope
+from functions.services.consent import ChangeResult, PurgeRequests, retry_conflicts
+from functions.settings import GroupOptOutPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutLists:
+    groups: GroupOptOuts
+    users: list[UserOptOut]  # those opted out now
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsResult:
+    result: ChangeResult
+    groups: GroupOptOuts
+    added: frozenset[str]
+    removed: frozenset[str]
+
+
+class OptOutService:
+    def __init__(
+        self,
+        optouts: OptOutStore,
+        purge_requests: PurgeRequests,
+        audit: AuditLog,
+        *,
+        group_policy: GroupOptOutPolicy,
+    ) -> None:
+        self._optouts, self._purges, self._audit = optouts, purge_requests, audit
+        self._group_policy = group_policy
+
+    def lists(self, tenant_id: str) -> OptOutLists:
+        users = sorted((u for u in self._optouts.users(tenant_id) if u.opted_out), key=lambda u: u.user_id)
+        return OptOutLists(self._optouts.load_groups(tenant_id).groups, users)
+
+    def replace_groups(
+        self,
+        tenant_id: str,
+        group_ids: frozenset[str],
+        provenance: Provenance,
+        *,
+        enforce_order: bool = True,
+        webhook_id: str | None = None,
+    ) -> GroupsResult:
+        def attempt() -> rules.GroupsTransition:
+            stored = self._optouts.load_groups(tenant_id)
+            transition = rules.replace_groups(
+                stored.groups, group_ids, provenance, enforce_order=enforce_order
+            )  # fmt: skip
+            if transition.outcome in ("applied", "unchanged"):
+                self._optouts.save_groups(transition.groups, stored.etag)
+            return transition
+
+        transition = retry_conflicts(attempt)
+        self._audit.append(
+            change_entry(
+                tenant_id, "optout.groups.replaced", transition.outcome, provenance, webhook_id=webhook_id,
+                subject_ids=sorted(transition.added | transition.removed),
+                detail=f"{len(transition.added)} added, {len(transition.removed)} removed",
+            )
+        )  # fmt: skip
+        purge_id = None
+        if self._group_policy == "purge" and transition.added:
+            scope = GroupScope(tenant_id, transition.added)
+            purge_id = self._purges.request(scope, "group-opt-out", provenance, webhook_id).id
+        return GroupsResult(
+            ChangeResult(transition.outcome, purge_id, transition.groups.version),
+            transition.groups,
+            transition.added,
+            transition.removed,
+        )
+
+    def set_user(
+        self,
+        tenant_id: str,
+        user_id: str,
+        *,
+        opted_out: bool,
+        provenance: Provenance,
+        enforce_order: bool = True,
+        webhook_id: str | None = None,
+    ) -> ChangeResult:
+        scope = Scope("user", tenant_id, user_id=user_id)
+        purge_id = new_purge(scope, "user-opt-out", provenance).id
+
+        def attempt() -> rules.UserTransition:
+            stored = self._optouts.load_user(tenant_id, user_id)
+            transition = rules.change_user(
+                stored.user, tenant_id=tenant_id, user_id=user_id, opted_out=opted_out,
+                provenance=provenance, purge_id=purge_id, enforce_order=enforce_order,
+            )  # fmt: skip
+            if transition.outcome in ("applied", "unchanged") and transition.user is not None:
+                self._optouts.save_user(transition.user, stored.etag)
+            return transition
+
+        transition = retry_conflicts(attempt)
+        self._audit.append(
+            change_entry(
+                tenant_id, "optout.user.changed", transition.outcome, provenance, webhook_id=webhook_id,
+                subject_ids=[user_id], detail="opted out" if opted_out else "opted back in",
+            )
+        )  # fmt: skip
+        user = transition.user
+        if transition.purge_id is None or user is None:
+            return ChangeResult(transition.outcome)
+        # The purge of the opt-out in force (this one, or the earlier one this repeats).
+        record = self._purges.request(scope, "user-opt-out", user.changed, webhook_id)
+        return ChangeResult(transition.outcome, record.id)

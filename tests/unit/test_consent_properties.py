@@ -1,0 +1,152 @@
+"""Invariants over any sequence of admin-center events, delivered through the real services (in memory).
+
+- A stale event (older than the last change applied to its subject) never changes anything.
+- An excluded user stays excluded until a newer event about the same subject includes them again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.domain.events import parse_event
+from functions.domain.optouts import Exclusions
+from tests.support import admin_center as ac
+from tests.support.memory_stores import Services
+
+BASE = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+NOW = BASE + timedelta(days=1)
+TENANT = str(uuid.uuid4())
+ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
+GROUPS = [str(uuid.uuid4()) for _ in range(4)]
+G_ALICE = GROUPS[0]  # the group Alice is a transitive member of
+
+minutes = st.integers(min_value=-600, max_value=600)
+group_sets = st.lists(st.sampled_from(GROUPS), unique=True, max_size=4)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    at = BASE + timedelta(minutes=draw(minutes))
+    kind = draw(st.sampled_from(["granted", "revoked", "groups", "user", "legacy"]))
+    if kind == "granted":
+        return ac.granted(TENANT, at, draw(group_sets))
+    if kind == "revoked":
+        return ac.revoked(TENANT, at)
+    if kind == "groups":
+        return ac.groups_replaced(TENANT, draw(group_sets), at)
+    if kind == "user":
+        return ac.user_changed(TENANT, draw(st.sampled_from([ALICE, BOB])), at, opted_out=draw(st.booleans()))
+    feature = draw(st.sampled_from(["relationship_analytics", "who_knows_whom"]))
+    return ac.legacy_imported(
+        TENANT, feature, at, granted_at=BASE - timedelta(days=400), expires_at=NOW + timedelta(days=30),
+        groups=draw(group_sets),
+    )  # fmt: skip
+
+
+def deliver(services: Services, document: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(document).encode()
+    response = services.webhooks.deliver(f"msg_{uuid.uuid4().hex}", body, parse_event(document, NOW), NOW)
+    return response.body
+
+
+def state(services: Services) -> Any:
+    """Everything a change could touch, except the audit log (where a stale event is recorded)."""
+    return copy.deepcopy(
+        (
+            services.consents.table.rows,
+            services.consents.changes,
+            services.optouts.table.rows,
+            services.purges.records,
+            services.queues,
+        )
+    )
+
+
+def last_change_of(services: Services, document: dict[str, Any]) -> datetime | None:
+    """The ordering key of the subject `document` is about."""
+    data, event_type = document["data"], document["type"]
+    if event_type in ("consent.granted", "consent.revoked"):
+        return services.consents.load(TENANT).consent.last_event_time
+    if event_type == "optout.groups.replaced":
+        return services.optouts.load_groups(TENANT).groups.last_event_time
+    if event_type == "optout.user.changed":
+        user = services.optouts.load_user(TENANT, data["userId"]).user
+        return user.last_event_time if user else None
+    record = services.consents.load(TENANT).consent.legacy.get(data["feature"])
+    return record.imported.event_time if record else None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=st.lists(events(), min_size=1, max_size=12), late=events(), lag=st.integers(1, 10_000))
+def test_a_stale_event_never_changes_state(
+    history: list[dict[str, Any]], late: dict[str, Any], lag: int
+) -> None:
+    services = Services()
+    for document in history:
+        deliver(services, document)
+    last = last_change_of(services, late)
+    if last is None:
+        late = history[0]  # the first event's subject has a last change: make a stale copy of it
+        last = last_change_of(services, late)
+    assert last is not None
+    stale = copy.deepcopy(late) | {
+        "id": f"evt-{uuid.uuid4()}",
+        "time": ac.rfc3339(last - timedelta(seconds=lag)),
+    }
+    before = state(services)
+
+    response = deliver(services, stale)
+
+    assert response["outcome"] == "stale"
+    assert state(services) == before
+    assert any(e.outcome == "stale" and e.event_id == stale["id"] for e in services.audit.of(TENANT))
+
+
+def excluded(services: Services, user_id: str, member_of: frozenset[str]) -> bool:
+    consent = services.consents.load(TENANT).consent
+    groups = services.optouts.load_groups(TENANT).groups
+    return Exclusions.of(consent, groups, services.optouts.users(TENANT), NOW).excludes(user_id, member_of)
+
+
+def reincludes(document: dict[str, Any], exclusion: str) -> bool:
+    """Whether `document` is an event that may legitimately include Alice again (when newer)."""
+    data = document["data"]
+    if exclusion == "user":
+        return document["type"] == "optout.user.changed" and data["userId"] == ALICE and not data["optedOut"]
+    if exclusion == "group":
+        return document["type"] == "optout.groups.replaced" and G_ALICE not in data["groupIds"]
+    return document["type"] == "consent.granted"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    before=st.lists(events(), max_size=6),
+    exclusion=st.sampled_from(["user", "group", "revocation"]),
+    after=st.lists(events(), max_size=12),
+)
+def test_an_excluded_user_stays_excluded_until_a_newer_event_includes_them(
+    before: list[dict[str, Any]], exclusion: str, after: list[dict[str, Any]]
+) -> None:
+    services = Services()
+    for document in before:
+        deliver(services, document)
+    at = BASE + timedelta(hours=11)  # newer than anything generated, so the exclusion applies
+    excluding = {
+        "user": ac.user_changed(TENANT, ALICE, at, opted_out=True),
+        "group": ac.groups_replaced(TENANT, [G_ALICE], at),
+        "revocation": ac.revoked(TENANT, at),
+    }[exclusion]
+    deliver(services, excluding)
+    assert excluded(services, ALICE, frozenset({G_ALICE}))
+
+    for document in after:
+        older = {"time": ac.rfc3339(at - timedelta(minutes=1))}
+        deliver(services, document | older if reincludes(document, exclusion) else document)
+        assert excluded(services, ALICE, frozenset({G_ALICE}))

@@ -1,0 +1,134 @@
+"""Opt-out rules: the group list, a user's own choice, ordering per subject, and who is excluded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from functions.domain.consent import TenantConsent, grant, import_legacy, revoke
+from functions.domain.events import Provenance
+from functions.domain.optouts import (
+    Exclusions,
+    GroupOptOuts,
+    UserOptOut,
+    add_groups,
+    change_user,
+    is_excluded,
+    replace_groups,
+)
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+TENANT = str(uuid.uuid4())
+ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
+G1, G2, G3 = (str(uuid.uuid4()) for _ in range(3))
+
+
+def change(at: datetime, event_id: str | None = None) -> Provenance:
+    return Provenance("admin", None, event_id or f"evt-{uuid.uuid4()}", at, "webhook", at)
+
+
+def opt(user: UserOptOut | None, at: datetime, *, out: bool, purge_id: str = "p") -> UserOptOut | None:
+    return change_user(
+        user, tenant_id=TENANT, user_id=ALICE, opted_out=out, provenance=change(at), purge_id=purge_id
+    ).user
+
+
+def test_replacing_the_groups_reports_what_was_added_and_removed() -> None:
+    groups = replace_groups(GroupOptOuts(TENANT), [G1, G2], change(T0)).groups
+    transition = replace_groups(groups, [G2, G3], change(T0 + timedelta(minutes=1)))
+    assert (transition.added, transition.removed) == ({G3}, {G1})
+    assert transition.groups.ids == {G2, G3}
+
+
+def test_a_kept_group_keeps_its_source() -> None:
+    groups = add_groups(GroupOptOuts(TENANT), [G1], "legacy-migration", change(T0)).groups
+    groups = replace_groups(groups, [G1, G2], change(T0 + timedelta(minutes=1))).groups
+    assert {g: e.source for g, e in groups.entries.items()} == {G1: "legacy-migration", G2: "admin"}
+
+
+def test_a_replacement_older_than_the_last_one_is_stale() -> None:
+    groups = replace_groups(GroupOptOuts(TENANT), [G1], change(T0 + timedelta(minutes=5))).groups
+    transition = replace_groups(groups, [], change(T0))
+    assert transition.outcome == "stale"
+    assert transition.groups == groups
+
+
+def test_a_replacement_older_than_a_grant_that_added_groups_cannot_drop_them() -> None:
+    groups = add_groups(GroupOptOuts(TENANT), [G1], "consent-grant", change(T0 + timedelta(minutes=5))).groups
+    assert replace_groups(groups, [], change(T0)).outcome == "stale"
+
+
+def test_adding_groups_already_listed_changes_nothing() -> None:
+    groups = replace_groups(GroupOptOuts(TENANT), [G1], change(T0)).groups
+    assert add_groups(groups, [G1], "consent-grant", change(T0)).outcome == "unchanged"
+
+
+def test_a_user_opt_out_carries_its_purge() -> None:
+    transition = change_user(
+        None, tenant_id=TENANT, user_id=ALICE, opted_out=True, provenance=change(T0), purge_id="purge-1"
+    )
+    assert transition.user is not None
+    assert (transition.user.opted_out, transition.purge_id) == (True, "purge-1")
+
+
+def test_opting_out_again_points_at_the_first_purge() -> None:
+    user = opt(None, T0, out=True, purge_id="purge-1")
+    transition = change_user(
+        user, tenant_id=TENANT, user_id=ALICE, opted_out=True,
+        provenance=change(T0 + timedelta(hours=1)), purge_id="purge-2",
+    )  # fmt: skip
+    assert (transition.outcome, transition.purge_id) == ("unchanged", "purge-1")
+
+
+def test_a_user_can_opt_back_in_with_no_purge() -> None:
+    user = opt(opt(None, T0, out=True), T0 + timedelta(hours=1), out=False)
+    assert user is not None
+    assert not user.opted_out
+
+
+def test_an_opt_in_older_than_the_opt_out_is_stale() -> None:
+    user = opt(None, T0, out=True)
+    transition = change_user(
+        user, tenant_id=TENANT, user_id=ALICE, opted_out=False,
+        provenance=change(T0 - timedelta(seconds=1)), purge_id="p",
+    )  # fmt: skip
+    assert transition.outcome == "stale"
+    assert transition.user == user
+
+
+def test_a_user_is_excluded_by_their_own_opt_out() -> None:
+    assert is_excluded("granted", frozenset(), opt(None, T0, out=True), frozenset())
+
+
+def test_a_user_is_excluded_by_any_transitive_group() -> None:
+    assert is_excluded("granted", frozenset({G2}), None, frozenset({G1, G2}))
+    assert not is_excluded("granted", frozenset({G3}), None, frozenset({G1, G2}))
+
+
+def test_revocation_excludes_everyone() -> None:
+    assert is_excluded("revoked", frozenset(), None, frozenset())
+
+
+def test_exclusions_include_the_groups_of_a_legacy_record_in_force() -> None:
+    consent = import_legacy(
+        TenantConsent(TENANT), "relationship_analytics", granted_at=T0 - timedelta(days=1),
+        expires_at=T0 + timedelta(days=30), opted_out_group_ids=frozenset({G3}), provenance=change(T0),
+    ).consent  # fmt: skip
+    exclusions = Exclusions.of(consent, GroupOptOuts(TENANT), [], T0)
+    assert exclusions.excludes(BOB, frozenset({G3}))
+    assert not exclusions.excludes(BOB, frozenset({G1}))
+
+
+def test_exclusions_name_opted_out_users_and_not_those_back_in() -> None:
+    out, back_in = opt(None, T0, out=True), opt(opt(None, T0, out=True), T0 + timedelta(hours=1), out=False)
+    assert out is not None
+    assert back_in is not None
+    consent = grant(TenantConsent(TENANT), change(T0)).consent
+    exclusions = Exclusions.of(consent, GroupOptOuts(TENANT), [out], T0)
+    assert exclusions.excludes(ALICE, frozenset())
+    assert not Exclusions.of(consent, GroupOptOuts(TENANT), [back_in], T0).excludes(ALICE, frozenset())
+
+
+def test_exclusions_after_revocation_exclude_everyone() -> None:
+    consent = revoke(TenantConsent(TENANT), change(T0), "purge-1").consent
+    assert Exclusions.of(consent, GroupOptOuts(TENANT), [], T0).excludes(BOB, frozenset())
