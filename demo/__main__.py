@@ -11,13 +11,19 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from demo import chapter_consent, foundation
+from demo import chapter_consent, chapter_ingestion, chapter_legacy, chapter_purge, foundation
 from demo.framework import Context, run_demo
 
 # Run before the app starts, in order; each may start a process and register its cleanup.
-PREPARE: tuple[Callable[[Context], None], ...] = (chapter_consent.prepare,)
+PREPARE: tuple[Callable[[Context], None], ...] = (chapter_consent.prepare, chapter_ingestion.prepare)
 
-CHAPTERS: tuple[ModuleType, ...] = (foundation, chapter_consent)
+CHAPTERS: tuple[ModuleType, ...] = (
+    foundation,
+    chapter_consent,
+    chapter_ingestion,
+    chapter_purge,
+    chapter_legacy,
+)
 
 if __name__ == "__main__":
     sys.exit(run_demo(CHAPTERS, PREPARE))

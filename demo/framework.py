@@ -48,6 +48,10 @@ def demo_settings(connection_string: str) -> dict[str, str]:
         "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
         "GRAPH_AUTH": "static-token",
         "GRAPH_STATIC_TOKEN": "demo-token",
+        # Timers read their schedules as %NAME%; the host will not start without them.
+        "INGESTION_SCHEDULE": "0 0 2 * * *",
+        "MAINTENANCE_SCHEDULE": "0 */15 * * * *",
+        "BACKUP_SCHEDULE": "0 30 3 * * *",
         "DEVHOST_TIMERS": "off",  # the demo fires each timer when its story needs it
         "DEVHOST_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "1",
         "DEVHOST_QUEUE_POLL_INTERVAL_SECONDS": "0.2",

@@ -68,6 +68,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: HostHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "devhost"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client waits for the delayed ACK
+    # (~40 ms) before it sees the body.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch()

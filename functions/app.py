@@ -6,10 +6,20 @@ from types import ModuleType
 
 import azure.functions as func
 
-from functions.entrypoints import consent_api, maintenance, meta, purge_worker, webhooks
+from functions.entrypoints import (
+    consent_api,
+    ingestion,
+    insights_api,
+    maintenance,
+    meta,
+    purge_worker,
+    webhooks,
+)
 
 # One module per trigger family; each exposes `bp` and documents its HTTP routes in `OPENAPI_PATHS`.
-BLUEPRINT_MODULES: tuple[ModuleType, ...] = (meta, webhooks, consent_api, purge_worker, maintenance)
+BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
+    meta, webhooks, consent_api, purge_worker, maintenance, insights_api, ingestion
+)  # fmt: skip
 
 
 def create_app() -> func.FunctionApp:

@@ -35,9 +35,11 @@ from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.ingestion import DirectoryCache, GraphReader, IngestionWorker, MailboxSlots
 from functions.services.insights import InsightService
+from functions.services.legacy import LegacyService
 from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
 from functions.services.optouts import OptOutService
 from functions.services.purge import PurgeService
+from functions.services.restore import RestoreService
 from functions.services.scheduling import SchedulingService
 from functions.services.webhooks import WebhookService
 from functions.settings import Settings
@@ -205,7 +207,7 @@ class Container:
     @cached_property
     def purge_service(self) -> PurgeService:
         members = GraphMemberResolver(GraphAdapter.from_settings(self.settings))
-        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, self.purge_queue, members)
+        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, members)
 
     @cached_property
     def purge_maintenance(self) -> PurgeMaintenance:
@@ -216,11 +218,32 @@ class Container:
         """What the maintenance timer runs, in order; add a step as one line."""
         return [
             ("purges", self.purge_maintenance.run),
+            ("legacy-expiry", self.legacy_service.expire_due),
         ]
+
+    # --- legacy consent life cycle (issue 6) ---------------------------------------------------------------
+
+    @cached_property
+    def legacy_service(self) -> LegacyService:
+        s = self.settings
+        return LegacyService(
+            self.consent_store, self.consent_store, self.consent_service, self.purge_requests, self.audit_log,
+            legacy_expiry={
+                "relationship_analytics": s.legacy_relationship_analytics_expires_at,
+                "who_knows_whom": s.legacy_who_knows_whom_expires_at,
+            },
+        )  # fmt: skip
 
     @cached_property
     def maintenance_service(self) -> MaintenanceService:
         return MaintenanceService(self.maintenance_steps)
+
+    @cached_property
+    def restore_service(self) -> RestoreService:
+        return RestoreService(
+            self.backup_store, self.slice_store, self.contact_store, self.purge_store, self.purge_service,
+            audit=self.audit_log,
+        )  # fmt: skip
 
 
 _container: Container | None = None

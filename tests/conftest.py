@@ -43,6 +43,10 @@ def base_env(connection_string: str, **overrides: str) -> dict[str, str]:
         "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
         "GRAPH_AUTH": "static-token",
         "GRAPH_STATIC_TOKEN": "simulator-token",
+        # Timers read their schedules as %NAME%; a host refuses to start without them (tests fire by hand).
+        "INGESTION_SCHEDULE": "0 0 2 * * *",
+        "MAINTENANCE_SCHEDULE": "0 */15 * * * *",
+        "BACKUP_SCHEDULE": "0 30 3 * * *",
     }
     env.update(overrides)
     return env

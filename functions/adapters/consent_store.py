@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.data.tables import TableClient, UpdateMode
@@ -106,6 +107,19 @@ class TableConsentStore:
                 )
             )
         return [_change_from(row) for row in rows]
+
+    def tenants_with_due_legacy(self, now: datetime) -> list[str]:
+        """Tenants with a legacy record still `active` whose expiry has passed (the legacy-expiry timer).
+
+        One filtered scan across partitions: stored times are fixed-width UTC ISO strings, so they compare
+        as text; the rules decide again per tenant after `load`.
+        """
+        start, end = _LEGACY, _LEGACY[:-1] + chr(ord(_LEGACY[-1]) + 1)
+        query = "RowKey ge @start and RowKey lt @end and status eq @active and expiresAt le @now"
+        parameters = {"start": start, "end": end, "active": "active", "now": iso(now)}
+        with translate_storage_errors():
+            rows = self._table.query_entities(query, parameters=parameters, select=["PartitionKey"])
+            return sorted({str(row["PartitionKey"]) for row in rows})
 
 
 def _consent_entity(consent: TenantConsent) -> Entity:

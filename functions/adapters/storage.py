@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 # Fail fast rather than let the SDK's default back-off hold a request for a minute.
 _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.2, "connection_timeout": 5}
+# Blob and queue clients take their back-off as `initial_backoff`/`increment_base` (15 s and 3 by default,
+# a minute of retries against storage that is down); tables ignore these two.
+_CLIENT_OPTIONS.update({"initial_backoff": 0.5, "increment_base": 1.5, "random_jitter_range": 0.5})
 
 
 class StorageClients:

@@ -80,7 +80,7 @@ class FeatureStatus:
 class ConsentChange:
     """One entry of the consent's change history (never rewritten)."""
 
-    kind: Literal["granted", "revoked", "legacy-imported", "legacy-superseded"]
+    kind: Literal["granted", "revoked", "legacy-imported", "legacy-superseded", "legacy-expired"]
     provenance: Provenance
     feature: Feature | None = None
     group_ids: frozenset[str] = frozenset()

@@ -1,0 +1,151 @@
+"""Chapter: one year of mail and meetings. A Graph simulator holds a synthetic tenant of a few dozen people;
+the tenant grants consent, the ingestion timer fans the backfill out on the `ingest` queue (12 monthly
+windows per user), and the insights come back: the top contacts with their KPIs and health, who knows whom
+for the heaviest one, and an introduction draft.
+
+`prepare` starts the simulator (`python -m graphsim`) before the app and points the app at it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from demo import chapter_consent
+from demo.framework import Context
+
+TITLE = "one year of mail and meetings: ingestion and the insights it feeds"
+
+USERS = 24
+BACKFILL_WINDOWS = 12
+INGESTION_TIMEOUT_SECONDS = 600
+GRAPH_TOKEN = "demo-graph-token"  # noqa: S105  (the simulator's test token, loopback only)
+_simulator: list[dict[str, Any]] = []
+ingested: list[str] = []  # tenants this chapter ingested (the purge chapter withdraws the last one)
+
+
+def prepare(ctx: Context) -> None:
+    with ctx.step(f"Starting a Graph simulator with a synthetic tenant of {USERS} people"):
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "graphsim", "--users", str(USERS), "--contacts", "150",
+             "--messages-per-month", "12", "--meetings-per-month", "2", "--now", now, "--seed", "7",
+             "--token", GRAPH_TOKEN],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        ctx.add_cleanup(lambda: _stop(process))
+        line = process.stdout.readline() if process.stdout else ""
+        if not line:
+            raise ctx.fail("the Graph simulator did not start")
+        info = json.loads(line)
+        _simulator.append(info)
+        ctx.add_host_env(
+            GRAPH_BASE_URL=info["graphUrl"], GRAPH_AUTH="static-token", GRAPH_STATIC_TOKEN=GRAPH_TOKEN,
+        )  # fmt: skip
+        ctx.say(f"Graph answers on {info['graphUrl']}")
+
+
+def run(ctx: Context) -> None:
+    # The consent chapter's identity is the one the app trusts.
+    if not _simulator or not chapter_consent._started:
+        raise ctx.fail(
+            "the ingestion chapter needs its prepare step and the consent chapter's (demo PREPARE)"
+        )
+    identity = chapter_consent._started[-1][0]
+    sim = httpx.get(_simulator[-1]["url"] + "/_sim/tenant", timeout=10).json()
+    tenant = str(uuid.uuid4())
+    ingested.append(tenant)
+    manage = {"Authorization": identity.tokens.authorization(tenant, roles=["Consent.Manage"])}
+    reader = {"Authorization": identity.tokens.authorization(tenant, roles=["Insights.Read"])}
+    mailboxes = sum(1 for user in sim["users"] if user.get("mail"))
+
+    with ctx.step("The tenant grants consent; the ingestion timer fires"):
+        response = ctx.http.put(f"/api/tenants/{tenant}/consent", headers=manage)
+        ctx.expect(response.status_code == 200, f"the grant answered {response.status_code}: {response.text}")
+        outcome = ctx.host.fire("ingestion_schedule")
+        ctx.expect(outcome.get("outcome") == "Succeeded", f"the ingestion timer failed: {outcome}")
+        ctx.say(f"{mailboxes} mailboxes x {BACKFILL_WINDOWS} monthly windows queued on `ingest`")
+
+    with ctx.step("Ingesting one year of metadata (never bodies or subjects)"):
+        _wait_for_ingestion(ctx, mailboxes * BACKFILL_WINDOWS)
+
+    with ctx.step("The top contacts: KPIs and relationship health (GET .../relationships)"):
+        for address in sim["topContacts"][:5]:
+            answer = ctx.http.get(
+                f"/api/tenants/{tenant}/relationships", params={"contact": address}, headers=reader
+            )
+            ctx.expect(
+                answer.status_code == 200, f"relationships answered {answer.status_code}: {answer.text}"
+            )
+            ctx.say(_kpi_line(address, answer.json()))
+
+    top = sim["topContacts"][0]
+    with ctx.step(f"Who knows {top} best? (GET .../who-knows-whom)"):
+        answer = ctx.http.get(
+            f"/api/tenants/{tenant}/who-knows-whom", params={"contact": top}, headers=reader
+        )
+        ctx.expect(answer.status_code == 200, f"who-knows-whom answered {answer.status_code}: {answer.text}")
+        colleagues = answer.json()["colleagues"]
+        for colleague in colleagues:
+            ctx.say(
+                f"{colleague['displayName']:<22} strength {colleague['strength']:>3} ({colleague['band']}), "
+                f"last {colleague['lastInteraction'][:10]}"
+            )
+        ctx.expect(bool(colleagues), "nobody knows the heaviest contact: ingestion wrote nothing")
+
+    with ctx.step("Asking the best-connected colleague for an introduction"):
+        body = {"contact": top, "colleagueUserId": colleagues[0]["userId"]}
+        answer = ctx.http.post(
+            f"/api/tenants/{tenant}/who-knows-whom/introductions", json=body, headers=reader
+        )
+        ctx.expect(answer.status_code == 201, f"introductions answered {answer.status_code}: {answer.text}")
+        draft = answer.json()["draft"]
+        ctx.say(f"to: {draft['to']}")
+        ctx.say(f"subject: {draft['subject']}")
+
+
+def _wait_for_ingestion(ctx: Context, total: int) -> None:
+    """Until the `ingest` queue is empty and nothing of it runs, twice in a row (other queues may hold
+    delayed messages, e.g. a purge's second verification)."""
+    deadline = time.monotonic() + INGESTION_TIMEOUT_SECONDS
+    quiet = 0
+    with ctx.progress(total, "windows ingested") as bar:
+        while time.monotonic() < deadline:
+            status = ctx.host.queue_status()
+            ingest = next(q for q in status["queues"] if q["queue"] == "ingest")
+            waiting = (ingest["approximateMessageCount"] or 0) + ingest["inFlight"]
+            bar.update(max(bar.done, total - waiting))  # the queue's count is approximate
+            quiet = quiet + 1 if waiting == 0 else 0
+            if quiet >= 2:
+                bar.update(total)
+                return
+            time.sleep(0.5)
+    raise ctx.fail(f"ingestion did not finish within {INGESTION_TIMEOUT_SECONDS} s")
+
+
+def _kpi_line(address: str, kpis: dict[str, Any]) -> str:
+    health = kpis["health"]
+    score = "n/a" if health["score"] is None else f"{health['score']:>3}"
+    rate = kpis["responseRateByUs"]
+    return (
+        f"{address:<34} mails {kpis['emailsSent']:>3} out / {kpis['emailsReceived']:>3} in, "
+        f"meetings {kpis['meetingsSent'] + kpis['meetingsReceived']:>2}, "
+        f"we answer {'-' if rate is None else f'{rate:.0%}'}; health {score} {health['grade']}"
+        f" ({health['trend'] or 'no trend'}), {kpis['accuracy']}"
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,0 +1,95 @@
+"""The contact index in table `contacts`: PartitionKey `{tenantId}_{contactHash}`, RowKey `{userId}_{key}`.
+
+Each row is a copy of one slice row (functions/adapters/slice_store.py), keyed by contact instead of by user,
+so everything the insight routes need about one contact is one small partition: one query, whatever the
+size of the tenant. Nothing here is an aggregate: KPIs, health and who knows whom are computed from these
+facts at read time, so removing a user's rows *is* recomputing the contact without them, and the index can
+be rebuilt from the slices at any time (`write` every slice again).
+
+ScopedStore: tenant scope = every partition `{tenantId}_*`; user scope = the rows whose `userId` is the user,
+searched over the tenant's whole index (not trusted to the user's slice, which a purge may already have
+deleted); feature scope = nothing (the index serves both features).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from azure.data.tables import TableClient
+
+from functions.adapters import table_batch
+from functions.adapters.slice_store import FACT_FIELDS, fact_entity, fact_from
+from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.domain.interactions import Interaction
+from functions.domain.scope import Scope
+
+TABLE = "contacts"
+
+
+def contact_partition(tenant_id: str, contact: str) -> str:
+    return f"{tenant_id.lower()}_{contact}"
+
+
+def contact_row_key(fact: Interaction) -> str:
+    return f"{fact.user_id.lower()}_{fact.key}"
+
+
+class TableContactStore:
+    name = TABLE
+
+    def __init__(self, storage: StorageClients) -> None:
+        self._storage = storage
+
+    @property
+    def _table(self) -> TableClient:
+        return self._storage.table(TABLE)
+
+    def write(self, tenant_id: str, facts: Iterable[Interaction], run: str) -> int:
+        rows = {
+            (fact.contact, contact_row_key(fact)): fact_entity(
+                contact_partition(tenant_id, fact.contact), contact_row_key(fact), fact, run
+            )
+            for fact in facts
+        }
+        # A transaction holds one partition: hand the rows over grouped by contact.
+        return table_batch.upsert_all(self._table, (rows[key] for key in sorted(rows)))
+
+    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:
+        """Every user's facts about one contact (one partition)."""
+        with translate_storage_errors():
+            rows = self._table.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": contact_partition(tenant_id, contact)},
+                select=list(FACT_FIELDS),
+                results_per_page=1000,
+            )
+            return [fact_from(row) for row in rows]
+
+    def delete_facts(self, tenant_id: str, facts: Iterable[Interaction]) -> int:
+        keys = sorted({(contact_partition(tenant_id, f.contact), contact_row_key(f)) for f in facts})
+        return table_batch.delete_keys(self._table, keys)
+
+    # --- ScopedStore ----------------------------------------------------------------------------------------
+
+    def delete_scope(self, scope: Scope) -> int:
+        query = _scope_query(scope)
+        if query is None:
+            return 0
+        return table_batch.delete_keys(self._table, table_batch.query_keys(self._table, *query))
+
+    def count_scope(self, scope: Scope) -> int:
+        query = _scope_query(scope)
+        return 0 if query is None else table_batch.count(self._table, *query)
+
+
+def _scope_query(scope: Scope) -> tuple[str, dict[str, Any]] | None:
+    if scope.kind == "feature":
+        return None
+    start, end = table_batch.prefix_range(f"{scope.tenant_id.lower()}_")
+    query = "PartitionKey ge @start and PartitionKey lt @end"
+    parameters: dict[str, Any] = {"start": start, "end": end}
+    if scope.kind == "user":
+        query += " and userId eq @user"
+        parameters["user"] = str(scope.user_id).lower()
+    return query, parameters

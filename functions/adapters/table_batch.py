@@ -1,0 +1,275 @@
+"""Batched Table Storage writes and deletes: entity-group transactions (at most 100 operations, one
+PartitionKey each), many in flight at once. Used by the ingestion stores (upserts) and their ScopedStore
+side (deletes and counts for the purge).
+
+Ingestion API: `upsert_all`, `query_keys`, `delete_keys`, `count`, `prefix_range`. Purge helpers on top:
+`delete_matching`, `delete_partitions`, `count_matching`.
+
+Why the changesets are written by hand: the SDK's `submit_transaction` builds a full `HttpRequest` and runs
+its policies for every operation, measured here at about 0.36 ms of Python CPU per entity. That caps a purge
+near 2,500 entities/s on one core (threads do not help under the GIL), only ~5x faster than deleting one at
+a time. A changeset of `DELETE` requests with `If-Match: *` written as text costs a few microseconds per
+entity; it is sent through the `TableClient`'s own pipeline, so authentication (shared key locally, managed
+identity in Azure), retries and `x-ms-version` are the SDK's.
+
+Every function is idempotent: an entity that is already gone (deleted by a concurrent purge, say) fails its
+changeset with 404; that chunk is then deleted one entity at a time, ignoring 404s. Counts are of entities
+this call actually deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from azure.core.exceptions import ServiceResponseError
+from azure.core.rest import HttpRequest
+from azure.data.tables import TableClient
+from azure.data.tables._serialize import _parameter_filter_substitution  # the SDK's own @name substitution
+
+from functions.adapters.storage import translate_storage_errors
+from functions.adapters.table_rows import Entity
+from functions.domain.errors import StorageError
+
+MAX_BATCH = 100  # the service's limit for one entity-group transaction
+_SEND_ATTEMPTS = 3
+DEFAULT_WORKERS = 8  # I/O-bound: a few changesets in flight keep the service busy; more only queue up
+_KEY_SELECT = ["PartitionKey", "RowKey"]
+_STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3})")
+
+Key = tuple[str, str]
+T = TypeVar("T")
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """`(start, end)`: `key ge start and key lt end` selects exactly the keys that start with `prefix`."""
+    if not prefix:
+        return "", "\U0010ffff"
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def query_keys(
+    table: TableClient, query_filter: str, parameters: Mapping[str, Any] | None = None
+) -> Iterator[Key]:
+    """The (PartitionKey, RowKey) of every entity matching an OData filter, streamed page by page."""
+    return _keys(table, query_filter, parameters)
+
+
+def count(table: TableClient, query_filter: str, parameters: Mapping[str, Any] | None = None) -> int:
+    """How many entities match (keys only are read)."""
+    return count_matching(table, query_filter, parameters)
+
+
+def upsert_all(table: TableClient, entities: Iterable[Entity], *, workers: int = DEFAULT_WORKERS) -> int:
+    """Upsert (merge) entities in transactions of up to 100 per partition, several in flight; the count.
+
+    Entities of one partition should come together; a transaction never mixes partitions.
+    """
+    written = 0
+    lock = threading.Lock()
+
+    def run(chunk: list[Entity]) -> None:
+        nonlocal written
+        with translate_storage_errors():
+            table.submit_transaction([("upsert", entity) for entity in chunk])
+        with lock:
+            written += len(chunk)
+
+    _run_bounded(run, _entity_chunks(entities), workers)
+    return written
+
+
+def delete_matching(
+    table: TableClient,
+    query_filter: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    workers: int = DEFAULT_WORKERS,
+) -> int:
+    """Delete every entity matching an OData filter; the number deleted."""
+    return delete_keys(table, _keys(table, query_filter, parameters), workers=workers)
+
+
+def delete_partitions(
+    table: TableClient, partition_keys: Iterable[str], *, workers: int = DEFAULT_WORKERS
+) -> int:
+    """Delete every entity of the given partitions (e.g. the slices of some users); the number deleted."""
+    return delete_keys(
+        table,
+        (key for pk in partition_keys for key in _keys(table, "PartitionKey eq @pk", {"pk": pk})),
+        workers=workers,
+    )
+
+
+def count_matching(table: TableClient, query_filter: str, parameters: Mapping[str, Any] | None = None) -> int:
+    """How many entities match (a scan of keys only, for the purge's verification)."""
+    return sum(1 for _ in _keys(table, query_filter, parameters))
+
+
+def delete_keys(table: TableClient, keys: Iterable[Key], *, workers: int = DEFAULT_WORKERS) -> int:
+    """Delete the entities with these keys in changesets of up to 100, `workers` changesets in flight.
+
+    Keys of one partition should come together (as queries return them); a partition's keys are cut into
+    changesets as they arrive, so memory holds at most `workers` * 2 changesets, not the whole listing.
+    """
+    deleted = 0
+    lock = threading.Lock()
+
+    def run(chunk: list[Key]) -> None:
+        nonlocal deleted
+        done = _delete_chunk(table, chunk)
+        with lock:
+            deleted += done
+
+    _run_bounded(run, _chunks(keys, lambda key: key[0]), workers)
+    return deleted
+
+
+def _run_bounded(run: Callable[[list[T]], None], chunks: Iterable[list[T]], workers: int) -> None:
+    """Run `run` on each chunk on `workers` threads, at most 2 * workers chunks held; first error raised."""
+    slots = threading.BoundedSemaphore(workers * 2)
+
+    def guarded(chunk: list[T]) -> None:
+        try:
+            run(chunk)
+        finally:
+            slots.release()
+
+    futures: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="table-batch") as pool:
+        for chunk in chunks:
+            slots.acquire()
+            futures.append(pool.submit(guarded, chunk))
+            failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+            if failed is not None:
+                failed.result()  # stop feeding work after the first failure and raise it
+            futures = [f for f in futures if not f.done()]
+        for future in futures:
+            future.result()
+
+
+def _chunks(items: Iterable[T], partition_of: Callable[[T], str]) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        if chunk and (partition_of(item) != partition_of(chunk[0]) or len(chunk) == MAX_BATCH):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+    if chunk:
+        yield chunk
+
+
+def _entity_chunks(entities: Iterable[Entity]) -> Iterator[list[Entity]]:
+    return _chunks(entities, lambda entity: str(entity["PartitionKey"]))
+
+
+def _keys(table: TableClient, query_filter: str, parameters: Mapping[str, Any] | None) -> Iterator[Key]:
+    """Keys only, read as plain JSON without OData metadata: the SDK's entity deserialisation costs about
+    50 us of Python CPU per row, which would make listing, not deleting, the purge's bottleneck."""
+    base = f"{table.scheme}://{table._primary_hostname}"  # the SDK's own endpoint (no public API)
+    text = _parameter_filter_substitution(dict(parameters or {}), query_filter)
+    query = {"$filter": text, "$select": "PartitionKey,RowKey", "$top": "1000"}
+    client: Any = table._client  # the pipeline the SDK sends its own requests through
+    while True:
+        request = HttpRequest(
+            "GET",
+            f"{base}/{table.table_name}()?{urlencode(query, quote_via=quote)}",
+            headers={
+                "x-ms-version": table.api_version,
+                "DataServiceVersion": "3.0",
+                "Accept": "application/json;odata=nometadata",
+            },
+        )
+        with translate_storage_errors():
+            response = client.send_request(request, stream=True)
+            body = response.read()
+        if response.status_code != 200:
+            raise StorageError(f"listing keys of table {table.table_name} answered {response.status_code}")
+        for row in json.loads(body).get("value", []):
+            yield row["PartitionKey"], row["RowKey"]
+        next_pk = response.headers.get("x-ms-continuation-NextPartitionKey")
+        if not next_pk:
+            return
+        query["NextPartitionKey"] = next_pk
+        next_rk = response.headers.get("x-ms-continuation-NextRowKey")
+        if next_rk:
+            query["NextRowKey"] = next_rk
+        else:
+            query.pop("NextRowKey", None)
+
+
+def _delete_chunk(table: TableClient, chunk: Sequence[Key]) -> int:
+    status = _send_changeset(table, chunk)
+    if status is None:
+        return len(chunk)
+    if status != 404:
+        raise StorageError(f"a delete transaction on table {table.table_name} failed with {status}")
+    # Someone deleted part of this chunk first; the transaction was rolled back as a whole. One at a time now
+    # (as one-operation changesets: the SDK's delete_entity hides a 404, and the count must be true).
+    deleted = 0
+    for key in chunk:
+        single = _send_changeset(table, [key])
+        if single is None:
+            deleted += 1
+        elif single != 404:
+            raise StorageError(f"a delete on table {table.table_name} failed with {single}")
+    return deleted
+
+
+def _send_changeset(table: TableClient, chunk: Sequence[Key]) -> int | None:
+    """Send one changeset of deletes; None when every delete succeeded, else the failing status code."""
+    base = f"{table.scheme}://{table._primary_hostname}"  # the SDK's own endpoint (no public API)
+    batch, changeset = f"batch_{uuid.uuid4()}", f"changeset_{uuid.uuid4()}"
+    parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
+    for partition_key, row_key in chunk:
+        parts.append(
+            f"--{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+            f"DELETE {base}/{table.table_name}(PartitionKey='{_key(partition_key)}',RowKey='{_key(row_key)}')"
+            " HTTP/1.1\r\nAccept: application/json;odata=minimalmetadata\r\nIf-Match: *\r\n"
+            "DataServiceVersion: 3.0\r\n\r\n"
+        )
+    parts.append(f"--{changeset}--\r\n--{batch}--\r\n")
+    request = HttpRequest(
+        "POST",
+        f"{base}/$batch",
+        headers={
+            "x-ms-version": table.api_version,
+            "DataServiceVersion": "3.0",
+            "MaxDataServiceVersion": "3.0;NetFx",
+            "Content-Type": f"multipart/mixed; boundary={batch}",
+            "Accept": "application/json",
+        },
+        content="".join(parts).encode("utf-8"),
+    )
+    client: Any = table._client  # the pipeline the SDK sends batches through
+    with translate_storage_errors():
+        for attempt in range(_SEND_ATTEMPTS):
+            try:
+                # stream=True: the pipeline must not try to deserialize a multipart body.
+                response = client.send_request(request, stream=True)
+                body: bytes = response.read()
+                break
+            except ServiceResponseError:
+                # The connection dropped after the request went out (the SDK does not retry a POST then).
+                # Deletes are idempotent: a resend finds what the first one deleted gone (404, handled).
+                if attempt == _SEND_ATTEMPTS - 1:
+                    raise
+    if response.status_code != 202:
+        raise StorageError(
+            f"a delete transaction on table {table.table_name} answered {response.status_code}"
+        )
+    codes = [int(code) for code in _STATUS_LINE.findall(body)]
+    if not codes:
+        raise StorageError(f"a delete transaction on table {table.table_name} returned no results")
+    return next((code for code in codes if not 200 <= code < 300), None)
+
+
+def _key(value: str) -> str:
+    """A key inside the OData URL: quotes doubled, then percent-encoded."""
+    return quote(value.replace("'", "''"), safe="")

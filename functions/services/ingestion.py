@@ -1,0 +1,345 @@
+"""The ingestion worker: one `ingest` queue message is one user and one window (see domain/ingestion.py).
+
+1. Fence: a feature must be enabled and the user included, checked before anything is read (else the window
+   is `skipped`). The cursor becomes `running` with `started_at` (what the purge fences on) and a run ID that
+   tags every row this run writes.
+2. Stream: mail pages (the list call for backfill windows, Graph delta for the incremental one), then the
+   calendar view; each page becomes facts (`interactions_from_message` / `_from_meeting`) buffered up to
+   `flush_facts`, so memory stays flat however large the mailbox is.
+3. Before each flush the fence is taken again: any change since the start (withdrawal, opt-out, group
+   exclusion, even a revoke-and-grant) stops the reads. A flush writes the slice rows, then their copies in
+   the contact index (a slice row always exists for an index row; re-writing a key overwrites it).
+4. After the last write the fence is taken once more. "Revocation wins": if it changed since the window
+   started, every row this run wrote (tracked by key, so also rows a concurrent purge already half-removed)
+   is deleted again and the window ends `revoked` (re-queued by a later run if the user is still included).
+5. A user or mailbox that is gone (404) ends `skipped` and is not retried; throttling that outlasted the
+   retry middleware, malformed JSON or storage failures end `failed` and re-raise so the host retries (the
+   insights say `partial` meanwhile). Every run is audited with counts, never content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.contact_store import TableContactStore
+from functions.adapters.cursor_store import TableCursorStore
+from functions.adapters.optout_store import OptOutStore
+from functions.adapters.slice_store import TableSliceStore
+from functions.domain.audit import AuditEntry
+from functions.domain.contacts import ContactHasher
+from functions.domain.errors import AppError, GraphNotFound, ValidationFailed
+from functions.domain.ingestion import CALENDAR_OVERLAP, INCREMENTAL, Cursor, WindowStatus
+from functions.domain.interactions import (
+    Directory,
+    Interaction,
+    interactions_from_meeting,
+    interactions_from_message,
+)
+from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
+from functions.services.tenant_state import UserFence, user_fence
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+FLUSH_FACTS = 2000
+DIRECTORY_TTL_SECONDS = 600.0
+MAX_WINDOWS_PER_MAILBOX = 4  # each window has one request in flight: Outlook's 4 per mailbox
+
+
+class MessagesRound(Protocol):
+    @property
+    def delta_link(self) -> str: ...
+
+    def pages(self) -> AsyncIterator[list[MessageMeta]]: ...
+
+
+class GraphReader(Protocol):
+    """What ingestion reads from Microsoft Graph (functions/adapters/graph.py `GraphAdapter`)."""
+
+    def list_users(self, tenant_id: str) -> AsyncIterator[DirectoryUser]: ...
+
+    async def verified_domains(self, tenant_id: str) -> list[str]: ...
+
+    def transitive_user_members(self, tenant_id: str, group_id: str) -> AsyncIterator[str]: ...
+
+    def messages(
+        self, tenant_id: str, user_id: str, start: datetime, end: datetime
+    ) -> AsyncIterator[list[MessageMeta]]: ...
+
+    def calendar_view(
+        self, tenant_id: str, user_id: str, start: datetime, end: datetime
+    ) -> AsyncIterator[list[MeetingMeta]]: ...
+
+    def messages_delta(
+        self, tenant_id: str, user_id: str, delta_link: str | None, since: datetime
+    ) -> MessagesRound: ...
+
+    async def aclose(self) -> None: ...
+
+
+GraphFactory = Callable[[], GraphReader]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRequest:
+    """The body of an `ingest` queue message of type `window`."""
+
+    tenant_id: str
+    user_id: str
+    window: str
+    start: datetime
+    end: datetime | None  # None for the incremental window: up to the time it runs
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "type": "window",
+            "tenantId": self.tenant_id,
+            "userId": self.user_id,
+            "window": self.window,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> WindowRequest:
+        try:
+            end = data.get("end")
+            request = cls(
+                tenant_id=str(data["tenantId"]).lower(),
+                user_id=str(data["userId"]).lower(),
+                window=str(data["window"]),
+                start=datetime.fromisoformat(str(data["start"])),
+                end=datetime.fromisoformat(str(end)) if end else None,
+            )
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValidationFailed(f"not an ingestion window message: {error!r}") from None
+        if request.start.tzinfo is None or (request.end is not None and request.end.tzinfo is None):
+            raise ValidationFailed("window times must carry a time zone")
+        return request
+
+
+@dataclass(slots=True)
+class _Run:
+    request: WindowRequest
+    run_id: str
+    fence: UserFence
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("messages", "meetings", "facts"), 0)
+    )
+    written: dict[tuple[str, str], Interaction] = field(default_factory=dict)  # (contact, key) -> fact
+    delta_link: str | None = None
+
+
+class _FenceChanged(Exception):
+    """Consent or exclusion changed while the window ran."""
+
+
+class DirectoryCache:
+    """The tenant's users and verified domains (internal vs external), listed once per process and TTL."""
+
+    def __init__(self, ttl_seconds: float = DIRECTORY_TTL_SECONDS) -> None:
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Directory]] = {}
+
+    async def get(self, graph: GraphReader, tenant_id: str) -> Directory:
+        with self._lock:
+            cached = self._entries.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        users = [user async for user in graph.list_users(tenant_id)]
+        directory = Directory(users, await graph.verified_domains(tenant_id))
+        with self._lock:
+            self._entries[tenant_id] = (time.monotonic(), directory)
+        return directory
+
+
+class MailboxSlots:
+    """At most `limit` windows of one mailbox run at once in this process (whatever the queue's batch)."""
+
+    def __init__(self, limit: int = MAX_WINDOWS_PER_MAILBOX) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+
+    def slot(self, tenant_id: str, user_id: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._slots.setdefault((tenant_id, user_id), threading.BoundedSemaphore(self._limit))
+
+
+class IngestionWorker:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        optouts: OptOutStore,
+        slices: TableSliceStore,
+        contacts: TableContactStore,
+        cursors: TableCursorStore,
+        *,
+        audit: AuditLog,
+        graph_factory: GraphFactory,
+        contact_hash_key: bytes,
+        clock: Clock,
+        directories: DirectoryCache | None = None,
+        slots: MailboxSlots | None = None,
+        flush_facts: int = FLUSH_FACTS,
+    ) -> None:
+        self._consents, self._optouts = consents, optouts
+        self._slices, self._contacts, self._cursors, self._audit = slices, contacts, cursors, audit
+        self._graph_factory = graph_factory
+        self._key = contact_hash_key
+        self._clock = clock
+        self._directories = directories or DirectoryCache()
+        self._slots = slots or MailboxSlots()
+        self._flush_facts = flush_facts
+
+    def run(self, request: WindowRequest) -> WindowStatus:
+        """Process one window (blocking; each queue invocation gets its own event loop)."""
+        with self._slots.slot(request.tenant_id, request.user_id):
+            return asyncio.run(self.run_async(request))
+
+    async def run_async(self, request: WindowRequest) -> WindowStatus:
+        t, u = request.tenant_id, request.user_id
+        fence = self._fence(t, u)
+        previous = self._cursors.get(t, u, request.window)
+        cursor = previous or Cursor(t, u, request.window, request.start, request.end, "queued", self._clock())
+        if not fence.allowed:
+            # No cursor write: the user's rows may be a purge's to delete; the audit entry is the record.
+            self._audit_window(cursor, "skipped", {}, fence.reason)
+            return "skipped"
+        started = self._clock()
+        run = _Run(request, str(uuid.uuid4()), fence)
+        cursor = replace(
+            cursor, status="running", run_id=run.run_id, started_at=started, updated_at=started,
+            attempts=cursor.attempts + 1, error=None, start=request.start, end=request.end,
+        )  # fmt: skip
+        self._cursors.save(cursor)
+        graph = self._graph_factory()
+        try:
+            await self._ingest(graph, run, cursor)
+        except _FenceChanged:
+            return self._take_back(cursor, run)
+        except GraphNotFound as error:
+            logger.warning("ingestion: %s/%s window %s skipped: %s", t, u, request.window, error)
+            self._finish(cursor, "skipped", run.counts, detail="user-or-mailbox-gone")
+            return "skipped"
+        except (AppError, OSError) as error:
+            self._finish(cursor, "failed", run.counts, error=f"{type(error).__name__}: {error}"[:300])
+            raise
+        finally:
+            await graph.aclose()
+        if self._fence(t, u) != fence:
+            return self._take_back(cursor, run)
+        end = request.end or started
+        self._finish(
+            replace(cursor, end=end, delta_link=run.delta_link or cursor.delta_link), "succeeded", run.counts
+        )
+        return "succeeded"
+
+    # --- reading and writing --------------------------------------------------------------------------------
+
+    async def _ingest(self, graph: GraphReader, run: _Run, cursor: Cursor) -> None:
+        request = run.request
+        t, u = request.tenant_id, request.user_id
+        directory = await self._directories.get(graph, t)
+        hasher = ContactHasher(self._key, t)
+        buffer: list[Interaction] = []
+        until = request.end or self._clock()
+        if request.window == INCREMENTAL:
+            mail_round = graph.messages_delta(t, u, cursor.delta_link, request.start)
+            mail_pages = mail_round.pages()
+        else:
+            mail_round = None
+            mail_pages = graph.messages(t, u, request.start, until)
+        async for page in mail_pages:
+            run.counts["messages"] += len(page)
+            for message in page:
+                buffer.extend(interactions_from_message(message, directory, hasher))
+            if len(buffer) >= self._flush_facts:
+                self._flush(run, buffer)
+        if mail_round is not None:
+            run.delta_link = mail_round.delta_link
+        calendar_start = request.start - CALENDAR_OVERLAP if request.window == INCREMENTAL else request.start
+        async for events in graph.calendar_view(t, u, calendar_start, until):
+            run.counts["meetings"] += len(events)
+            for meeting in events:
+                buffer.extend(interactions_from_meeting(meeting, directory, hasher))
+            if len(buffer) >= self._flush_facts:
+                self._flush(run, buffer)
+        self._flush(run, buffer)
+
+    def _flush(self, run: _Run, buffer: list[Interaction]) -> None:
+        t, u = run.request.tenant_id, run.request.user_id
+        if self._fence(t, u) != run.fence:
+            raise _FenceChanged
+        if not buffer:
+            return
+        for fact in buffer:
+            run.written[fact.contact, fact.key] = fact
+        self._slices.write(t, u, buffer, run.run_id)
+        self._contacts.write(t, buffer, run.run_id)
+        run.counts["facts"] += len(buffer)
+        buffer.clear()
+
+    def _take_back(self, cursor: Cursor, run: _Run) -> WindowStatus:
+        t, u = cursor.tenant_id, cursor.user_id
+        facts = {
+            **run.written,
+            **{(f.contact, f.key): f for f in self._slices.facts_of_run(t, u, run.run_id)},
+        }
+        removed = self._contacts.delete_facts(t, facts.values())
+        removed += self._slices.delete_facts(t, u, facts.values())
+        counts = {**run.counts, "rowsTakenBack": removed}
+        now_fence = self._fence(t, u)
+        if now_fence.allowed:
+            self._finish(cursor, "revoked", counts, detail=now_fence.reason)  # queued again by a later run
+        else:
+            self._cursors.delete(t, u, cursor.window)  # excluded now: the cursor is the purge's too
+            self._audit_window(cursor, "revoked", counts, now_fence.reason)
+        return "revoked"
+
+    # --- bookkeeping ----------------------------------------------------------------------------------------
+
+    def _fence(self, tenant_id: str, user_id: str) -> UserFence:
+        profile = self._cursors.profile(tenant_id, user_id)
+        return user_fence(
+            self._consents, self._optouts, tenant_id, user_id, profile=profile, now=self._clock()
+        )
+
+    def _finish(
+        self,
+        cursor: Cursor,
+        status: WindowStatus,
+        counts: dict[str, int],
+        *,
+        detail: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        now = self._clock()
+        finished = replace(
+            cursor, status=status, updated_at=now, finished_at=now, counts=counts, error=error or detail
+        )
+        # Never re-create a cursor a purge deleted while the window ran.
+        self._cursors.update_if_present(finished)
+        self._audit_window(cursor, status, counts, error or detail)
+
+    def _audit_window(
+        self, cursor: Cursor, status: WindowStatus, counts: dict[str, int], why: str | None
+    ) -> None:
+        self._audit.append(
+            AuditEntry(
+                tenant_id=cursor.tenant_id, at=self._clock(), kind="ingestion.window", outcome=status,
+                subject_ids=(cursor.user_id,), counts=dict(counts),
+                detail=f"{cursor.window}: {why}" if why else cursor.window,
+            )
+        )  # fmt: skip

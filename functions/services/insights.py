@@ -1,0 +1,178 @@
+"""The insight use cases: relationship analytics, who knows whom, get introduced (SPEC section 2).
+
+A read is: the feature enabled (else `FeatureNotEnabled`, 404), the address normalised and hashed with the
+tenant ID lower-cased (as ingestion hashed it), the contact's facts from its one partition of the contact
+index, the excluded users dropped (revocation disables the feature; own opt-outs are read fresh; group
+membership is as the last scheduling run resolved it), then the pure rules. A contact with no fact from an
+included user is unknown (404): excluded people are never visible, not even as "someone knows them".
+`accuracy` is `partial` while any included user has a failed ingestion window.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.introduction_store import IntroductionRequest
+from functions.adapters.optout_store import OptOutStore
+from functions.domain.consent import feature_status
+from functions.domain.contacts import contact_hash, normalise_address
+from functions.domain.errors import FeatureNotEnabled, FieldError, NotFound, ValidationFailed
+from functions.domain.health import HealthConfig, relationship_health
+from functions.domain.ingestion import Cursor, UserProfile, is_partial
+from functions.domain.insights import iso, relationship_kpis
+from functions.domain.interactions import Interaction
+from functions.domain.introductions import DEFAULT_TEMPLATE, IntroductionTemplate, Person, introduction_draft
+from functions.domain.records import DirectoryUser
+from functions.domain.scope import Feature
+from functions.domain.who_knows_whom import who_knows_whom
+
+ALL_COLLEAGUES = 10_000
+READ_THREADS = 16  # five reads per request, a few requests at once
+
+
+class ContactFacts(Protocol):
+    def facts(self, tenant_id: str, contact: str) -> list[Interaction]: ...
+
+
+class CursorReader(Protocol):
+    def failed(self, tenant_id: str) -> list[Cursor]: ...
+
+    def profiles(self, tenant_id: str, *, group_excluded_only: bool = False) -> dict[str, UserProfile]: ...
+
+
+class IntroductionRecords(Protocol):
+    def record(self, request: IntroductionRequest) -> IntroductionRequest: ...
+
+    def template(self, tenant_id: str) -> IntroductionTemplate | None: ...
+
+    def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Contact:
+    tenant_id: str
+    address: str
+    facts: list[Interaction]  # included users' facts only
+    partial: bool
+    profiles: dict[str, UserProfile]
+
+
+class InsightService:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        optouts: OptOutStore,
+        contacts: ContactFacts,
+        cursors: CursorReader,
+        introductions: IntroductionRecords,
+        *,
+        contact_hash_key: bytes,
+        health_config: HealthConfig | None = None,
+    ) -> None:
+        self._consents, self._optouts = consents, optouts
+        self._contacts, self._cursors, self._introductions = contacts, cursors, introductions
+        self._key = contact_hash_key
+        self._health = health_config or HealthConfig()
+        self._pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="insight-read")
+
+    def relationship(self, tenant_id: str, contact: str, now: datetime) -> dict[str, Any]:
+        found = self._contact(tenant_id, contact, "relationship_analytics", now, all_profiles=False)
+        kpis = relationship_kpis(found.facts, now, partial=found.partial)
+        health = relationship_health(found.facts, now, config=self._health)
+        return {"contact": found.address, **kpis.to_json(), "health": health.to_json()}
+
+    def who_knows_whom(self, tenant_id: str, contact: str, now: datetime) -> dict[str, Any]:
+        found = self._contact(tenant_id, contact, "who_knows_whom", now, all_profiles=True)
+        colleagues = who_knows_whom(found.facts, now, _directory(found.profiles))
+        return {
+            "contact": found.address,
+            "colleagues": [c.to_json() for c in colleagues],
+            "computedAt": iso(now),
+            "accuracy": "partial" if found.partial else "complete",
+        }
+
+    def introduce(
+        self, tenant_id: str, contact: str, colleague_user_id: str, requester_id: str | None, now: datetime
+    ) -> dict[str, Any]:
+        found = self._contact(tenant_id, contact, "who_knows_whom", now, all_profiles=True)
+        colleague_id = colleague_user_id.lower()
+        directory = _directory(found.profiles)
+        known = {c.user_id for c in who_knows_whom(found.facts, now, directory, limit=ALL_COLLEAGUES)}
+        if colleague_id not in known:
+            raise NotFound("this colleague has no known interactions with the contact")
+        colleague = directory[colleague_id]
+        requester = found.profiles.get((requester_id or "").lower())
+        draft = introduction_draft(
+            self.template(tenant_id),
+            found.address,
+            Person(colleague.display_name, colleague.mail or colleague.user_principal_name),
+            Person(requester.display_name, requester.mail) if requester else Person("", ""),
+        )
+        stored = self._introductions.record(
+            IntroductionRequest(
+                tenant_id, requester_id or "", colleague_id, self._hash(tenant_id, found.address), now
+            )
+        )
+        return {
+            "id": stored.id,
+            "contact": found.address,
+            "colleagueUserId": colleague_id,
+            "requestedAt": iso(now),
+            "draft": draft.to_json(),
+        }
+
+    def template(self, tenant_id: str) -> IntroductionTemplate:
+        return self._introductions.template(tenant_id.lower()) or DEFAULT_TEMPLATE
+
+    def save_template(self, tenant_id: str, subject: str, body: str, now: datetime) -> IntroductionTemplate:
+        template = IntroductionTemplate(subject=subject, body=body)  # validates (400 on a bad placeholder)
+        self._introductions.save_template(tenant_id.lower(), template, now)
+        return template
+
+    # --- the common read ------------------------------------------------------------------------------------
+
+    def _contact(
+        self, tenant_id: str, text: str | None, feature: Feature, now: datetime, *, all_profiles: bool
+    ) -> _Contact:
+        if text is None or not text.strip():
+            raise ValidationFailed(
+                "the contact is required", [FieldError("contact", "an email address is required")]
+            )
+        address = normalise_address(text)
+        tenant_id = tenant_id.lower()
+        # Five independent point/partition reads: issued at once, a read costs the slowest, not the sum.
+        # Nothing read is returned unless the consent allows it.
+        pool = self._pool
+        consent_f = pool.submit(self._consents.load, tenant_id)
+        facts_f = pool.submit(self._contacts.facts, tenant_id, self._hash(tenant_id, address))
+        profiles_f = pool.submit(self._cursors.profiles, tenant_id, group_excluded_only=not all_profiles)
+        optouts_f = pool.submit(self._optouts.users, tenant_id)
+        failed_f = pool.submit(self._cursors.failed, tenant_id)
+        if not feature_status(consent_f.result().consent, feature, now).enabled:
+            raise FeatureNotEnabled(f"{feature} is not enabled for this tenant")
+        facts = facts_f.result()
+        profiles = profiles_f.result()
+        opted_out = {u.user_id.lower() for u in optouts_f.result() if u.opted_out}
+        excluded = opted_out | {uid for uid, p in profiles.items() if p.group_excluded}
+        included = [f for f in facts if f.user_id.lower() not in excluded]
+        if not included:
+            raise NotFound("no interactions with this contact are known")
+        partial = is_partial(failed_f.result(), frozenset(excluded))
+        visible = {uid: p for uid, p in profiles.items() if uid not in excluded}
+        return _Contact(tenant_id, address, included, partial, visible)
+
+    def _hash(self, tenant_id: str, address: str) -> str:
+        return contact_hash(self._key, tenant_id.lower(), address)
+
+
+def _directory(profiles: dict[str, UserProfile]) -> dict[str, DirectoryUser]:
+    """Colleagues who can be named: included users still in the directory."""
+    return {
+        uid: DirectoryUser(uid, p.display_name, p.mail, p.user_principal_name)
+        for uid, p in profiles.items()
+        if p.present
+    }

@@ -1,0 +1,355 @@
+"""The purge function's use case: delete every trace of a scope, prove it, and survive anything meanwhile.
+
+One delivery of `{"tenantId", "purgeId"}` runs `PurgeService.run`, which takes the record's lease and then
+does one step after another (`functions.domain.purge.next_action`), saving the record after each:
+
+    resolve-members (group scope) -> delete-live -> delete-backups -> verify -> [wait] -> sweep -> done
+
+- Idempotent and resumable: each step only deletes or counts, and the record says which step is next, so a
+  re-delivered message, a re-queued one or the next delivery after a crash continues where the last stopped
+  (at worst redoing the one step that was running; deleting twice is harmless).
+- One delivery at a time: the lease (ETag-guarded) makes a second concurrent delivery raise `PurgeBusy`, so
+  the host retries it later; by then the work is done and the retry finds nothing to do.
+- Verification counts every registered store (`count_scope`, which searches, not trusts) and the backups;
+  anything found sends the record back to `queued` and raises, so the host retries from the deletion.
+- Revocation wins: the first verification is followed, at `fence_at` (the first delivery's start plus the
+  longest an ingestion invocation can run, plus a margin), by a sweep that deletes and verifies again. Any
+  ingestion that could have read the consent or opt-out before the change has ended by then, and any later
+  one sees the change before it writes (the ingestion worker checks before reading and before writing, and
+  takes back its own window if consent changed while it ran). The maintenance timer re-queues a purge
+  whose sweep is due; not a delayed queue message, because an invisible message counts in the queue's
+  length for its whole delay, so the queue (and the local host's idle check) would never look drained.
+
+Every step is audited with its counts (object IDs and numbers, never content) and kept on the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.group_members import MemberResolver
+from functions.adapters.purge_registry import PurgeStores
+from functions.adapters.purge_store import StoredPurge
+from functions.adapters.scoped import ScopedStore
+from functions.domain.audit import AuditEntry
+from functions.domain.errors import AppError, ConcurrencyConflict
+from functions.domain.purge import (
+    GroupScope,
+    PurgeRecord,
+    PurgeStep,
+    deadline_flags,
+    next_action,
+    user_scopes,
+)
+from functions.domain.scope import Scope
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# host.json functionTimeout: no ingestion invocation runs longer, so none started before a purge outlives
+# `started_at + INGESTION_MAX_RUNTIME`; the margin covers clock skew between instances.
+INGESTION_MAX_RUNTIME = timedelta(minutes=10)
+FENCE_DELAY = INGESTION_MAX_RUNTIME + timedelta(minutes=2)
+LEASE = INGESTION_MAX_RUNTIME  # a purge invocation cannot outlive it either
+DEFAULT_WORKERS = 4  # (scope, store) pairs deleted at once; each store batches in parallel itself
+
+
+class PurgeBusy(AppError):
+    """Another delivery holds the purge's lease; the host retries this message later."""
+
+
+class PurgeIncomplete(AppError):
+    """Verification found traces of the scope; the host retries the purge from the deletion."""
+
+
+class PurgeLedger(Protocol):
+    def load(self, tenant_id: str, purge_id: str) -> StoredPurge | None: ...
+
+    def save(self, record: PurgeRecord, etag: str) -> str | None:
+        """Replace the record if unchanged since read (`ConcurrencyConflict` otherwise); its new ETag."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeRun:
+    """What one delivery did: the record as it left it, and the steps it took."""
+
+    record: PurgeRecord | None
+    actions: tuple[str, ...]
+    sweep_in: timedelta | None = None  # set when a delayed sweep was queued
+
+
+# Called with each step's name after the step is saved; tests raise there to simulate a crash at that point.
+FaultHook = Callable[[str], None]
+
+
+class PurgeService:
+    def __init__(
+        self,
+        ledger: PurgeLedger,
+        stores: PurgeStores,
+        audit: AuditLog,
+        members: MemberResolver,
+        *,
+        fence_delay: timedelta = FENCE_DELAY,
+        lease: timedelta = LEASE,
+        workers: int = DEFAULT_WORKERS,
+        faults: FaultHook | None = None,
+    ) -> None:
+        self._ledger, self._audit, self._members = ledger, audit, members
+        self._live, self._backups = stores.live, stores.backups
+        self._fence_delay, self._lease, self._workers = fence_delay, lease, workers
+        self._faults = faults
+
+    @property
+    def store_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self._live + self._backups)
+
+    def run(self, tenant_id: str, purge_id: str, clock: Clock) -> PurgeRun:
+        """Advance the purge as far as it can go now; raise (so the host retries) if it cannot finish."""
+        owner = str(uuid.uuid4())
+        stored = self._ledger.load(tenant_id, purge_id)
+        if stored is None:
+            logger.warning("purge %s of tenant %s does not exist; nothing to do", purge_id, tenant_id)
+            return PurgeRun(None, ())
+        if stored.record.finished:
+            return PurgeRun(stored.record, ("done",))
+        record, etag = self._claim(stored, owner, clock())
+        actions: list[str] = []
+        try:
+            while True:
+                now = clock()
+                action = next_action(record, now)
+                actions.append(action)
+                if action == "done":
+                    return PurgeRun(record, tuple(actions))
+                if action == "wait-for-fence":
+                    # The maintenance timer re-queues it once `fence_at` has passed (see module docstring).
+                    delay = (record.fence_at or now) - now
+                    record, etag = self._save(replace(record, lease_owner=None, lease_until=None), etag, now)
+                    if "verify" in actions:
+                        detail = f"sweep due at {record.fence_at.isoformat() if record.fence_at else now}"
+                        self._audit_event(record, now, "purge.sweep-pending", "waiting", detail=detail)
+                    return PurgeRun(record, tuple(actions), delay)
+                record, etag = self._step(action, record, etag, clock)
+                if self._faults is not None:
+                    self._faults(action)
+        except Exception as error:
+            self._record_failure(tenant_id, purge_id, owner, error, clock())
+            raise
+
+    def reapply(self, record: PurgeRecord, at: datetime) -> dict[str, int]:
+        """Delete the purge's scope again (after a restore brought old data back) and verify; the record's
+        status is left as it is. Returns what was deleted; raises `PurgeIncomplete` if anything remains."""
+        started = time.monotonic()
+        scope = record.scope
+        if isinstance(scope, GroupScope) and record.members is None:
+            record = replace(
+                record, members=tuple(sorted(self._members.members(scope.tenant_id, scope.group_ids)))
+            )
+        deleted = self._each(record, self._live + self._backups, lambda store, s: store.delete_scope(s))
+        found = self._verify(record)
+        detail = f"{round((time.monotonic() - started) * 1000)} ms"
+        outcome = "found" if sum(found.values()) else "verified-zero"
+        self._audit_event(record, at, "purge.reapplied", outcome, counts=deleted, detail=detail)
+        if sum(found.values()):
+            raise PurgeIncomplete(f"re-applying purge {record.id} left {_describe(found)}")
+        return deleted
+
+    # --- steps ---------------------------------------------------------------------------------------------
+
+    def _step(self, action: str, record: PurgeRecord, etag: str, clock: Clock) -> tuple[PurgeRecord, str]:
+        started = time.monotonic()
+        if action == "resolve-members":
+            scope = record.scope
+            assert isinstance(scope, GroupScope)  # next_action asks for members of group scopes only
+            members = tuple(sorted(self._members.members(scope.tenant_id, scope.group_ids)))
+            counts = {"groups": len(scope.group_ids), "members": len(members)}
+            updated = replace(record, members=members)
+            return self._record_step(
+                updated, etag, "members-resolved", counts, started=started, clock=clock, subjects=members
+            )
+        if action in ("delete-live", "delete-backups"):
+            stores = self._live if action == "delete-live" else self._backups
+            deleted = self._each(record, stores, lambda store, scope: store.delete_scope(scope))
+            now = clock()
+            if action == "delete-live":
+                updated = replace(record, status="live-deleted", live_deleted_at=now)
+                name = "live-deleted"
+            else:
+                updated = replace(record, status="backups-deleted", backups_deleted_at=now)
+                name = "backups-deleted"
+            updated = replace(updated, counts=_add(record.counts, deleted))
+            return self._record_step(updated, etag, name, deleted, started=started, clock=clock)
+        if action == "verify":
+            found = self._verify(record)
+            if sum(found.values()):
+                updated = replace(record, status="queued", verification=found)
+                self._record_step(updated, etag, "verification-failed", found, started=started, clock=clock)
+                raise PurgeIncomplete(f"verification found {_describe(found)}; deleting again")
+            updated = replace(record, status="verified", verification=found, verified_at=clock())
+            return self._record_step(updated, etag, "verified", found, started=started, clock=clock)
+        # sweep: delete whatever an ingestion that was already running wrote late, then verify again
+        deleted = self._each(
+            record, self._live + self._backups, lambda store, scope: store.delete_scope(scope)
+        )
+        found = self._verify(record)
+        swept = replace(record, counts=_add(record.counts, deleted), verification=found)
+        swept, etag = self._record_step(swept, etag, "swept", deleted, started=started, clock=clock)
+        if sum(found.values()):
+            raise PurgeIncomplete(f"the sweep's verification found {_describe(found)}")
+        # Completion releases the lease in the same write: nothing is left to do after it.
+        done = replace(
+            swept,
+            status="completed",
+            completed_at=clock(),
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+        )
+        completed = self._record_step(done, etag, "sweep-verified", found, started=started, clock=clock)
+        self._completed(completed[0], clock())
+        return completed
+
+    def _each(
+        self, record: PurgeRecord, stores: Sequence[ScopedStore], work: Callable[[ScopedStore, Scope], int]
+    ) -> dict[str, int]:
+        """Run `work` on every (store, scope) pair in parallel; the totals per store."""
+        pairs = [(store, scope) for scope in user_scopes(record) for store in stores]
+        totals = {store.name: 0 for store in stores}
+        if not pairs:
+            return totals
+        with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="purge") as pool:
+            for (store, _), count in zip(pairs, pool.map(lambda p: work(*p), pairs), strict=True):
+                totals[store.name] += count
+        return totals
+
+    def _verify(self, record: PurgeRecord) -> dict[str, int]:
+        return self._each(record, self._live + self._backups, lambda store, scope: store.count_scope(scope))
+
+    # --- the record ----------------------------------------------------------------------------------------
+
+    def _claim(self, stored: StoredPurge, owner: str, now: datetime) -> tuple[PurgeRecord, str]:
+        record = stored.record
+        if record.leased_to_other(owner, now) or stored.etag is None:
+            raise PurgeBusy(f"purge {record.id} is being run by another delivery until {record.lease_until}")
+        started_at = record.started_at or now
+        claimed = replace(
+            record,
+            lease_owner=owner,
+            lease_until=now + self._lease,
+            attempts=record.attempts + 1,
+            started_at=started_at,
+            fence_at=record.fence_at or started_at + self._fence_delay,
+        )
+        try:
+            return self._save(claimed, stored.etag, now)
+        except ConcurrencyConflict:
+            raise PurgeBusy(f"purge {record.id} was claimed by another delivery at the same time") from None
+
+    def _save(self, record: PurgeRecord, etag: str, now: datetime) -> tuple[PurgeRecord, str]:
+        record = replace(record, deadline_flags=deadline_flags(record, now))
+        new_etag = self._ledger.save(record, etag)
+        if new_etag is None:  # a ledger that does not return ETags: read it back
+            stored = self._ledger.load(record.tenant_id, record.id)
+            if stored is None or stored.etag is None:
+                raise ConcurrencyConflict(f"purge {record.id} disappeared while it ran")
+            return stored.record, stored.etag
+        return record, new_etag
+
+    def _record_step(
+        self,
+        record: PurgeRecord,
+        etag: str,
+        name: str,
+        counts: Mapping[str, int],
+        *,
+        started: float,
+        clock: Clock,
+        subjects: Sequence[str] | None = None,
+    ) -> tuple[PurgeRecord, str]:
+        now = clock()
+        step = PurgeStep(name, now, dict(counts), round((time.monotonic() - started) * 1000))
+        saved = self._save(replace(record, steps=(*record.steps, step)), etag, now)
+        self._audit_event(
+            saved[0],
+            now,
+            "purge.step",
+            name,
+            counts=counts,
+            subjects=subjects,
+            detail=f"{step.duration_ms} ms",
+        )
+        return saved
+
+    def _completed(self, record: PurgeRecord, at: datetime) -> None:
+        elapsed = (record.completed_at or at) - record.requested_at
+        totals = dict(record.counts)
+        self._audit_event(
+            record, at, "purge.completed", "verified-zero", counts=totals, detail=f"after {elapsed}"
+        )
+        logger.info("purge %s of tenant %s completed: %s", record.id, record.tenant_id, _describe(totals))
+
+    def _record_failure(
+        self, tenant_id: str, purge_id: str, owner: str, error: Exception, now: datetime
+    ) -> None:
+        """Best effort: note the failure on the record and in the audit log, and give the lease back."""
+        detail = f"{type(error).__name__}: {error}"[:500]
+        logger.warning("purge %s of tenant %s did not finish: %s", purge_id, tenant_id, detail)
+        if isinstance(error, PurgeBusy):
+            return
+        try:
+            stored = self._ledger.load(tenant_id, purge_id)
+            if stored is None or stored.etag is None or stored.record.finished:
+                return
+            record = stored.record
+            if record.lease_owner == owner:
+                record = replace(record, lease_owner=None, lease_until=None)
+            self._save(replace(record, last_error=detail), stored.etag, now)
+            self._audit_event(record, now, "purge.attempt-failed", "retrying", detail=detail)
+        except Exception:  # the original error is what the host must see
+            logger.exception("could not record the failure of purge %s", purge_id)
+
+    def _audit_event(
+        self,
+        record: PurgeRecord,
+        at: datetime,
+        kind: str,
+        outcome: str,
+        *,
+        counts: Mapping[str, int] | None = None,
+        subjects: Sequence[str] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        scope = record.scope
+        default = sorted(scope.group_ids) if isinstance(scope, GroupScope) else [scope.subject]
+        entry = AuditEntry(
+            tenant_id=record.tenant_id,
+            at=at,
+            kind=kind,
+            outcome=outcome,
+            subject_ids=tuple(sorted(subjects if subjects is not None else default)),
+            purge_id=record.id,
+            counts=dict(counts or {}),
+            detail=detail,
+        )
+        self._audit.append(entry)
+
+
+def _add(totals: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    merged = dict(totals)
+    for name, count in more.items():
+        merged[name] = merged.get(name, 0) + count
+    return merged
+
+
+def _describe(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "nothing"

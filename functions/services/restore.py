@@ -1,0 +1,102 @@
+"""Restore a tenant's backup of one day, then re-apply every purge recorded since, so that a restore never
+brings a purged subject back.
+
+1. Every blob `backups/{tenantId}/{userId}/{day}.jsonl` of the tenant is read and its records written back to
+   the user's slice and the contact index (upserts: restoring twice is harmless).
+2. Every purge of the tenant that may postdate the backup is re-applied (`PurgeService.reapply`: delete the
+   scope from every store, then verify zero): those requested on or after the day began (UTC), and those not
+   completed by then. Erring on the early side costs nothing but re-ingestion; erring late would resurrect
+   someone who had opted out or a tenant that had withdrawn.
+3. The restore and each re-applied purge are audited with counts.
+
+Run it with `python tools/restore.py --tenant <tenantId> --day 2026-11-20` (docs/purge.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, Protocol
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.backup_store import BlobBackupStore
+from functions.adapters.contact_store import TableContactStore
+from functions.adapters.slice_store import TableSliceStore, fact_from
+from functions.domain.audit import AuditEntry
+from functions.domain.interactions import Interaction
+from functions.domain.purge import PurgeRecord
+from functions.services.purge import PurgeService
+
+RESTORE_RUN = "restore"  # the `run` tag of restored rows (ingestion tags its rows with its run ID)
+
+
+class PurgeList(Protocol):
+    def list(self, tenant_id: str) -> list[PurgeRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    tenant_id: str
+    day: date
+    users: int
+    records: int
+    reapplied: tuple[str, ...]  # purge IDs, oldest request first
+    deleted_again: Mapping[str, int]  # what the re-applied purges deleted, per store
+
+
+class RestoreService:
+    def __init__(
+        self,
+        backups: BlobBackupStore,
+        slices: TableSliceStore,
+        contacts: TableContactStore,
+        purges: PurgeList,
+        purge: PurgeService,
+        *,
+        audit: AuditLog,
+    ) -> None:
+        self._backups, self._slices, self._contacts = backups, slices, contacts
+        self._purges, self._purge, self._audit = purges, purge, audit
+
+    def restore(self, tenant_id: str, day: date, now: datetime) -> RestoreReport:
+        tenant_id = tenant_id.lower()
+        users = records = 0
+        suffix = f"/{day.isoformat()}.jsonl"
+        for name in self._backups.names(f"{tenant_id}/"):
+            if not name.endswith(suffix):
+                continue
+            user_id = name.split("/")[1]
+            facts = [_fact(record) for record in self._backups.read(tenant_id, user_id, day)]
+            self._slices.write(tenant_id, user_id, facts, RESTORE_RUN)
+            self._contacts.write(tenant_id, facts, RESTORE_RUN)
+            users, records = users + 1, records + len(facts)
+        counts = {"users": users, "records": records}
+        detail = f"backup of {day.isoformat()}"
+        self._audit.append(
+            AuditEntry(tenant_id, now, "backup.restored", "applied", counts=counts, detail=detail)
+        )
+        reapplied: list[str] = []
+        deleted: dict[str, int] = {}
+        for record in sorted(self._since(tenant_id, day), key=lambda r: (r.requested_at, r.id)):
+            for store, count in self._purge.reapply(record, now).items():
+                deleted[store] = deleted.get(store, 0) + count
+            reapplied.append(record.id)
+        return RestoreReport(tenant_id, day, users, records, tuple(reapplied), deleted)
+
+    def _since(self, tenant_id: str, day: date) -> list[PurgeRecord]:
+        start = datetime.combine(day, time(0), tzinfo=UTC)
+        return [
+            r
+            for r in self._purges.list(tenant_id)
+            if r.requested_at >= start or r.completed_at is None or r.completed_at >= start
+        ]
+
+
+def _fact(record: Mapping[str, Any]) -> Interaction:
+    """A backup record (a slice row as JSON, `at` in ISO 8601) as the fact it was."""
+    row = dict(record)
+    at = row.get("at")
+    if isinstance(at, str):
+        row["at"] = datetime.fromisoformat(at)
+    return fact_from(row)

@@ -1,0 +1,234 @@
+"""Scheduling ingestion: the daily timer (every tenant) and `tenant.schedule` (one tenant, after a grant).
+
+For a tenant with at least one feature enabled: list the users through Graph, resolve the transitive
+members of every opted-out group (the tenant's list plus groups of legacy records still in force) afresh,
+save each user's profile (name, address, group exclusion: what the insight routes read), then queue work
+for every included user with a mailbox (`windows_to_queue`: the 12-window backfill for a user never
+ingested, failed or stale windows again, else one incremental window). Cursors are saved as `queued` before
+their messages are sent, so a worker always finds its cursor.
+
+A user found in an opted-out group who was included at the previous run has had data collected: with
+GROUP_OPTOUT_EXISTING_DATA=purge a user purge is requested (reason `group-membership`) through the same
+purge-record service user opt-outs use; with `retain` they are only excluded from now on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.cursor_store import TableCursorStore
+from functions.adapters.optout_store import OptOutStore
+from functions.adapters.queues import INGEST_QUEUE
+from functions.domain.audit import AuditEntry
+from functions.domain.consent import enabled_features, legacy_excluded_groups
+from functions.domain.errors import GraphError, GraphNotFound, ValidationFailed
+from functions.domain.events import Provenance
+from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
+from functions.domain.optouts import Exclusions
+from functions.domain.records import DirectoryUser
+from functions.domain.scope import Scope
+from functions.services.consent import PurgeRequests
+from functions.services.ingestion import GraphFactory, GraphReader, WindowRequest
+from functions.settings import GroupOptOutPolicy
+
+logger = logging.getLogger(__name__)
+
+
+class MessageSender(Protocol):
+    def send(self, queue: str, message: Mapping[str, Any]) -> None: ...
+
+
+class TenantList(Protocol):
+    def tenant_ids(self) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSchedule:
+    tenant_id: str
+    enabled: bool
+    users: int = 0
+    included: int = 0
+    excluded: int = 0
+    windows_queued: int = 0
+    purges_requested: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": self.users,
+            "included": self.included,
+            "excluded": self.excluded,
+            "windowsQueued": self.windows_queued,
+            "purgesRequested": self.purges_requested,
+        }
+
+
+def parse_schedule_message(data: Mapping[str, Any]) -> str:
+    """The tenant of a `tenant.schedule` message."""
+    tenant = data.get("tenantId")
+    if not isinstance(tenant, str) or not tenant:
+        raise ValidationFailed("a tenant.schedule message names its tenantId")
+    return tenant.lower()
+
+
+class SchedulingService:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        optouts: OptOutStore,
+        cursors: TableCursorStore,
+        tenants: TenantList,
+        queues: MessageSender,
+        *,
+        purge_requests: PurgeRequests,
+        audit: AuditLog,
+        graph_factory: GraphFactory,
+        group_policy: GroupOptOutPolicy,
+    ) -> None:
+        self._consents, self._optouts, self._cursors = consents, optouts, cursors
+        self._tenants, self._queues = tenants, queues
+        self._purges, self._audit = purge_requests, audit
+        self._graph_factory = graph_factory
+        self._group_policy = group_policy
+
+    def schedule_all(self, now: datetime) -> list[TenantSchedule]:
+        """Every tenant; one tenant's Graph failure is logged and does not stop the others."""
+        results = []
+        failures = 0
+        for tenant_id in self._tenants.tenant_ids():
+            try:
+                results.append(self.schedule_tenant(tenant_id, now))
+            except GraphError as error:
+                failures += 1
+                logger.warning("ingestion: scheduling tenant %s failed: %s", tenant_id, error)
+        if failures:
+            # The timer fails visibly; the tenants that worked are scheduled.
+            raise GraphError(f"scheduling failed for {failures} tenant(s); see the log")
+        return results
+
+    def schedule_tenant(self, tenant_id: str, now: datetime) -> TenantSchedule:
+        tenant_id = tenant_id.lower()
+        consent = self._consents.load(tenant_id).consent
+        if not enabled_features(consent, now) or consent.state == "revoked":
+            return TenantSchedule(tenant_id, enabled=False)
+        stored_groups = self._optouts.load_groups(tenant_id).groups
+        group_ids = stored_groups.ids | legacy_excluded_groups(consent, now)
+        users, membership = asyncio.run(self._read_directory(tenant_id, sorted(group_ids)))
+        exclusions = Exclusions.of(consent, stored_groups, self._optouts.users(tenant_id), now)
+        state = self._cursors.tenant(tenant_id)
+        profiles: list[UserProfile] = []
+        requests: list[WindowRequest] = []
+        new_cursors: list[Cursor] = []
+        purges = excluded = 0
+        for user in users:
+            uid = user.user_id.lower()
+            member_of = membership.get(uid, frozenset())
+            group_excluded = not member_of.isdisjoint(group_ids)
+            previous = state.profiles.get(uid)
+            profiles.append(
+                UserProfile(
+                    tenant_id, uid, user.display_name, user.mail, user.user_principal_name,
+                    group_excluded=group_excluded, present=True, seen_at=now,
+                )
+            )  # fmt: skip
+            # Joined a group that was already opted out at the previous run: a membership change. (A group
+            # opted out since then is the opt-out's own group purge.)
+            if group_excluded and previous is not None and not previous.group_excluded:
+                entries = stored_groups.entries
+                joined_old = [
+                    g for g in member_of & group_ids
+                    if g not in entries or entries[g].added_at < previous.seen_at
+                ]  # fmt: skip
+                if joined_old:
+                    purges += self._newly_group_excluded(tenant_id, uid, now)
+            if exclusions.excludes(uid, member_of) or group_excluded:
+                excluded += 1
+                continue
+            if not user.mail:
+                continue  # no mailbox: nothing to read
+            known = state.of_user(uid)
+            windows = windows_to_queue(known, now)
+            cursors = [Cursor(tenant_id, uid, w.name, w.start, w.end, "queued", now) for w in windows]
+            # A first backfill is claimed by inserting its cursors: of two runs at once (the grant's and the
+            # timer's), one queues it.
+            if not known and cursors and not self._cursors.create_all(cursors):
+                continue
+            requests += [WindowRequest(tenant_id, uid, w.name, w.start, w.end) for w in windows]
+            if known:
+                new_cursors += cursors
+        seen = {p.user_id for p in profiles}
+        gone = [_departed(p, now) for uid, p in state.profiles.items() if uid not in seen and p.present]
+        # Profiles first: a worker reads the group exclusion from them before it reads any mailbox.
+        self._cursors.save_profiles([*profiles, *gone])
+        self._cursors.save_all(_merge(state.cursors, new_cursors))
+        for request in requests:
+            self._queues.send(INGEST_QUEUE, request.to_message())
+        result = TenantSchedule(
+            tenant_id, enabled=True, users=len(users), included=len(users) - excluded, excluded=excluded,
+            windows_queued=len(requests), purges_requested=purges,
+        )  # fmt: skip
+        self._audit.append(
+            AuditEntry(
+                tenant_id=tenant_id,
+                at=now,
+                kind="ingestion.scheduled",
+                outcome="queued",
+                counts=result.counts(),
+            )
+        )
+        return result
+
+    async def _read_directory(
+        self, tenant_id: str, group_ids: list[str]
+    ) -> tuple[list[DirectoryUser], dict[str, frozenset[str]]]:
+        graph: GraphReader = self._graph_factory()
+        try:
+            users = [user async for user in graph.list_users(tenant_id)]
+            membership: dict[str, set[str]] = {}
+            for group_id in group_ids:
+                try:
+                    async for member in graph.transitive_user_members(tenant_id, group_id):
+                        membership.setdefault(member.lower(), set()).add(group_id)
+                except GraphNotFound:
+                    logger.warning(
+                        "ingestion: opted-out group %s of %s no longer exists", group_id, tenant_id
+                    )
+        finally:
+            await graph.aclose()
+        return users, {user: frozenset(groups) for user, groups in membership.items()}
+
+    def _newly_group_excluded(self, tenant_id: str, user_id: str, now: datetime) -> int:
+        if self._group_policy != "purge":
+            return 0
+        provenance = Provenance(None, None, f"group-membership:{user_id}:{now.isoformat()}", now, "api", now)
+        self._purges.request(Scope("user", tenant_id, user_id=user_id), "group-membership", provenance)
+        return 1
+
+
+def _departed(profile: UserProfile, now: datetime) -> UserProfile:
+    return UserProfile(
+        profile.tenant_id, profile.user_id, profile.display_name, profile.mail, profile.user_principal_name,
+        group_excluded=profile.group_excluded, present=False, seen_at=now,
+    )  # fmt: skip
+
+
+def _merge(existing: list[Cursor], queued: list[Cursor]) -> list[Cursor]:
+    """The queued cursors, keeping each window's attempts and delta link from its previous cursor."""
+    previous = {(c.user_id, c.window): c for c in existing}
+    merged = []
+    for cursor in queued:
+        old = previous.get((cursor.user_id, cursor.window))
+        merged.append(
+            cursor
+            if old is None
+            else replace(
+                old, start=cursor.start, end=cursor.end, status="queued", updated_at=cursor.updated_at
+            )
+        )
+    return merged

@@ -1,0 +1,76 @@
+"""Hand-written delete transactions on Azurite: everything asked is deleted, nothing else, and a key that is
+already gone does not fail the rest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from azure.data.tables import TableClient
+
+from functions.adapters import table_batch
+from functions.adapters.storage import StorageClients
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def table(storage_clients: StorageClients) -> Iterator[TableClient]:
+    name = f"purgebatch{uuid.uuid4().hex[:12]}"
+    client = storage_clients.table(name)
+    yield client
+    storage_clients.table_service.delete_table(name)
+
+
+def fill(table: TableClient, partition: str, rows: int) -> None:
+    table_batch.upsert_all(
+        table, ({"PartitionKey": partition, "RowKey": f"{n:05d}", "n": n} for n in range(rows))
+    )
+
+
+def keys(table: TableClient, partition: str) -> list[tuple[str, str]]:
+    return list(table_batch.query_keys(table, "PartitionKey eq @pk", {"pk": partition}))
+
+
+def test_deleting_the_keys_of_several_partitions_removes_exactly_those(table: TableClient) -> None:
+    fill(table, "a", 250)
+    fill(table, "b", 130)
+    fill(table, "keep", 20)
+    deleted = table_batch.delete_keys(table, keys(table, "a") + keys(table, "b"))
+    assert deleted == 380
+    assert (keys(table, "a"), keys(table, "b"), len(keys(table, "keep"))) == ([], [], 20)
+
+
+def test_keys_already_deleted_are_skipped_and_the_rest_still_deleted(table: TableClient) -> None:
+    fill(table, "a", 150)
+    listed = keys(table, "a")
+    table.delete_entity("a", "00007")
+    table.delete_entity("a", "00120")
+    assert table_batch.delete_keys(table, listed) == 148
+    assert keys(table, "a") == []
+
+
+def test_deleting_twice_is_harmless(table: TableClient) -> None:
+    fill(table, "a", 30)
+    listed = keys(table, "a")
+    assert table_batch.delete_keys(table, listed) == 30
+    assert table_batch.delete_keys(table, listed) == 0
+
+
+def test_keys_with_quotes_and_escapable_characters_are_deleted(table: TableClient) -> None:
+    odd = ["o'brien", "a b+c", "100%", "é-ü"]
+    table_batch.upsert_all(table, ({"PartitionKey": "p'1", "RowKey": key} for key in odd))
+    assert table_batch.delete_keys(table, keys(table, "p'1")) == len(odd)
+    assert keys(table, "p'1") == []
+
+
+def test_deleting_partitions_and_counting_by_filter_agree(table: TableClient) -> None:
+    for partition in ("t1_u1", "t1_u2", "t2_u1"):
+        fill(table, partition, 40)
+    start, end = table_batch.prefix_range("t1_")
+    query = "PartitionKey ge @start and PartitionKey lt @end"
+    assert table_batch.count_matching(table, query, {"start": start, "end": end}) == 80
+    assert table_batch.delete_partitions(table, ["t1_u1", "t1_u2"]) == 80
+    assert table_batch.count_matching(table, query, {"start": start, "end": end}) == 0
+    assert table_batch.delete_matching(table, "PartitionKey eq @pk", {"pk": "t2_u1"}) == 40

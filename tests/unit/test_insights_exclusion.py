@@ -1,0 +1,91 @@
+"""An excluded user never appears in the insights, whatever the facts (InsightService, in-memory stores)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from functions.adapters.introduction_store import IntroductionRequest
+from functions.domain.contacts import contact_hash
+from functions.domain.errors import NotFound
+from functions.domain.ingestion import Cursor, UserProfile
+from functions.domain.interactions import Interaction
+from functions.domain.introductions import IntroductionTemplate
+from functions.services.consent import api_provenance
+from functions.services.insights import InsightService
+from tests.support.interactions import NOW, USERS, histories
+from tests.support.memory_stores import Services
+
+TENANT = "11111111-1111-4111-8111-111111111111"
+KEY = b"k"
+ADDRESS = "buyer@customer.example"
+
+
+class Facts:
+    def __init__(self, facts: list[Interaction]) -> None:
+        hashed = contact_hash(KEY, TENANT, ADDRESS)
+        self._facts = [replace(f, contact=hashed) for f in facts]
+
+    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:  # noqa: ARG002  (one tenant)
+        return [f for f in self._facts if f.contact == contact]
+
+
+class Cursors:
+    def __init__(self, group_excluded: frozenset[str]) -> None:
+        self._profiles = {
+            u: UserProfile(TENANT, u, u.title(), f"{u}@contoso.com", f"{u}@contoso.com",
+                           group_excluded=u in group_excluded, present=True, seen_at=NOW)
+            for u in USERS
+        }  # fmt: skip
+
+    def failed(self, tenant_id: str) -> list[Cursor]:  # noqa: ARG002  (one tenant)
+        return []
+
+    def profiles(
+        self,
+        tenant_id: str,  # noqa: ARG002  (one tenant)
+        *,
+        group_excluded_only: bool = False,
+    ) -> dict[str, UserProfile]:
+        return {u: p for u, p in self._profiles.items() if p.group_excluded or not group_excluded_only}
+
+
+class NoIntroductions:
+    def record(self, request: IntroductionRequest) -> IntroductionRequest:
+        return request
+
+    def template(self, tenant_id: str) -> IntroductionTemplate | None:  # noqa: ARG002
+        return None
+
+    def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None:  # noqa: ARG002
+        return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    facts=histories(),
+    opted_out=st.frozensets(st.sampled_from(USERS), max_size=3),
+    group_excluded=st.frozensets(st.sampled_from(USERS), max_size=3),
+)
+def test_an_excluded_user_never_appears_as_a_colleague(
+    facts: list[Interaction], opted_out: frozenset[str], group_excluded: frozenset[str]
+) -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, NOW), enforce_order=False)
+    for user in opted_out:
+        provenance = api_provenance(None, NOW)
+        services.optout.set_user(TENANT, user, opted_out=True, provenance=provenance, enforce_order=False)
+    insights = InsightService(
+        services.consents, services.optouts, Facts(facts), Cursors(group_excluded), NoIntroductions(),
+        contact_hash_key=KEY,
+    )  # fmt: skip
+    excluded = opted_out | group_excluded
+    try:
+        answer = insights.who_knows_whom(TENANT, ADDRESS, NOW)
+    except NotFound:
+        assert all(f.user_id in excluded for f in facts)
+        return
+    assert not {c["userId"] for c in answer["colleagues"]} & excluded
