@@ -9,7 +9,7 @@ brings a purged subject back.
    someone who had opted out or a tenant that had withdrawn.
 3. The restore and each re-applied purge are audited with counts.
 
-Run it with `python tools/restore.py --tenant <tenantId> --day 2026-11-20` (docs/purge.md).
+Run it with `python tools/restore.py --tenant <tenantId> --day 2026-11-20` (README, "Restoring a backup").
 """
 
 from __future__ import annotations

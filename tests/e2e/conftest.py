@@ -1,8 +1,11 @@
 """E2E fixtures: the app in the local host, as a subprocess on a free port, against the session's Azurite.
 
-- `app_host`: one host for the whole session with the default test settings; share it (use `tenant_id`).
+- `app_host`: one host per test module with the default test settings; share it (use `tenant_id`).
 - `app_host_factory(settings=None, **overrides)`: a host with other settings (e.g. a Graph simulator URL);
-  every host it starts is stopped at the end of the session.
+  every host it starts is stopped at the end of the module.
+
+Hosts live per module, not per session: every host polls the same Azurite queues, so a host left running
+from another module would consume this module's purge and ingestion messages.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pytest
 from tests.support.apphost import AppHost, AppHostFactory, start_app_host
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_host_factory(storage_connection_string: str) -> Iterator[AppHostFactory]:
     started: list[AppHost] = []
 
@@ -28,6 +31,6 @@ def app_host_factory(storage_connection_string: str) -> Iterator[AppHostFactory]
         host.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_host(app_host_factory: AppHostFactory) -> AppHost:
     return app_host_factory()

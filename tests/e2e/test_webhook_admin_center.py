@@ -31,7 +31,7 @@ def identity() -> Iterator[Identity]:
 
 @pytest.fixture(scope="module")
 def client(app_host_factory: Any, identity: Identity) -> ConsentClient:
-    host: AppHost = app_host_factory(**identity.host_settings())
+    host: AppHost = app_host_factory(**identity.api_only_host_settings())
     return ConsentClient(host, identity)
 
 

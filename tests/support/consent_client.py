@@ -48,7 +48,23 @@ class Identity:
         self.jwks.stop()
 
     def host_settings(self) -> dict[str, str]:
-        return {"AUTH_JWKS_URL": self.jwks.url, "AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": ISSUER_TEMPLATE}
+        return {
+            "AUTH_JWKS_URL": self.jwks.url,
+            "AUTH_AUDIENCE": AUDIENCE,
+            "AUTH_ISSUER": ISSUER_TEMPLATE,
+        }
+
+    def api_only_host_settings(self) -> dict[str, str]:
+        """Settings of a host that serves the API but leaves queued purges and ingestion alone.
+
+        Tests that specify the consent API read purge records and the audit log right after a change; a
+        running purge worker would move them on underneath (queued → verified, extra step entries).
+        """
+        return {
+            **self.host_settings(),
+            "AzureWebJobs.purge_worker.Disabled": "true",
+            "AzureWebJobs.ingestion_worker.Disabled": "true",
+        }
 
 
 class ConsentClient:
