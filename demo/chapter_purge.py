@@ -1,6 +1,9 @@
-"""Chapter: the tenant withdraws. The tenant of the ingestion chapter takes its nightly backup, then withdraws
-its consent; the purge function deletes every live trace and every backup, searches every store for the
-tenant, and records the proof, in seconds rather than the 24 hours allowed.
+"""Chapter: a person opts out, then the tenant withdraws.
+
+On the tenant of the ingestion chapter, the colleague who knows the heaviest contact best opts out and their
+data goes; the tenant takes its nightly backup, then withdraws its consent; the purge function deletes every
+live trace and every backup, searches every store for the tenant, and records the proof, in seconds rather
+than the 24 hours allowed.
 
 It talks to the API with the stand-in Entra ID that the consent chapter's `prepare` started.
 """
@@ -11,13 +14,15 @@ import time
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from demo import chapter_consent, chapter_ingestion
 from demo.framework import Context
 from functions.adapters.storage import StorageClients
 from functions.settings import Settings
 from tests.support.purge_data import tenant_traces
 
-TITLE = "withdrawal: the purge, its proof, and how long it took"
+TITLE = "opt-out and withdrawal: the purges, their proof, and how long they took"
 
 PURGE_TIMEOUT_SECONDS = 120
 
@@ -33,6 +38,8 @@ def run(ctx: Context) -> None:
     storage = StorageClients(
         Settings.from_env({"AzureWebJobsStorage": ctx.azurite.connection_string}).storage
     )
+
+    _a_colleague_opts_out(ctx, storage, tenant, identity, manage)
 
     with ctx.step("The nightly backup runs (the backup timer, fired by hand)"):
         outcome = ctx.host.fire("backup_daily")
@@ -81,6 +88,42 @@ def run(ctx: Context) -> None:
         for entry in reversed([e for e in entries["entries"] if e["purgeId"] == purge_id]):
             counts = f": {_counts(entry['counts'])}" if entry["counts"] else ""
             ctx.say(f"{entry['at'][11:19]} {entry['kind']:<22} {entry['outcome']:<14}{counts}")
+
+
+def _a_colleague_opts_out(
+    ctx: Context, storage: StorageClients, tenant: str, identity: Any, manage: dict[str, str]
+) -> None:
+    top = httpx.get(chapter_ingestion._simulator[-1]["url"] + "/_sim/tenant", timeout=10).json()[
+        "topContacts"
+    ][0]
+    reader = {"Authorization": identity.tokens.authorization(tenant, roles=["Insights.Read"])}
+
+    def colleagues() -> list[dict[str, Any]]:
+        answer = ctx.http.get(
+            f"/api/tenants/{tenant}/who-knows-whom", params={"contact": top}, headers=reader
+        )
+        ctx.expect(answer.status_code == 200, f"who-knows-whom answered {answer.status_code}: {answer.text}")
+        listed: list[dict[str, Any]] = answer.json()["colleagues"]
+        return listed
+
+    person = colleagues()[0]
+    user_id, name = person["userId"], person["displayName"]
+    with ctx.step(f"{name}, who knows {top} best, opts out (their own token, no admin role)"):
+        ctx.say(f"{name}'s data now: " + _counts(tenant_traces(storage, tenant, user_id)))
+        own = {"Authorization": identity.tokens.authorization(tenant, roles=[], oid=user_id)}
+        response = ctx.http.put(f"/api/tenants/{tenant}/opt-outs/users/{user_id}", headers=own)
+        ctx.expect(
+            response.status_code == 202, f"the opt-out answered {response.status_code}: {response.text}"
+        )
+        purge = _wait_until_verified(ctx, tenant, response.json()["purgeId"], manage)
+        for step in purge["steps"]:
+            ctx.say(f"{step['name']:<16} in {step['durationMs']:>5} ms: {_counts(step['counts'])}")
+        left = tenant_traces(storage, tenant, user_id)
+        ctx.say(f"{name}'s data after the user purge: " + _counts(left))
+        ctx.expect(not any(left.values()), f"traces of the user remain: {left}")
+        after = [c["displayName"] for c in colleagues()]
+        ctx.expect(name not in after, f"{name} still appears in who knows whom")
+        ctx.say(f"who knows {top} now: {', '.join(after)} ({name} is gone from every insight)")
 
 
 def _wait_until_verified(ctx: Context, tenant: str, purge_id: str, headers: dict[str, str]) -> dict[str, Any]:
