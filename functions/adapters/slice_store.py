@@ -123,14 +123,12 @@ class TableSliceStore:
     # --- ScopedStore ----------------------------------------------------------------------------------------
 
     def delete_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)
-        if query is None:
-            return 0
-        return table_batch.delete_keys(self._table, table_batch.query_keys(self._table, *query))
+        query = _scope_query(scope)  # None: this store holds nothing of such a scope
+        return 0 if query is None else table_batch.delete_matching(self._table, *query)
 
     def count_scope(self, scope: Scope) -> int:
         query = _scope_query(scope)
-        return 0 if query is None else table_batch.count(self._table, *query)
+        return 0 if query is None else table_batch.count_matching(self._table, *query)
 
     def _rows(self, query: str, parameters: dict[str, Any]) -> Iterator[Any]:
         with translate_storage_errors():
