@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from tests.support.apphost import AppHost, AppHostFactory, start_app_host
+from tests.support.consent_client import Identity
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +35,10 @@ def app_host_factory(storage_connection_string: str) -> Iterator[AppHostFactory]
 @pytest.fixture(scope="module")
 def app_host(app_host_factory: AppHostFactory) -> AppHost:
     return app_host_factory()
+
+
+@pytest.fixture(scope="module")
+def identity() -> Iterator[Identity]:
+    """A stand-in Entra ID (JWKS on 127.0.0.1, token minting) for the module's hosts to trust."""
+    with Identity() as started:
+        yield started

@@ -4,7 +4,7 @@ the consent life cycle, who may do what, and every bad token or body refused wit
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,12 +15,6 @@ from tests.support.consent_client import MANAGE, ConsentClient, Identity
 from tests.support.identity import generate_rsa_key
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[Identity]:
-    with Identity() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

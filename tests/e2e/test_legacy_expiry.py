@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,6 @@ from tests.support.consent_client import ConsentClient, Identity
 pytestmark = pytest.mark.e2e
 
 SECONDS_TO_EXPIRY = 4
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[Identity]:
-    with Identity() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

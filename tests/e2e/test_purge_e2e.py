@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -29,12 +29,6 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 ZERO = {"slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[Identity]:
-    with Identity() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

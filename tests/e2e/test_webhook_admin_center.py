@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,12 +20,6 @@ from tests.support.identity import signed_webhook_headers
 pytestmark = pytest.mark.e2e
 
 OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LW5vdC1vdXJzLTAxMjM0NTY3ODk="
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[Identity]:
-    with Identity() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")
