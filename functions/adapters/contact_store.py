@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from azure.data.tables import TableClient
-
 from functions.adapters import table_batch
+from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.slice_store import FACT_FIELDS, fact_entity, fact_from
-from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.adapters.storage import translate_storage_errors
 from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
 
@@ -35,15 +34,8 @@ def contact_row_key(fact: Interaction) -> str:
     return f"{fact.user_id.lower()}_{fact.key}"
 
 
-class TableContactStore:
+class TableContactStore(ScopedTableStore):
     name = TABLE
-
-    def __init__(self, storage: StorageClients) -> None:
-        self._storage = storage
-
-    @property
-    def _table(self) -> TableClient:
-        return self._storage.table(TABLE)
 
     def write(self, tenant_id: str, facts: Iterable[Interaction], run: str) -> int:
         rows = {
@@ -72,13 +64,8 @@ class TableContactStore:
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 
-    def delete_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)  # None: this store holds nothing of such a scope
-        return 0 if query is None else table_batch.delete_matching(self._table, *query)
-
-    def count_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)
-        return 0 if query is None else table_batch.count_matching(self._table, *query)
+    def scope_filter(self, scope: Scope) -> ScopeFilter | None:
+        return _scope_query(scope)
 
 
 def _scope_query(scope: Scope) -> tuple[str, dict[str, Any]] | None:

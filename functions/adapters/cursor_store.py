@@ -9,15 +9,16 @@ serve both features).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from functions.adapters import table_batch
-from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
+from functions.adapters.storage import translate_storage_errors
 from functions.adapters.table_rows import Entity, get_json, iso, parse_iso, put_json, required_iso
 from functions.domain.ingestion import WINDOW_STATUSES, Cursor, UserProfile, WindowStatus
 from functions.domain.scope import Scope
@@ -41,15 +42,8 @@ def _row_key(user_id: str, suffix: str) -> str:
     return f"{user_id.lower()}_{suffix}"
 
 
-class TableCursorStore:
+class TableCursorStore(ScopedTableStore):
     name = TABLE
-
-    def __init__(self, storage: StorageClients) -> None:
-        self._storage = storage
-
-    @property
-    def _table(self) -> TableClient:
-        return self._storage.table(TABLE)
 
     def tenant(self, tenant_id: str) -> TenantCursors:
         cursors: list[Cursor] = []
@@ -144,17 +138,8 @@ class TableCursorStore:
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 
-    def delete_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)  # None: this store holds nothing of such a scope
-        return 0 if query is None else table_batch.delete_matching(self._table, *query)
-
-    def count_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)
-        return 0 if query is None else table_batch.count_matching(self._table, *query)
-
-    def _rows(self, query: str, parameters: dict[str, Any]) -> Iterator[Any]:
-        with translate_storage_errors():
-            yield from self._table.query_entities(query, parameters=parameters, results_per_page=1000)
+    def scope_filter(self, scope: Scope) -> ScopeFilter | None:
+        return _scope_query(scope)
 
 
 def _scope_query(scope: Scope) -> tuple[str, dict[str, Any]] | None:

@@ -12,16 +12,16 @@ was asked for; feature scope `who_knows_whom` = every request (get introduced is
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import UpdateMode
 
 from functions.adapters import table_batch
-from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
+from functions.adapters.storage import translate_storage_errors
 from functions.adapters.table_rows import Entity, inverted_ticks, iso, required_iso
 from functions.domain.introductions import IntroductionTemplate
 from functions.domain.scope import Scope
@@ -41,15 +41,8 @@ class IntroductionRequest:
     id: str = ""  # assigned by the store
 
 
-class TableIntroductionStore:
+class TableIntroductionStore(ScopedTableStore):
     name = TABLE
-
-    def __init__(self, storage: StorageClients) -> None:
-        self._storage = storage
-
-    @property
-    def _table(self) -> TableClient:
-        return self._storage.table(TABLE)
 
     def record(self, request: IntroductionRequest) -> IntroductionRequest:
         stored = replace(request, id=str(uuid.uuid4()))
@@ -96,17 +89,8 @@ class TableIntroductionStore:
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 
-    def delete_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)  # None: this store holds nothing of such a scope
-        return 0 if query is None else table_batch.delete_matching(self._table, *query)
-
-    def count_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)
-        return 0 if query is None else table_batch.count_matching(self._table, *query)
-
-    def _rows(self, query: str, parameters: dict[str, Any]) -> Iterator[Any]:
-        with translate_storage_errors():
-            yield from self._table.query_entities(query, parameters=parameters)
+    def scope_filter(self, scope: Scope) -> ScopeFilter | None:
+        return _scope_query(scope)
 
 
 def _scope_query(scope: Scope) -> tuple[str, dict[str, Any]] | None:

@@ -16,10 +16,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from azure.data.tables import TableClient
-
 from functions.adapters import table_batch
-from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.table_rows import Entity
 from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
@@ -80,15 +78,8 @@ def fact_from(row: Any) -> Interaction:
     )
 
 
-class TableSliceStore:
+class TableSliceStore(ScopedTableStore):
     name = TABLE
-
-    def __init__(self, storage: StorageClients) -> None:
-        self._storage = storage
-
-    @property
-    def _table(self) -> TableClient:
-        return self._storage.table(TABLE)
 
     def write(self, tenant_id: str, user_id: str, facts: Sequence[Interaction], run: str) -> int:
         """Upsert the user's facts (last copy of a key wins); returns the number of rows written."""
@@ -122,17 +113,8 @@ class TableSliceStore:
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 
-    def delete_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)  # None: this store holds nothing of such a scope
-        return 0 if query is None else table_batch.delete_matching(self._table, *query)
-
-    def count_scope(self, scope: Scope) -> int:
-        query = _scope_query(scope)
-        return 0 if query is None else table_batch.count_matching(self._table, *query)
-
-    def _rows(self, query: str, parameters: dict[str, Any]) -> Iterator[Any]:
-        with translate_storage_errors():
-            yield from self._table.query_entities(query, parameters=parameters, results_per_page=1000)
+    def scope_filter(self, scope: Scope) -> ScopeFilter | None:
+        return _scope_query(scope)
 
 
 def _scope_query(scope: Scope) -> tuple[str, dict[str, Any]] | None:
