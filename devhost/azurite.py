@@ -2,12 +2,15 @@
 
 Used by the test fixtures, the local host (`make serve`), the demo and the benchmarks. Ports are free ones by
 default so that several runs can share a machine; `--skipApiVersionCheck` because the Python SDKs send an
-API version newer than Azurite 3.35 knows.
+API version newer than Azurite 3.35 knows; `--disableTelemetry` because Azurite otherwise reports usage to
+Application Insights from every run (these machines have no route there, and a privacy project's tests should
+not phone home).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -88,23 +91,28 @@ class Azurite:
     def log_path(self) -> Path:
         return self._log_dir / "azurite.log"
 
-    def start(self, timeout: float = 30.0) -> None:
-        if not AZURITE_BIN.exists():
-            raise AzuriteNotInstalledError(f"{AZURITE_BIN} is missing: run `npm ci` (the Makefile does)")
+    def command(self) -> list[str]:
+        """The Azurite command line: loopback only, these ports, no telemetry, in memory or at `location`."""
         args = [
             str(AZURITE_BIN),
             "--silent",
             "--skipApiVersionCheck",
             "--loose",
+            "--disableTelemetry",
             "--blobHost", "127.0.0.1", "--blobPort", str(self.ports.blob),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.ports.queue),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.ports.table),
         ]  # fmt: skip
         if self.location is None:
-            args.append("--inMemoryPersistence")
-        else:
+            return [*args, "--inMemoryPersistence"]
+        return [*args, "--location", str(self.location)]
+
+    def start(self, timeout: float = 30.0) -> None:
+        if not AZURITE_BIN.exists():
+            raise AzuriteNotInstalledError(f"{AZURITE_BIN} is missing: run `npm ci` (the Makefile does)")
+        args = self.command()
+        if self.location is not None:
             self.location.mkdir(parents=True, exist_ok=True)
-            args += ["--location", str(self.location)]
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -118,6 +126,20 @@ class Azurite:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"Azurite did not open its ports within {timeout} s; see {self.log_path}")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the Azurite process has used so far (Linux /proc), or None where that cannot be read.
+
+        The benchmarks divide it by the entities handled to show how much of a run is the emulator's own work.
+        """
+        process = self._process
+        if process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
 
     def stop(self) -> None:
         process, self._process = self._process, None
