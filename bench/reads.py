@@ -51,7 +51,7 @@ def seed(ctx: Context, now: datetime) -> Seeded:
     users = [str(uuid.UUID(int=random.getrandbits(128), version=4)) for _ in range(USERS)]
     rig.cursors.save_profiles(
         UserProfile(tenant, u, f"Colleague {i}", f"c{i}@contoso.com", f"c{i}@contoso.com",
-                    group_excluded=False, present=True, seen_at=now)
+                    present=True, seen_at=now)
         for i, u in enumerate(users)
     )  # fmt: skip
     addresses = [f"person{i}@customer{i % 97}.example" for i in range(CONTACTS)]

@@ -63,11 +63,8 @@ class TableCursorStore(ScopedTableStore):
         )
         return [_cursor_from(r) for r in rows]
 
-    def profiles(self, tenant_id: str, *, group_excluded_only: bool = False) -> dict[str, UserProfile]:
-        query = "PartitionKey eq @pk and seenAt ge @any"
-        if group_excluded_only:
-            query += " and groupExcluded eq @yes"
-        rows = self._rows(query, {"pk": tenant_id.lower(), "any": "0", "yes": True})
+    def profiles(self, tenant_id: str) -> dict[str, UserProfile]:
+        rows = self._rows("PartitionKey eq @pk and seenAt ge @any", {"pk": tenant_id.lower(), "any": "0"})
         return {p.user_id: p for p in map(_profile_from, rows)}
 
     def user(self, tenant_id: str, user_id: str) -> list[Cursor]:
@@ -83,14 +80,6 @@ class TableCursorStore(ScopedTableStore):
             except ResourceNotFoundError:
                 return None
         return _cursor_from(row)
-
-    def profile(self, tenant_id: str, user_id: str) -> UserProfile | None:
-        with translate_storage_errors():
-            try:
-                row = self._table.get_entity(tenant_id.lower(), _row_key(user_id, _PROFILE))
-            except ResourceNotFoundError:
-                return None
-        return _profile_from(row)
 
     def save(self, cursor: Cursor) -> None:
         self.save_all([cursor])
@@ -126,6 +115,11 @@ class TableCursorStore(ScopedTableStore):
 
     def save_profiles(self, profiles: Iterable[UserProfile]) -> None:
         table_batch.upsert_all(self._table, (_profile_entity(p) for p in profiles))
+
+    def delete_profiles(self, tenant_id: str, user_ids: Iterable[str]) -> int:
+        """Forget what the directory said of these users (now excluded); the number of profiles deleted."""
+        keys = ((tenant_id.lower(), _row_key(user_id, _PROFILE)) for user_id in sorted(user_ids))
+        return table_batch.delete_keys(self._table, keys)
 
     def running(self, scope: Scope) -> list[Cursor]:
         """Windows of the scope running now, each with its `started_at`: what a purge fences on."""
@@ -202,7 +196,6 @@ def _profile_entity(profile: UserProfile) -> Entity:
         "displayName": profile.display_name,
         "mail": profile.mail,
         "userPrincipalName": profile.user_principal_name,
-        "groupExcluded": profile.group_excluded,
         "present": profile.present,
         "seenAt": iso(profile.seen_at),
     }
@@ -215,7 +208,6 @@ def _profile_from(row: Any) -> UserProfile:
         display_name=row.get("displayName") or "",
         mail=row.get("mail") or "",
         user_principal_name=row.get("userPrincipalName") or "",
-        group_excluded=bool(row.get("groupExcluded", False)),
         present=bool(row.get("present", True)),
         seen_at=required_iso(row["seenAt"]),
     )

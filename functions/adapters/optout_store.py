@@ -1,16 +1,24 @@
 """Opt-outs in table `optouts` (PartitionKey tenantId): row `groups` (the group list with each group's
 source) and one row `user-{userId}` per user who ever opted out (kept when they opt back in: it is the
 subject's ordering key and its history). Every write is guarded by the ETag read with it.
+
+Rows `excluded-{userId}`: the transitive members of opted-out groups as the last scheduling run resolved
+them through Graph (replaced as a whole by each run). The ingestion worker, the backup job and the insight
+routes read them to keep those users out. They are here, not with the directory profiles, because they are
+what keeps a subject excluded: object IDs only, like the opt-out rows, and not something a purge deletes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from functions.adapters import table_batch
 from functions.adapters.storage import StorageClients, translate_storage_errors
 from functions.adapters.table_rows import (
     Entity,
@@ -30,6 +38,7 @@ from functions.domain.optouts import GroupOptOut, GroupOptOuts, GroupSource, Use
 TABLE = "optouts"
 _GROUPS = "groups"
 _USER = "user-"
+_EXCLUDED = "excluded-"  # a transitive member of an opted-out group, as the last scheduling run resolved it
 _SOURCES: tuple[GroupSource, ...] = ("admin", "consent-grant", "legacy-migration")
 
 
@@ -56,6 +65,16 @@ class OptOutStore(Protocol):
 
     def users(self, tenant_id: str) -> list[UserOptOut]:
         """Every user row of the tenant (opted out or back in)."""
+        ...
+
+    def group_excluded(self, tenant_id: str) -> frozenset[str]:
+        """The users the last scheduling run found in an opted-out group (object IDs, lower case)."""
+        ...
+
+    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool: ...
+
+    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:
+        """Make `user_ids` the tenant's group-excluded users (the scheduling run's resolution)."""
         ...
 
 
@@ -132,6 +151,28 @@ class TableOptOutStore:
                 query, parameters={"pk": tenant_id, "start": _USER, "end": "user."}
             )
             return [_user_from(row) for row in rows]
+
+    def group_excluded(self, tenant_id: str) -> frozenset[str]:
+        query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
+        start, end = table_batch.prefix_range(_EXCLUDED)
+        with translate_storage_errors():
+            rows = self._table.query_entities(
+                query, parameters={"pk": tenant_id, "start": start, "end": end}, select=["RowKey"]
+            )
+            return frozenset(str(row["RowKey"]).removeprefix(_EXCLUDED) for row in rows)
+
+    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool:
+        return self._get(tenant_id, _EXCLUDED + user_id.lower()) is not None
+
+    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:
+        # Added before removed: a user in both the old and the new set is never briefly unfenced.
+        wanted = frozenset(u.lower() for u in user_ids)
+        rows = (
+            {"PartitionKey": tenant_id, "RowKey": _EXCLUDED + u, "seenAt": iso(now)} for u in sorted(wanted)
+        )
+        table_batch.upsert_all(self._table, rows)
+        gone = self.group_excluded(tenant_id) - wanted
+        table_batch.delete_keys(self._table, ((tenant_id, _EXCLUDED + u) for u in sorted(gone)))
 
     def _get(self, tenant_id: str, row_key: str) -> Any:
         with translate_storage_errors():

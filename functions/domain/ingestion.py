@@ -77,14 +77,17 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class UserProfile:
-    """What ingestion last saw of a user in the directory: for who knows whom, and group exclusion."""
+    """What the last scheduling run saw of an included user in the directory: the names who knows whom shows.
+
+    Kept for included users only: of an excluded user (opted out, or in an opted-out group) nothing from the
+    directory is kept; what keeps them excluded is in the opt-out store (`OptOutStore.group_excluded`).
+    """
 
     tenant_id: str
     user_id: str
     display_name: str
     mail: str
     user_principal_name: str
-    group_excluded: bool  # a transitive member of an opted-out group at the last scheduling run
     present: bool  # still in the directory at the last scheduling run
     seen_at: datetime
 

@@ -60,7 +60,7 @@ class BackupService:
         day = now.date()
         written: list[str] = []
         records = 0
-        # Users come from the profiles ingestion saved: whoever may have a slice has one.
+        # Users come from the profiles scheduling saved: every included user who may have a slice has one.
         for user_id in sorted(self._cursors.tenant(tenant_id).profiles):
             if state.is_excluded(user_id):
                 continue
@@ -86,5 +86,4 @@ class BackupService:
         return result
 
     def _state(self, tenant_id: str, now: datetime) -> TenantState:
-        profiles = self._cursors.tenant(tenant_id).profiles.values()
-        return load_tenant_state(self._consents, self._optouts, tenant_id, profiles, now)
+        return load_tenant_state(self._consents, self._optouts, tenant_id, now)

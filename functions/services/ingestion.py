@@ -311,10 +311,7 @@ class IngestionWorker:
     # --- bookkeeping ----------------------------------------------------------------------------------------
 
     def _fence(self, tenant_id: str, user_id: str) -> UserFence:
-        profile = self._cursors.profile(tenant_id, user_id)
-        return user_fence(
-            self._consents, self._optouts, tenant_id, user_id, profile=profile, now=self._clock()
-        )
+        return user_fence(self._consents, self._optouts, tenant_id, user_id, now=self._clock())
 
     def _finish(
         self,

@@ -31,7 +31,7 @@ from functions.domain.scope import Feature
 from functions.domain.who_knows_whom import who_knows_whom
 
 ALL_COLLEAGUES = 10_000
-READ_THREADS = 16  # five reads per request, a few requests at once
+READ_THREADS = 16  # up to six reads per request, a few requests at once
 
 
 class ContactFacts(Protocol):
@@ -41,7 +41,7 @@ class ContactFacts(Protocol):
 class CursorReader(Protocol):
     def failed(self, tenant_id: str) -> list[Cursor]: ...
 
-    def profiles(self, tenant_id: str, *, group_excluded_only: bool = False) -> dict[str, UserProfile]: ...
+    def profiles(self, tenant_id: str) -> dict[str, UserProfile]: ...
 
 
 class IntroductionRecords(Protocol):
@@ -144,20 +144,21 @@ class InsightService:
             )
         address = normalise_address(text)
         tenant_id = tenant_id.lower()
-        # Five independent point/partition reads: issued at once, a read costs the slowest, not the sum.
-        # Nothing read is returned unless the consent allows it.
+        # Independent point/partition reads: issued at once, a read costs the slowest, not the sum. Nothing
+        # read is returned unless the consent allows it. Names (profiles) only where colleagues are shown.
         pool = self._pool
         consent_f = pool.submit(self._consents.load, tenant_id)
         facts_f = pool.submit(self._contacts.facts, tenant_id, self._hash(tenant_id, address))
-        profiles_f = pool.submit(self._cursors.profiles, tenant_id, group_excluded_only=not all_profiles)
+        profiles_f = pool.submit(self._cursors.profiles, tenant_id) if all_profiles else None
         optouts_f = pool.submit(self._optouts.users, tenant_id)
+        grouped_f = pool.submit(self._optouts.group_excluded, tenant_id)
         failed_f = pool.submit(self._cursors.failed, tenant_id)
         if not feature_status(consent_f.result().consent, feature, now).enabled:
             raise FeatureNotEnabled(f"{feature} is not enabled for this tenant")
         facts = facts_f.result()
-        profiles = profiles_f.result()
+        profiles = profiles_f.result() if profiles_f is not None else {}
         opted_out = {u.user_id.lower() for u in optouts_f.result() if u.opted_out}
-        excluded = opted_out | {uid for uid, p in profiles.items() if p.group_excluded}
+        excluded = opted_out | grouped_f.result()
         included = [f for f in facts if f.user_id.lower() not in excluded]
         if not included:
             raise NotFound("no interactions with this contact are known")

@@ -2,9 +2,11 @@
 
 For a tenant with at least one feature enabled: list the users through Graph, resolve the transitive
 members of every opted-out group (the tenant's list plus groups of legacy records still in force) afresh,
-save each user's profile (name, address, group exclusion: what the insight routes read), then queue work
-for every included user with a mailbox (`windows_to_queue`: the 12-window backfill for a user never
-ingested, failed or stale windows again, else one incremental window). Cursors are saved as `queued` before
+save the group-excluded users' object IDs in the opt-out store (what the worker, the backup job and the
+insight routes fence on), save each included user's profile (name and address: what who knows whom shows)
+and delete any profile of a user now excluded, then queue work for every included user with a mailbox
+(`windows_to_queue`: the 12-window backfill for a user never ingested, failed or stale windows again, else
+one incremental window). Cursors are saved as `queued` before
 their messages are sent, so a worker always finds its cursor.
 
 A user found in an opted-out group who was included at the previous run has had data collected: with
@@ -125,21 +127,17 @@ class SchedulingService:
         profiles: list[UserProfile] = []
         requests: list[WindowRequest] = []
         new_cursors: list[Cursor] = []
+        grouped: set[str] = set()
+        forgotten: list[str] = []
         purges = excluded = 0
         for user in users:
             uid = user.user_id.lower()
             member_of = membership.get(uid, frozenset())
             group_excluded = not member_of.isdisjoint(group_ids)
-            previous = state.profiles.get(uid)
-            profiles.append(
-                UserProfile(
-                    tenant_id, uid, user.display_name, user.mail, user.user_principal_name,
-                    group_excluded=group_excluded, present=True, seen_at=now,
-                )
-            )  # fmt: skip
-            # Joined a group that was already opted out at the previous run: a membership change. (A group
-            # opted out since then is the opt-out's own group purge.)
-            if group_excluded and previous is not None and not previous.group_excluded:
+            previous = state.profiles.get(uid)  # only included users have one
+            # Joined a group that was already opted out at the previous run, where they were included: a
+            # membership change. (A group opted out since then is the opt-out's own group purge.)
+            if group_excluded and previous is not None:
                 entries = stored_groups.entries
                 joined_old = [
                     g for g in member_of & group_ids
@@ -147,9 +145,19 @@ class SchedulingService:
                 ]  # fmt: skip
                 if joined_old:
                     purges += self._newly_group_excluded(tenant_id, uid, now)
+            if group_excluded:
+                grouped.add(uid)
             if exclusions.excludes(uid, member_of) or group_excluded:
                 excluded += 1
+                if previous is not None:
+                    forgotten.append(uid)  # nothing of an excluded person is kept from the directory
                 continue
+            profiles.append(
+                UserProfile(
+                    tenant_id, uid, user.display_name, user.mail, user.user_principal_name,
+                    present=True, seen_at=now,
+                )
+            )  # fmt: skip
             if not user.mail:
                 continue  # no mailbox: nothing to read
             known = state.of_user(uid)
@@ -162,9 +170,11 @@ class SchedulingService:
             requests += [WindowRequest(tenant_id, uid, w.name, w.start, w.end) for w in windows]
             if known:
                 new_cursors += cursors
-        seen = {p.user_id for p in profiles}
-        gone = [_departed(p, now) for uid, p in state.profiles.items() if uid not in seen and p.present]
-        # Profiles first: a worker reads the group exclusion from them before it reads any mailbox.
+        listed = {user.user_id.lower() for user in users}
+        gone = [_departed(p, now) for uid, p in state.profiles.items() if uid not in listed and p.present]
+        # Exclusions first: a worker reads them before it reads any mailbox.
+        self._optouts.replace_group_excluded(tenant_id, grouped, now)
+        self._cursors.delete_profiles(tenant_id, forgotten)
         self._cursors.save_profiles([*profiles, *gone])
         self._cursors.save_all(_merge(state.cursors, new_cursors))
         for request in requests:
@@ -212,10 +222,7 @@ class SchedulingService:
 
 
 def _departed(profile: UserProfile, now: datetime) -> UserProfile:
-    return UserProfile(
-        profile.tenant_id, profile.user_id, profile.display_name, profile.mail, profile.user_principal_name,
-        group_excluded=profile.group_excluded, present=False, seen_at=now,
-    )  # fmt: skip
+    return replace(profile, present=False, seen_at=now)
 
 
 def _merge(existing: list[Cursor], queued: list[Cursor]) -> list[Cursor]:

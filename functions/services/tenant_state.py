@@ -1,7 +1,8 @@
 """What ingestion and the insight routes must know about a tenant before touching its data.
 
 `TenantState`: which features are enabled now, and who is excluded (revocation, a user's own opt-out, or a
-transitive member of an opted-out group as the last scheduling run resolved it through Graph).
+transitive member of an opted-out group as the last scheduling run resolved it through Graph and saved it
+in the opt-out store).
 `UserFence`: the facts a window of one user depends on; a window compares the fence taken when it started
 with a fresh one before each write and after its last write ("revocation wins": any change means what the
 window wrote is taken back).
@@ -16,7 +17,6 @@ from datetime import datetime
 from functions.adapters.consent_store import ConsentStore
 from functions.adapters.optout_store import OptOutStore
 from functions.domain.consent import TenantConsent, enabled_features
-from functions.domain.ingestion import UserProfile
 from functions.domain.optouts import Exclusions
 from functions.domain.scope import Feature
 
@@ -27,7 +27,7 @@ class TenantState:
     consent: TenantConsent
     features: frozenset[Feature]
     exclusions: Exclusions
-    group_excluded: frozenset[str]  # from the profiles the last scheduling run saved
+    group_excluded: frozenset[str]  # as the last scheduling run resolved them
 
     def enabled(self, feature: Feature) -> bool:
         return feature in self.features
@@ -45,11 +45,7 @@ class TenantState:
 
 
 def load_tenant_state(
-    consents: ConsentStore,
-    optouts: OptOutStore,
-    tenant_id: str,
-    profiles: Iterable[UserProfile],
-    now: datetime,
+    consents: ConsentStore, optouts: OptOutStore, tenant_id: str, now: datetime
 ) -> TenantState:
     consent = consents.load(tenant_id).consent
     groups = optouts.load_groups(tenant_id).groups
@@ -65,7 +61,7 @@ def load_tenant_state(
         consent=consent,
         features=enabled_features(consent, now),
         exclusions=exclusions,
-        group_excluded=frozenset(p.user_id.lower() for p in profiles if p.group_excluded),
+        group_excluded=optouts.group_excluded(tenant_id),
     )
 
 
@@ -95,14 +91,13 @@ def user_fence(
     tenant_id: str,
     user_id: str,
     *,
-    profile: UserProfile | None,
     now: datetime,
 ) -> UserFence:
     consent = consents.load(tenant_id).consent
     groups = optouts.load_groups(tenant_id).groups
     stored = optouts.load_user(tenant_id, user_id).user
     opted_out = stored is not None and stored.opted_out
-    group_excluded = profile is not None and profile.group_excluded
+    group_excluded = optouts.is_group_excluded(tenant_id, user_id)
     allowed = (
         bool(enabled_features(consent, now))
         and consent.state != "revoked"

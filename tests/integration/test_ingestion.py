@@ -12,6 +12,7 @@ import pytest
 
 from functions.adapters.backup_store import BlobBackupStore
 from functions.domain.errors import FeatureNotEnabled, GraphMalformedResponse, NotFound
+from functions.domain.ingestion import INCREMENTAL
 from functions.domain.scope import Scope
 from functions.services.backup import BackupService
 from functions.services.consent import api_provenance
@@ -21,6 +22,7 @@ from graphsim.model import Address
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
 from tests.support.ingestion_rig import Rig
+from tests.support.purge_rig import PurgeRig
 
 pytestmark = pytest.mark.integration
 
@@ -147,6 +149,52 @@ def test_with_retain_a_newly_excluded_member_is_not_purged(
     rig.sim.tenant.add_to_group(group.id, outsider)
     assert outsider not in {r.user_id for r in rig.schedule()}
     assert [p for p in rig.purge_store.list(rig.tenant_id) if p.reason == "group-membership"] == []
+
+
+def test_nothing_from_the_directory_is_kept_of_an_opted_out_user_after_their_purge(
+    storage_clients: Any, rig: Rig
+) -> None:
+    ingested(rig)
+    user = rig.mailbox_users()[0]
+    rig.opt_out(user)
+    (record,) = [p for p in rig.purge_store.list(rig.tenant_id) if p.reason == "user-opt-out"]
+    purge = PurgeRig(storage_clients, rig.now)
+    assert purge.to_completion(record).finished
+    rig.now = NOW + timedelta(days=1)
+    rig.schedule()  # the next daily run lists the user in the directory again
+    assert set(purge.traces(Scope("user", rig.tenant_id, user_id=user)).values()) == {0}
+    assert user.lower() not in rig.cursors.profiles(rig.tenant_id)
+
+
+def test_members_of_an_opted_out_group_keep_no_profile_and_are_fenced_from_the_opt_out_store(
+    rig: Rig,
+) -> None:
+    ingested(rig)
+    group = small_group(rig)
+    members = {m.lower() for m in rig.sim.tenant.transitive_user_ids(group.id)}
+    assert members <= set(rig.cursors.profiles(rig.tenant_id))  # included until now: named
+    rig.opt_out_groups(group.id)
+    rig.now = NOW + timedelta(hours=1)
+    rig.schedule()
+    assert not members & set(rig.cursors.profiles(rig.tenant_id))
+    assert rig.optouts.group_excluded(rig.tenant_id) == members
+    member = next(m for m in rig.mailbox_users() if m.lower() in members)
+    window = WindowRequest(rig.tenant_id, member, INCREMENTAL, rig.now - timedelta(days=1), None)
+    assert rig.worker.run(window) == "skipped"
+
+
+def test_a_group_opt_out_withdrawn_lets_its_members_be_named_and_read_again(rig: Rig) -> None:
+    ingested(rig)
+    group = small_group(rig)
+    members = {m.lower() for m in rig.sim.tenant.transitive_user_ids(group.id)}
+    rig.opt_out_groups(group.id)
+    rig.schedule()
+    rig.opt_out_groups()
+    rig.now = NOW + timedelta(hours=1)
+    scheduled = {r.user_id.lower() for r in rig.schedule()}
+    assert rig.optouts.group_excluded(rig.tenant_id) == frozenset()
+    assert members <= set(rig.cursors.profiles(rig.tenant_id))
+    assert members & {u.lower() for u in rig.mailbox_users()} <= scheduled
 
 
 # --- the worker ---------------------------------------------------------------------------------------------

@@ -36,11 +36,8 @@ def fact(user: str, contact: str, key: str, days_ago: float = 1.0) -> Interactio
     )  # fmt: skip
 
 
-def profile(tenant: str, user: str, *, group_excluded: bool) -> UserProfile:
-    return UserProfile(
-        tenant, user, "Name", "n@contoso.com", "n@contoso.com",
-        group_excluded=group_excluded, present=True, seen_at=NOW,
-    )  # fmt: skip
+def profile(tenant: str, user: str) -> UserProfile:
+    return UserProfile(tenant, user, "Name", "n@contoso.com", "n@contoso.com", present=True, seen_at=NOW)
 
 
 def contact_hash(n: int) -> str:
@@ -63,7 +60,7 @@ def seed(
         slices.write(tenant, user, facts, "run-1")
         contacts.write(tenant, facts, "run-1")
         cursors.save(Cursor(tenant, user, "backfill-00", NOW - timedelta(days=30), NOW, "succeeded", NOW))
-        cursors.save_profiles([profile(tenant, user, group_excluded=False)])
+        cursors.save_profiles([profile(tenant, user)])
         intros.record(IntroductionRequest(tenant, user, user, contact_hash(0), NOW))
         backups.write(tenant, user, date(2026, 11, 27), slices.records(tenant, user))
 
@@ -143,9 +140,8 @@ def test_cursors_and_profiles_round_trip(storage_clients: StorageClients, tenant
         run_id="r", started_at=NOW, attempts=2, counts={"messages": 5}, delta_link='{"inbox": "x"}',
     )  # fmt: skip
     profile = UserProfile(
-        tenant_id, ALICE, "Alice", "alice@contoso.com", "alice@contoso.com",
-        group_excluded=True, present=True, seen_at=NOW,
-    )  # fmt: skip
+        tenant_id, ALICE, "Alice", "alice@contoso.com", "alice@contoso.com", present=True, seen_at=NOW
+    )
     cursors.save(cursor)
     cursors.save_profiles([profile])
     state = cursors.tenant(tenant_id)

@@ -131,3 +131,22 @@ def test_thirty_parallel_group_replacements_end_with_exactly_one_of_them(
         list(pool.map(replace, range(30)))
 
     assert service.lists(tenant_id).groups.ids == lists[29]  # the newest event wins, whatever the order
+
+
+def test_group_excluded_users_are_replaced_as_a_whole_and_leave_user_opt_outs_alone(
+    store: TableOptOutStore, tenant_id: str
+) -> None:
+    stays, leaves, joins, opted_out = (str(uuid.uuid4()) for _ in range(4))
+    user = change_user(
+        None, tenant_id=tenant_id, user_id=opted_out, opted_out=True, provenance=change(), purge_id="p-1"
+    ).user
+    assert user is not None
+    store.save_user(user, None)
+    store.replace_group_excluded(tenant_id, [stays, leaves.upper()], T0)
+    assert store.group_excluded(tenant_id) == {stays, leaves}
+    store.replace_group_excluded(tenant_id, [stays, joins], T0 + timedelta(days=1))
+    assert store.group_excluded(tenant_id) == {stays, joins}
+    assert store.is_group_excluded(tenant_id, joins.upper())
+    assert not store.is_group_excluded(tenant_id, leaves)
+    assert [u.user_id for u in store.users(tenant_id)] == [opted_out]
+    assert store.group_excluded(str(uuid.uuid4())) == frozenset()

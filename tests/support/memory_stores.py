@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -99,6 +99,17 @@ class MemoryOptOutStore:
     def users(self, tenant_id: str) -> list[UserOptOut]:
         with self.table.lock:
             return [v for (k, (v, _)) in self.table.rows.items() if k[0] == tenant_id and k[1] == "user"]
+
+    def group_excluded(self, tenant_id: str) -> frozenset[str]:
+        excluded, _ = self.table.get((tenant_id, "excluded"))
+        return excluded or frozenset()
+
+    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool:
+        return user_id.lower() in self.group_excluded(tenant_id)
+
+    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:  # noqa: ARG002 (the table keeps when; this stand-in need not)
+        _, etag = self.table.get((tenant_id, "excluded"))
+        self.table.put((tenant_id, "excluded"), frozenset(u.lower() for u in user_ids), etag)
 
 
 class MemoryPurgeStore:

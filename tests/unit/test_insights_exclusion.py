@@ -34,23 +34,21 @@ class Facts:
 
 
 class Cursors:
-    def __init__(self, group_excluded: frozenset[str]) -> None:
+    """A profile for every user, even the excluded (as if left from before): exclusion must still win."""
+
+    def __init__(self) -> None:
         self._profiles = {
-            u: UserProfile(TENANT, u, u.title(), f"{u}@contoso.com", f"{u}@contoso.com",
-                           group_excluded=u in group_excluded, present=True, seen_at=NOW)
+            u: UserProfile(
+                TENANT, u, u.title(), f"{u}@contoso.com", f"{u}@contoso.com", present=True, seen_at=NOW
+            )
             for u in USERS
-        }  # fmt: skip
+        }
 
     def failed(self, tenant_id: str) -> list[Cursor]:  # noqa: ARG002  (one tenant)
         return []
 
-    def profiles(
-        self,
-        tenant_id: str,  # noqa: ARG002  (one tenant)
-        *,
-        group_excluded_only: bool = False,
-    ) -> dict[str, UserProfile]:
-        return {u: p for u, p in self._profiles.items() if p.group_excluded or not group_excluded_only}
+    def profiles(self, tenant_id: str) -> dict[str, UserProfile]:  # noqa: ARG002  (one tenant)
+        return dict(self._profiles)
 
 
 class NoIntroductions:
@@ -78,8 +76,9 @@ def test_an_excluded_user_never_appears_as_a_colleague(
     for user in opted_out:
         provenance = api_provenance(None, NOW)
         services.optout.set_user(TENANT, user, opted_out=True, provenance=provenance, enforce_order=False)
+    services.optouts.replace_group_excluded(TENANT, group_excluded, NOW)
     insights = InsightService(
-        services.consents, services.optouts, Facts(facts), Cursors(group_excluded), NoIntroductions(),
+        services.consents, services.optouts, Facts(facts), Cursors(), NoIntroductions(),
         contact_hash_key=KEY,
     )  # fmt: skip
     excluded = opted_out | group_excluded

@@ -241,8 +241,6 @@ def test_a_window_running_across_the_expiry_is_fenced_off_from_the_expiry_instan
 ) -> None:
     import_record(services, tenant_id)
     user = str(uuid.uuid4())
-    before = user_fence(
-        services.consents, services.optouts, tenant_id, user, profile=None, now=EXPIRY - SECOND
-    )
-    at = user_fence(services.consents, services.optouts, tenant_id, user, profile=None, now=EXPIRY)
+    before = user_fence(services.consents, services.optouts, tenant_id, user, now=EXPIRY - SECOND)
+    at = user_fence(services.consents, services.optouts, tenant_id, user, now=EXPIRY)
     assert (before.allowed, at.allowed, at.reason) == (True, False, "no-feature-enabled")
