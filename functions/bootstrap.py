@@ -40,7 +40,7 @@ from functions.services.maintenance import MaintenanceService, MaintenanceStep, 
 from functions.services.optouts import OptOutService
 from functions.services.purge import PurgeService
 from functions.services.restore import RestoreService
-from functions.services.scheduling import SchedulingService
+from functions.services.scheduling import ResumeAfterPurge, SchedulingService
 from functions.services.webhooks import WebhookService
 from functions.settings import Settings
 
@@ -167,8 +167,8 @@ class Container:
     def ingestion_worker(self) -> IngestionWorker:
         return IngestionWorker(
             self.consent_store, self.optout_store, self.slice_store, self.contact_store, self.cursor_store,
-            audit=self.audit_log, graph_factory=self.graph, contact_hash_key=self.settings.contact_hash_key,
-            clock=self.now,
+            purges=self.purge_store, audit=self.audit_log, graph_factory=self.graph,
+            contact_hash_key=self.settings.contact_hash_key, clock=self.now,
             directories=DirectoryCache(), slots=MailboxSlots(),
         )  # fmt: skip
 
@@ -176,7 +176,8 @@ class Container:
     def scheduling_service(self) -> SchedulingService:
         return SchedulingService(
             self.consent_store, self.optout_store, self.cursor_store, self.tenant_list, self.work_queues,
-            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph,
+            purge_requests=self.purge_requests, pending_purges=self.purge_store, audit=self.audit_log,
+            graph_factory=self.graph,
             group_policy=self.settings.group_optout_existing_data,
         )  # fmt: skip
 
@@ -184,7 +185,8 @@ class Container:
     def backup_service(self) -> BackupService:
         return BackupService(
             self.consent_store, self.optout_store, self.cursor_store, self.slice_store,
-            backups=self.backup_store, tenants=self.tenant_list, audit=self.audit_log,
+            purges=self.purge_store, backups=self.backup_store, tenants=self.tenant_list,
+            audit=self.audit_log,
         )  # fmt: skip
 
     @cached_property
@@ -207,7 +209,8 @@ class Container:
     @cached_property
     def purge_service(self) -> PurgeService:
         members = GraphMemberResolver(GraphAdapter.from_settings(self.settings))
-        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, members)
+        resume = ResumeAfterPurge(self.consent_store, self.optout_store, self.work_queues)
+        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, members, on_completed=resume)
 
     @cached_property
     def purge_maintenance(self) -> PurgeMaintenance:

@@ -59,6 +59,12 @@ class PurgeStore(Protocol):
         ...
 
 
+class PendingPurges(Protocol):
+    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
+        """The tenant's purges not completed yet (see `functions.domain.purge.holds_user`)."""
+        ...
+
+
 class TablePurgeStore:
     def __init__(self, storage: StorageClients) -> None:
         self._storage = storage
@@ -103,6 +109,13 @@ class TablePurgeStore:
         with translate_storage_errors():
             rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id}))
         return sorted((purge_from(r) for r in rows), key=lambda r: (r.requested_at, r.id), reverse=True)
+
+    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
+        """The tenant's purges not `completed` yet (what ingestion and backups hold off for)."""
+        query = "PartitionKey eq @pk and status ne @done"
+        with translate_storage_errors():
+            rows = list(self._table.query_entities(query, parameters={"pk": tenant_id, "done": "completed"}))
+        return tuple(purge_from(r) for r in rows)
 
     def unfinished(self) -> tuple[PurgeRecord, ...]:
         """Every tenant's purges not `completed` yet (the maintenance timer's scan; the ledger is small)."""

@@ -17,12 +17,17 @@ another, each recorded as a `PurgeStep` with its time, duration and counts:
 wins", at `fence_at`, once any ingestion that started before the purge has ended) deleted anything written
 late and verified zero again. A verification that finds something sends the record back to `queued`.
 A group scope is first resolved to its members (`members`), then purged as user scopes.
+
+Until a purge completes it **holds** its scope (`holds_tenant`, `holds_user`): nothing is collected or
+copied for it, even if the scope is included again meanwhile (consent granted again, a user opted back in).
+Otherwise the sweep would delete what the new consent collected, and its verification could not find zero
+while a backfill is writing. Once the purge completes, ingestion of a scope included again resumes.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -161,6 +166,29 @@ def next_action(record: PurgeRecord, now: datetime) -> PurgeAction:
         return action
     # verified: the second sweep, once no ingestion older than the purge can still be writing
     return "wait-for-fence" if record.fence_at is not None and now < record.fence_at else "sweep"
+
+
+def holds_tenant(records: Iterable[PurgeRecord]) -> bool:
+    """Whether an unfinished tenant purge is among `records`: nothing of the tenant may be collected yet."""
+    return any(not r.finished and isinstance(r.scope, Scope) and r.scope.kind == "tenant" for r in records)
+
+
+def holds_user(records: Iterable[PurgeRecord], user_id: str) -> bool:
+    """Whether an unfinished purge among `records` covers the user: their tenant, themselves, or a group
+    purge whose resolved members include them. (Before a group purge has resolved its members, which it does
+    first, within seconds, the members are excluded by their group anyway; holding the whole tenant for it
+    would stop everyone's ingestion whenever a group is opted out.)"""
+    user = user_id.lower()
+    for record in records:
+        if record.finished:
+            continue
+        scope = record.scope
+        if isinstance(scope, GroupScope):
+            if user in {m.lower() for m in record.members or ()}:
+                return True
+        elif scope.kind == "tenant" or (scope.kind == "user" and (scope.user_id or "").lower() == user):
+            return True
+    return False  # a feature purge deletes introductions, which ingestion never writes
 
 
 def user_scopes(record: PurgeRecord) -> list[Scope]:

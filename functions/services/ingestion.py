@@ -1,7 +1,8 @@
 """The ingestion worker: one `ingest` queue message is one user and one window (see domain/ingestion.py).
 
-1. Fence: a feature must be enabled and the user included, checked before anything is read (else the window
-   is `skipped`). The cursor becomes `running` with `started_at` (what the purge fences on) and a run ID that
+1. Fence: a feature must be enabled, the user included and no purge of theirs unfinished (`holds_user`:
+   included again while it runs, they wait for it), checked before anything is read (else the window is
+   `skipped`). The cursor becomes `running` with `started_at` (what the purge fences on) and a run ID that
    tags every row this run writes.
 2. Stream: mail pages (the list call for backfill windows, Graph delta for the incremental one), then the
    calendar view; each page becomes facts (`interactions_from_message` / `_from_meeting`) buffered up to
@@ -34,6 +35,7 @@ from functions.adapters.consent_store import ConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.optout_store import OptOutStore
+from functions.adapters.purge_store import PendingPurges
 from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
 from functions.domain.contacts import ContactHasher
@@ -45,6 +47,7 @@ from functions.domain.interactions import (
     interactions_from_meeting,
     interactions_from_message,
 )
+from functions.domain.purge import holds_user
 from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
 from functions.services.tenant_state import UserFence, user_fence
 
@@ -186,6 +189,7 @@ class IngestionWorker:
         contacts: TableContactStore,
         cursors: TableCursorStore,
         *,
+        purges: PendingPurges,
         audit: AuditLog,
         graph_factory: GraphFactory,
         contact_hash_key: bytes,
@@ -196,6 +200,7 @@ class IngestionWorker:
     ) -> None:
         self._consents, self._optouts = consents, optouts
         self._slices, self._contacts, self._cursors, self._audit = slices, contacts, cursors, audit
+        self._purges = purges
         self._graph_factory = graph_factory
         self._key = contact_hash_key
         self._clock = clock
@@ -216,6 +221,10 @@ class IngestionWorker:
         if not fence.allowed:
             # No cursor write: the user's rows may be a purge's to delete; the audit entry is the record.
             self._audit_window(cursor, "skipped", {}, fence.reason)
+            return "skipped"
+        if holds_user(self._purges.unfinished_of(t), u):
+            # Its purge would delete what this window wrote; the purge re-queues the tenant when it completes.
+            self._audit_window(cursor, "skipped", {}, "purge-pending")
             return "skipped"
         started = self._clock()
         run = _Run(request, str(uuid.uuid4()), fence)

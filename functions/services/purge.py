@@ -19,6 +19,11 @@ does one step after another (`functions.domain.purge.next_action`), saving the r
   takes back its own window if consent changed while it ran). The maintenance timer re-queues a purge
   whose sweep is due; not a delayed queue message, because an invisible message counts in the queue's
   length for its whole delay, so the queue (and the local host's idle check) would never look drained.
+- Held until complete: scheduling, the ingestion worker and the backup job leave a scope alone while its
+  purge is unfinished (`functions.domain.purge.holds_user`), so a consent granted again meanwhile is not
+  collected only to be swept (nor does the sweep's verification race a new backfill). The completion hook
+  (`functions.services.scheduling.ResumeAfterPurge`) queues the tenant's scheduling if the scope is
+  included again.
 
 Every step is audited with its counts (object IDs and numbers, never content) and kept on the record.
 """
@@ -89,6 +94,8 @@ class PurgeRun:
 
 # Called with each step's name after the step is saved; tests raise there to simulate a crash at that point.
 FaultHook = Callable[[str], None]
+# Called once a purge completes; True when it queued ingestion again (the scope is included again).
+CompletionHook = Callable[[PurgeRecord, datetime], bool]
 
 
 class PurgeService:
@@ -103,11 +110,12 @@ class PurgeService:
         lease: timedelta = LEASE,
         workers: int = DEFAULT_WORKERS,
         faults: FaultHook | None = None,
+        on_completed: CompletionHook | None = None,
     ) -> None:
         self._ledger, self._audit, self._members = ledger, audit, members
         self._live, self._backups = stores.live, stores.backups
         self._fence_delay, self._lease, self._workers = fence_delay, lease, workers
-        self._faults = faults
+        self._faults, self._on_completed = faults, on_completed
 
     @property
     def store_names(self) -> tuple[str, ...]:
@@ -293,9 +301,14 @@ class PurgeService:
     def _completed(self, record: PurgeRecord, at: datetime) -> None:
         elapsed = (record.completed_at or at) - record.requested_at
         totals = dict(record.counts)
-        self._audit_event(
-            record, at, "purge.completed", "verified-zero", counts=totals, detail=f"after {elapsed}"
-        )
+        detail = f"after {elapsed}"
+        if self._on_completed is not None:
+            try:
+                if self._on_completed(record, at):
+                    detail += "; its scope is included again: ingestion queued"
+            except AppError as error:  # the purge is done; the next daily scheduling run resumes ingestion
+                logger.warning("purge %s completed, but queuing ingestion again failed: %s", record.id, error)
+        self._audit_event(record, at, "purge.completed", "verified-zero", counts=totals, detail=detail)
         logger.info("purge %s of tenant %s completed: %s", record.id, record.tenant_id, _describe(totals))
 
     def _record_failure(

@@ -12,6 +12,10 @@ their messages are sent, so a worker always finds its cursor.
 A user found in an opted-out group who was included at the previous run has had data collected: with
 GROUP_OPTOUT_EXISTING_DATA=purge a user purge is requested (reason `group-membership`) through the same
 purge-record service user opt-outs use; with `retain` they are only excluded from now on.
+
+A tenant or user whose purge is not complete is held (`functions.domain.purge.holds_user`): no profile, no
+cursor, no window, even if consent was granted again meanwhile. `ResumeAfterPurge`, called by the purge
+function when a purge completes, asks for the tenant's scheduling at once if the scope is included again.
 """
 
 from __future__ import annotations
@@ -25,15 +29,17 @@ from typing import Any, Protocol
 
 from functions.adapters.audit_store import AuditLog
 from functions.adapters.consent_store import ConsentStore
-from functions.adapters.cursor_store import TableCursorStore
+from functions.adapters.cursor_store import TableCursorStore, TenantCursors
 from functions.adapters.optout_store import OptOutStore
-from functions.adapters.queues import INGEST_QUEUE
+from functions.adapters.purge_store import PendingPurges
+from functions.adapters.queues import INGEST_QUEUE, WorkQueues
 from functions.domain.audit import AuditEntry
 from functions.domain.consent import enabled_features, legacy_excluded_groups
 from functions.domain.errors import GraphError, GraphNotFound, ValidationFailed
 from functions.domain.events import Provenance
 from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
-from functions.domain.optouts import Exclusions
+from functions.domain.optouts import Exclusions, GroupOptOuts
+from functions.domain.purge import PurgeRecord, holds_tenant, holds_user
 from functions.domain.records import DirectoryUser
 from functions.domain.scope import Scope
 from functions.services.consent import PurgeRequests
@@ -60,6 +66,8 @@ class TenantSchedule:
     excluded: int = 0
     windows_queued: int = 0
     purges_requested: int = 0
+    held: int = 0  # users left alone until a purge of theirs completes
+    tenant_held: bool = False  # a tenant purge is not complete: nothing was done
 
     def counts(self) -> dict[str, int]:
         return {
@@ -68,6 +76,7 @@ class TenantSchedule:
             "excluded": self.excluded,
             "windowsQueued": self.windows_queued,
             "purgesRequested": self.purges_requested,
+            "heldForPurge": self.held,
         }
 
 
@@ -89,13 +98,14 @@ class SchedulingService:
         queues: MessageSender,
         *,
         purge_requests: PurgeRequests,
+        pending_purges: PendingPurges,
         audit: AuditLog,
         graph_factory: GraphFactory,
         group_policy: GroupOptOutPolicy,
     ) -> None:
         self._consents, self._optouts, self._cursors = consents, optouts, cursors
         self._tenants, self._queues = tenants, queues
-        self._purges, self._audit = purge_requests, audit
+        self._purges, self._pending, self._audit = purge_requests, pending_purges, audit
         self._graph_factory = graph_factory
         self._group_policy = group_policy
 
@@ -119,6 +129,10 @@ class SchedulingService:
         consent = self._consents.load(tenant_id).consent
         if not enabled_features(consent, now) or consent.state == "revoked":
             return TenantSchedule(tenant_id, enabled=False)
+        pending = self._pending.unfinished_of(tenant_id)
+        if holds_tenant(pending):
+            self._audit_scheduled(tenant_id, now, "held", {}, detail="purge-pending")
+            return TenantSchedule(tenant_id, enabled=True, tenant_held=True)
         stored_groups = self._optouts.load_groups(tenant_id).groups
         group_ids = stored_groups.ids | legacy_excluded_groups(consent, now)
         users, membership = asyncio.run(self._read_directory(tenant_id, sorted(group_ids)))
@@ -129,26 +143,20 @@ class SchedulingService:
         new_cursors: list[Cursor] = []
         grouped: set[str] = set()
         forgotten: list[str] = []
-        purges = excluded = 0
+        purges = excluded = held = 0
         for user in users:
             uid = user.user_id.lower()
             member_of = membership.get(uid, frozenset())
             group_excluded = not member_of.isdisjoint(group_ids)
             previous = state.profiles.get(uid)  # only included users have one
-            # Joined a group that was already opted out at the previous run, where they were included: a
-            # membership change. (A group opted out since then is the opt-out's own group purge.)
-            if group_excluded and previous is not None:
-                entries = stored_groups.entries
-                joined_old = [
-                    g for g in member_of & group_ids
-                    if g not in entries or entries[g].added_at < previous.seen_at
-                ]  # fmt: skip
-                if joined_old:
-                    purges += self._newly_group_excluded(tenant_id, uid, now)
             if group_excluded:
                 grouped.add(uid)
-            if exclusions.excludes(uid, member_of) or group_excluded:
+                if previous is not None and _joined_old_group(member_of & group_ids, stored_groups, previous):
+                    purges += self._newly_group_excluded(tenant_id, uid, now)
+            is_held = holds_user(pending, uid)
+            if exclusions.excludes(uid, member_of) or group_excluded or is_held:
                 excluded += 1
+                held += is_held
                 if previous is not None:
                     forgotten.append(uid)  # nothing of an excluded person is kept from the directory
                 continue
@@ -160,16 +168,9 @@ class SchedulingService:
             )  # fmt: skip
             if not user.mail:
                 continue  # no mailbox: nothing to read
-            known = state.of_user(uid)
-            windows = windows_to_queue(known, now)
-            cursors = [Cursor(tenant_id, uid, w.name, w.start, w.end, "queued", now) for w in windows]
-            # A first backfill is claimed by inserting its cursors: of two runs at once (the grant's and the
-            # timer's), one queues it.
-            if not known and cursors and not self._cursors.create_all(cursors):
-                continue
-            requests += [WindowRequest(tenant_id, uid, w.name, w.start, w.end) for w in windows]
-            if known:
-                new_cursors += cursors
+            user_requests, user_cursors = self._windows(state, tenant_id, uid, now)
+            requests += user_requests
+            new_cursors += user_cursors
         listed = {user.user_id.lower() for user in users}
         gone = [_departed(p, now) for uid, p in state.profiles.items() if uid not in listed and p.present]
         # Exclusions first: a worker reads them before it reads any mailbox.
@@ -181,18 +182,34 @@ class SchedulingService:
             self._queues.send(INGEST_QUEUE, request.to_message())
         result = TenantSchedule(
             tenant_id, enabled=True, users=len(users), included=len(users) - excluded, excluded=excluded,
-            windows_queued=len(requests), purges_requested=purges,
+            windows_queued=len(requests), purges_requested=purges, held=held,
         )  # fmt: skip
+        self._audit_scheduled(tenant_id, now, "queued", result.counts())
+        return result
+
+    def _windows(
+        self, state: TenantCursors, tenant_id: str, user_id: str, now: datetime
+    ) -> tuple[list[WindowRequest], list[Cursor]]:
+        """An included user's windows to queue, and the cursors still to save for them."""
+        known = state.of_user(user_id)
+        windows = windows_to_queue(known, now)
+        cursors = [Cursor(tenant_id, user_id, w.name, w.start, w.end, "queued", now) for w in windows]
+        # A first backfill is claimed by inserting its cursors: of two runs at once (the grant's and the
+        # timer's), one queues it.
+        if not known and cursors and not self._cursors.create_all(cursors):
+            return [], []
+        requests = [WindowRequest(tenant_id, user_id, w.name, w.start, w.end) for w in windows]
+        return requests, cursors if known else []
+
+    def _audit_scheduled(
+        self, tenant_id: str, now: datetime, outcome: str, counts: dict[str, int], detail: str | None = None
+    ) -> None:
         self._audit.append(
             AuditEntry(
-                tenant_id=tenant_id,
-                at=now,
-                kind="ingestion.scheduled",
-                outcome="queued",
-                counts=result.counts(),
+                tenant_id=tenant_id, at=now, kind="ingestion.scheduled", outcome=outcome, counts=counts,
+                detail=detail,
             )
-        )
-        return result
+        )  # fmt: skip
 
     async def _read_directory(
         self, tenant_id: str, group_ids: list[str]
@@ -219,6 +236,38 @@ class SchedulingService:
         provenance = Provenance(None, None, f"group-membership:{user_id}:{now.isoformat()}", now, "api", now)
         self._purges.request(Scope("user", tenant_id, user_id=user_id), "group-membership", provenance)
         return 1
+
+
+class ResumeAfterPurge:
+    """The purge function's completion hook: when a purge completes and its scope is included again (consent
+    granted again, the user opted back in while it ran), ask for the tenant's scheduling now rather than at
+    the next daily run. True when it asked."""
+
+    def __init__(self, consents: ConsentStore, optouts: OptOutStore, queues: WorkQueues) -> None:
+        self._consents, self._optouts, self._queues = consents, optouts, queues
+
+    def __call__(self, record: PurgeRecord, now: datetime) -> bool:
+        tenant_id, scope = record.tenant_id, record.scope
+        consent = self._consents.load(tenant_id).consent
+        if consent.state == "revoked" or not enabled_features(consent, now):
+            return False
+        if not isinstance(scope, Scope) or scope.kind == "feature":
+            return False  # group members stay excluded by their group; features hold no ingestion
+        if scope.kind == "user":
+            user_id = str(scope.user_id)
+            opt_out = self._optouts.load_user(tenant_id, user_id).user
+            if (opt_out is not None and opt_out.opted_out) or self._optouts.is_group_excluded(
+                tenant_id, user_id
+            ):
+                return False
+        self._queues.request_ingestion(tenant_id)
+        return True
+
+
+def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:
+    """Whether a user included at the previous run is now in a group already opted out then: a membership
+    change. (A group opted out since then is the opt-out's own group purge.)"""
+    return any(g not in stored.entries or stored.entries[g].added_at < previous.seen_at for g in groups)
 
 
 def _departed(profile: UserProfile, now: datetime) -> UserProfile:

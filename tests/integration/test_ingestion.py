@@ -13,10 +13,12 @@ import pytest
 from functions.adapters.backup_store import BlobBackupStore
 from functions.domain.errors import FeatureNotEnabled, GraphMalformedResponse, NotFound
 from functions.domain.ingestion import INCREMENTAL
+from functions.domain.purge import PurgeRecord
 from functions.domain.scope import Scope
 from functions.services.backup import BackupService
 from functions.services.consent import api_provenance
 from functions.services.ingestion import GraphReader, WindowRequest
+from functions.services.scheduling import ResumeAfterPurge
 from graphsim.generate import TenantSpec
 from graphsim.model import Address
 from graphsim.server import GraphSimulator
@@ -197,6 +199,65 @@ def test_a_group_opt_out_withdrawn_lets_its_members_be_named_and_read_again(rig:
     assert members & {u.lower() for u in rig.mailbox_users()} <= scheduled
 
 
+def purge_of(rig: Rig, reason: str) -> PurgeRecord:
+    (record,) = [p for p in rig.purge_store.list(rig.tenant_id) if p.reason == reason]
+    return record
+
+
+def resuming_purges(storage_clients: Any, rig: Rig) -> PurgeRig:
+    """The purge function as bootstrap wires it: on completion, ingestion of a scope included again."""
+    return PurgeRig(
+        storage_clients, rig.now, on_completed=ResumeAfterPurge(rig.consents, rig.optouts, rig.queues)
+    )
+
+
+def test_a_tenant_granted_again_while_its_purge_runs_is_collected_only_once_the_purge_completes(
+    storage_clients: Any, rig: Rig
+) -> None:
+    ingested(rig)
+    users = rig.mailbox_users()
+    rig.revoke()
+    record = purge_of(rig, "consent-revoked")
+    rig.grant()
+    rig.now = NOW + timedelta(minutes=1)
+    assert rig.schedule() == []  # held: no profile, no cursor, no window the sweep would delete
+    window = WindowRequest(rig.tenant_id, users[0], INCREMENTAL, rig.now - timedelta(days=1), None)
+    assert rig.worker.run(window) == "skipped"
+    rig.queues.sent.clear()
+    purges = resuming_purges(storage_clients, rig)
+    assert purges.to_completion(record).finished
+    assert rig.queues.sent == [{"queue": "ingest", "type": "tenant.schedule", "tenantId": rig.tenant_id}]
+    rig.now = NOW + timedelta(hours=1)
+    assert len(rig.schedule()) == 12 * len(users)  # the purge took the cursors: a full backfill again
+    assert set(rig.drain()) == {"succeeded"}
+    assert all(slice_rows(rig, u) for u in users)
+
+
+def test_a_user_who_opts_back_in_while_their_purge_runs_is_read_and_backed_up_only_after_it(
+    storage_clients: Any, rig: Rig
+) -> None:
+    ingested(rig)
+    user = rig.mailbox_users()[0]
+    rig.opt_out(user)
+    rig.opt_in(user)
+    rig.now = NOW + timedelta(hours=1)
+    scheduled = {r.user_id for r in rig.schedule()}
+    assert user not in scheduled
+    assert scheduled  # the others are not held
+    backups = BlobBackupStore(storage_clients)
+    backup = BackupService(
+        rig.consents, rig.optouts, rig.cursors, rig.slices,
+        purges=rig.purge_store, backups=backups, tenants=rig, audit=rig.audit,
+    )  # fmt: skip
+    backup.back_up_tenant(rig.tenant_id, rig.now)
+    assert backups.names(f"{rig.tenant_id}/{user}/") == []
+    rig.queues.sent.clear()
+    assert resuming_purges(storage_clients, rig).to_completion(purge_of(rig, "user-opt-out")).finished
+    assert {"queue": "ingest", "type": "tenant.schedule", "tenantId": rig.tenant_id} in rig.queues.sent
+    rig.now = NOW + timedelta(hours=2)
+    assert user in {r.user_id for r in rig.schedule()}
+
+
 # --- the worker ---------------------------------------------------------------------------------------------
 
 
@@ -369,8 +430,9 @@ def test_the_daily_backup_writes_one_blob_per_included_user_and_skips_the_exclud
     rig = ingested(rig_for(storage_clients, sim, tenant_id))
     backups = BlobBackupStore(storage_clients)
     service = BackupService(
-        rig.consents, rig.optouts, rig.cursors, rig.slices, backups=backups, tenants=rig, audit=rig.audit
-    )
+        rig.consents, rig.optouts, rig.cursors, rig.slices,
+        purges=rig.purge_store, backups=backups, tenants=rig, audit=rig.audit,
+    )  # fmt: skip
     users = sorted(rig.mailbox_users())
     rig.opt_out(users[0])
     (result,) = service.back_up_all(NOW)

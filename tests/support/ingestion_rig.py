@@ -81,13 +81,14 @@ class Rig:
         self.optout = OptOutService(self.optouts, requests, self.audit, group_policy=group_policy)
         self.worker = IngestionWorker(
             self.consents, self.optouts, self.slices, self.contacts, self.cursors,
-            audit=self.audit, graph_factory=self.worker_graph, contact_hash_key=HASH_KEY,
-            clock=lambda: self.now,
+            purges=self.purge_store, audit=self.audit, graph_factory=self.worker_graph,
+            contact_hash_key=HASH_KEY, clock=lambda: self.now,
             flush_facts=flush_facts,
         )  # fmt: skip
         self.scheduler = SchedulingService(
             self.consents, self.optouts, self.cursors, self, self.queues,
-            purge_requests=requests, audit=self.audit, graph_factory=self.graph, group_policy=group_policy,
+            purge_requests=requests, pending_purges=self.purge_store, audit=self.audit,
+            graph_factory=self.graph, group_policy=group_policy,
         )  # fmt: skip
         self.insights = InsightService(
             self.consents, self.optouts, self.contacts, self.cursors, self.introductions,
@@ -121,6 +122,12 @@ class Rig:
         provenance = api_provenance(None, self.now)
         self.optout.set_user(
             self.tenant_id, user_id, opted_out=True, provenance=provenance, enforce_order=False
+        )
+
+    def opt_in(self, user_id: str) -> None:
+        provenance = api_provenance(None, self.now)
+        self.optout.set_user(
+            self.tenant_id, user_id, opted_out=False, provenance=provenance, enforce_order=False
         )
 
     def opt_out_groups(self, *group_ids: str) -> None:

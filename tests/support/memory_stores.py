@@ -132,6 +132,9 @@ class MemoryPurgeStore:
         found = [r for (t, _), r in self.records.items() if t == tenant_id]
         return sorted(found, key=lambda r: (r.requested_at, r.id), reverse=True)
 
+    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
+        return tuple(r for r in self.list(tenant_id) if not r.finished)
+
 
 class MemoryAuditLog:
     def __init__(self) -> None:

@@ -19,7 +19,7 @@ from functions.domain.audit import AuditEntry
 from functions.domain.events import Provenance
 from functions.domain.purge import PurgeRecord, PurgeTarget, new_purge
 from functions.domain.scope import Scope
-from functions.services.purge import FaultHook, PurgeRun, PurgeService
+from functions.services.purge import CompletionHook, FaultHook, PurgeRun, PurgeService
 from tests.support.purge_data import traces
 from tests.support.purge_fakes import Clock, StaticMembers
 
@@ -28,7 +28,13 @@ FENCE_DELAY = timedelta(minutes=12)
 
 class PurgeRig:
     def __init__(
-        self, storage: StorageClients, now: datetime, *, faults: FaultHook | None = None, workers: int = 4
+        self,
+        storage: StorageClients,
+        now: datetime,
+        *,
+        faults: FaultHook | None = None,
+        workers: int = 4,
+        on_completed: CompletionHook | None = None,
     ) -> None:
         self.storage = storage
         self.clock = Clock(now)
@@ -40,7 +46,7 @@ class PurgeRig:
         self.failures: list[Exception] = []
         self.service = PurgeService(
             self.ledger, self.stores, self.audit, self.members,
-            fence_delay=FENCE_DELAY, faults=faults, workers=workers,
+            fence_delay=FENCE_DELAY, faults=faults, workers=workers, on_completed=on_completed,
         )  # fmt: skip
 
     def request(self, scope: PurgeTarget, reason: str = "consent-revoked") -> PurgeRecord:

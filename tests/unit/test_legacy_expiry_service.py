@@ -225,7 +225,7 @@ def scheduler(services: Services) -> SchedulingService:
     return SchedulingService(
         services.consents, services.optouts, None, None, None,  # type: ignore[arg-type]
         purge_requests=PurgeRequests(services.purges, services.queues, services.audit),
-        audit=services.audit, graph_factory=NoGraph(), group_policy="purge",
+        pending_purges=services.purges, audit=services.audit, graph_factory=NoGraph(), group_policy="purge",
     )  # fmt: skip
 
 

@@ -1,0 +1,118 @@
+"""While a purge is unfinished it holds its scope: nothing is collected for it, even if the scope is included
+again meanwhile; when it completes, a scope included again has its ingestion queued at once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.domain.events import Provenance
+from functions.domain.purge import GroupScope, PurgeRecord, holds_tenant, holds_user, new_purge
+from functions.domain.scope import Scope
+from functions.services.consent import api_provenance
+from functions.services.scheduling import ResumeAfterPurge
+from tests.support.memory_stores import Services
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+TENANT = str(uuid.uuid4())
+ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def purge(scope: Scope | GroupScope, *, status: str = "queued") -> PurgeRecord:
+    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    return replace(new_purge(scope, "consent-revoked", provenance), status=status)
+
+
+def test_an_unfinished_tenant_purge_holds_the_tenant_and_every_user() -> None:
+    records = [purge(Scope("tenant", TENANT), status="verified")]
+    assert holds_tenant(records)
+    assert holds_user(records, ALICE)
+
+
+def test_a_completed_purge_holds_nothing() -> None:
+    records = [
+        purge(Scope("tenant", TENANT), status="completed"),
+        purge(Scope("user", TENANT, user_id=ALICE), status="completed"),
+    ]
+    assert not holds_tenant(records)
+    assert not holds_user(records, ALICE)
+
+
+def test_a_user_purge_holds_that_user_only_whatever_the_case_of_the_id() -> None:
+    records = [purge(Scope("user", TENANT, user_id=ALICE.upper()))]
+    assert holds_user(records, ALICE)
+    assert not holds_user(records, BOB)
+    assert not holds_tenant(records)
+
+
+def test_a_group_purge_holds_its_resolved_members_only() -> None:
+    unresolved = purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})))
+    assert not holds_user([unresolved], BOB)  # its members are excluded by their group meanwhile
+    resolved = replace(unresolved, members=(ALICE,))
+    assert holds_user([resolved], ALICE)
+    assert not holds_user([resolved], BOB)
+
+
+def test_a_feature_purge_holds_no_ingestion() -> None:
+    assert not holds_user([purge(Scope("feature", TENANT, feature="who_knows_whom"))], ALICE)
+
+
+@given(st.lists(st.sampled_from(["queued", "live-deleted", "backups-deleted", "verified", "completed"])))
+def test_only_unfinished_purges_of_the_user_or_their_tenant_hold_them(statuses: list[str]) -> None:
+    records = [purge(Scope("user", TENANT, user_id=ALICE), status=s) for s in statuses]
+    assert holds_user(records, ALICE) == any(s != "completed" for s in statuses)
+    assert not holds_user(records, BOB)
+
+
+# --- when a purge completes ---------------------------------------------------------------------------------
+
+
+def resume(services: Services, record: PurgeRecord) -> bool:
+    return ResumeAfterPurge(services.consents, services.optouts, services.queues)(record, T0)
+
+
+def test_a_tenant_granted_again_gets_its_ingestion_queued_when_the_withdrawal_purge_completes() -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.queues.ingest.clear()  # the grant's own request
+    assert resume(services, purge(Scope("tenant", TENANT), status="completed"))
+    assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
+
+
+def test_a_tenant_still_withdrawn_gets_nothing_queued() -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.revoke(TENANT, api_provenance(None, T0), enforce_order=False)
+    services.queues.ingest.clear()
+    assert not resume(services, purge(Scope("tenant", TENANT), status="completed"))
+    assert services.queues.ingest == []
+
+
+def test_a_user_still_opted_out_gets_nothing_queued_and_one_who_opted_back_in_does() -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.queues.ingest.clear()
+    for user in (ALICE, BOB):
+        services.optout.set_user(
+            TENANT, user, opted_out=True, provenance=api_provenance(None, T0), enforce_order=False
+        )
+    services.optout.set_user(
+        TENANT, BOB, opted_out=False, provenance=api_provenance(None, T0), enforce_order=False
+    )
+    assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
+    assert resume(services, purge(Scope("user", TENANT, user_id=BOB), status="completed"))
+    assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
+
+
+def test_a_user_now_in_an_opted_out_group_or_a_group_purge_gets_nothing_queued() -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.queues.ingest.clear()
+    services.optouts.replace_group_excluded(TENANT, [ALICE], T0)
+    assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
+    assert not resume(services, purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})), status="completed"))
+    assert services.queues.ingest == []
