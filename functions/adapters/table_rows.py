@@ -20,7 +20,7 @@ from azure.data.tables import TableTransactionError
 
 from functions.adapters.storage import translate_storage_errors
 from functions.domain.errors import ConcurrencyConflict
-from functions.domain.events import Provenance
+from functions.domain.events import CHANGE_SOURCES, Provenance
 
 Entity = dict[str, Any]
 
@@ -92,7 +92,7 @@ def provenance_from_json(value: Mapping[str, Any]) -> Provenance:
         actor_upn=value.get("actorUpn"),
         event_id=str(value["eventId"]),
         event_time=required_iso(value["eventTime"]),
-        source="api" if value.get("source") == "api" else "webhook",
+        source=next((s for s in CHANGE_SOURCES if s == value.get("source")), "webhook"),
         recorded_at=required_iso(value["recordedAt"]),
     )
 

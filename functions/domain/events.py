@@ -36,7 +36,10 @@ EVENT_TYPES: tuple[EventType, ...] = (
     "optout.user.changed",
     "legacy.consent.imported",
 )
-ChangeSource = Literal["webhook", "api"]
+# Who made a change: the admin center's webhook, our REST API, a timer (legacy expiry), the legacy import
+# command, or an ingestion scheduling run (a user found in an opted-out group).
+ChangeSource = Literal["webhook", "api", "timer", "import", "ingestion"]
+CHANGE_SOURCES: tuple[ChangeSource, ...] = ("webhook", "api", "timer", "import", "ingestion")
 # What applying a change did: `applied`; `stale` (older than the subject's last change, ignored);
 # `unchanged` (valid and newest, but the state already said so); `duplicate` (this very event was applied).
 Outcome = Literal["applied", "stale", "unchanged", "duplicate"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.consent import TenantConsent, feature_status
-from functions.domain.events import MAX_GROUP_IDS, Provenance
+from functions.domain.events import CHANGE_SOURCES, MAX_GROUP_IDS, Provenance
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.purge import GroupScope, PurgeRecord
 from functions.domain.scope import FEATURES
@@ -168,7 +168,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "actorUpn": _NULLABLE_STRING,
             "eventId": {"type": "string"},
             "eventTime": TIME,
-            "source": {"enum": ["webhook", "api"]},
+            "source": {"enum": list(CHANGE_SOURCES)},
             "recordedAt": TIME,
         }
     ),

@@ -233,7 +233,8 @@ class SchedulingService:
     def _newly_group_excluded(self, tenant_id: str, user_id: str, now: datetime) -> int:
         if self._group_policy != "purge":
             return 0
-        provenance = Provenance(None, None, f"group-membership:{user_id}:{now.isoformat()}", now, "api", now)
+        event_id = f"group-membership:{user_id}:{now.isoformat()}"
+        provenance = Provenance(None, None, event_id, now, "ingestion", now)
         self._purges.request(Scope("user", tenant_id, user_id=user_id), "group-membership", provenance)
         return 1
 

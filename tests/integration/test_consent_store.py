@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from functions.adapters.consent_store import TableConsentStore
 from functions.adapters.storage import StorageClients
 from functions.domain.consent import TenantConsent, grant, import_legacy, revoke
 from functions.domain.errors import ConcurrencyConflict
-from functions.domain.events import Provenance
+from functions.domain.events import CHANGE_SOURCES, ChangeSource, Provenance
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,14 @@ def test_two_first_saves_of_one_tenant_cannot_both_win(store: TableConsentStore,
     store.save(granted.consent, None, granted.changes)
     with pytest.raises(ConcurrencyConflict):
         store.save(granted.consent, None, granted.changes)
+
+
+@pytest.mark.parametrize("source", CHANGE_SOURCES)
+def test_who_made_a_change_reads_back_for_every_source(
+    store: TableConsentStore, tenant_id: str, source: ChangeSource
+) -> None:
+    provenance = replace(change(T0), source=source)
+    granted = grant(TenantConsent(tenant_id), provenance)
+    store.save(granted.consent, None, granted.changes)
+    assert store.load(tenant_id).consent.granted == provenance
+    assert [c.provenance.source for c in store.history(tenant_id)] == [source]

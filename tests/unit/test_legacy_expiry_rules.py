@@ -71,6 +71,13 @@ def test_the_expiry_change_has_no_actor_and_takes_effect_at_the_expiry_instant()
     assert (stamp.actor_id, stamp.event_time, stamp.recorded_at) == (None, EXPIRY, now)
 
 
+def test_an_expiry_and_the_purge_it_asks_for_are_recorded_as_the_timers_doing() -> None:
+    expiry = expire_legacy(on_legacy(), EXPIRY)
+    assert expiry.provenance["relationship_analytics"].source == "timer"
+    assert expiry.tenant_purge is not None
+    assert expiry.tenant_purge.source == "timer"
+
+
 def test_an_expired_record_is_never_expired_twice() -> None:
     once = expire_legacy(on_legacy(), EXPIRY).consent
     again = expire_legacy(once, EXPIRY + timedelta(days=1))

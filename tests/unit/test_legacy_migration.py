@@ -159,5 +159,7 @@ def test_a_bulk_imported_record_of_a_granted_tenant_is_superseded_on_arrival_and
     first = legacy.import_rows([row], T0 + timedelta(hours=1))
     again = legacy.import_rows([row], T0 + timedelta(hours=2))
     assert (first.imported, first.superseded_on_arrival, again.already_imported) == (1, 1, 1)
+    imported = services.consents.load(tenant_id).consent.legacy["relationship_analytics"].imported
+    assert imported.source == "import"  # the command's doing, not an API caller's
     assert sources(services, tenant_id) == {G1: "legacy-migration"}
     assert migrations(services, tenant_id) == [(G1,)]
