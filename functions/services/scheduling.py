@@ -6,8 +6,8 @@ save the group-excluded users' object IDs in the opt-out store (what the worker,
 insight routes fence on), save each included user's profile (name and address: what who knows whom shows)
 and delete any profile of a user now excluded, then queue work for every included user with a mailbox
 (`windows_to_queue`: the 12-window backfill for a user never ingested, failed or stale windows again, else
-one incremental window). Cursors are saved as `queued` before
-their messages are sent, so a worker always finds its cursor.
+one incremental window). Cursors are saved as `queued` before their messages are sent, so a worker always
+finds its cursor.
 
 A user found in an opted-out group who was included at the previous run has had data collected: with
 GROUP_OPTOUT_EXISTING_DATA=purge a user purge is requested (reason `group-membership`) through the same
