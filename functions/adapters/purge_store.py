@@ -61,7 +61,7 @@ class PurgeStore(Protocol):
 
 class PendingPurges(Protocol):
     def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
-        """The tenant's purges not completed yet (see `functions.domain.purge.holds_user`)."""
+        """The tenant's purges not completed yet (see `functions.domain.purge.purge_hold`)."""
         ...
 
 

@@ -18,7 +18,7 @@ wins", at `fence_at`, once any ingestion that started before the purge has ended
 late and verified zero again. A verification that finds something sends the record back to `queued`.
 A group scope is first resolved to its members (`members`), then purged as user scopes.
 
-Until a purge completes it **holds** its scope (`holds_tenant`, `holds_user`): nothing is collected or
+Until a purge completes it **holds** its scope (`purge_hold`): nothing is collected or
 copied for it, even if the scope is included again meanwhile (consent granted again, a user opted back in).
 Otherwise the sweep would delete what the new consent collected, and its verification could not find zero
 while a backfill is writing. Once the purge completes, ingestion of a scope included again resumes.
@@ -168,27 +168,37 @@ def next_action(record: PurgeRecord, now: datetime) -> PurgeAction:
     return "wait-for-fence" if record.fence_at is not None and now < record.fence_at else "sweep"
 
 
-def holds_tenant(records: Iterable[PurgeRecord]) -> bool:
-    """Whether an unfinished tenant purge is among `records`: nothing of the tenant may be collected yet."""
-    return any(not r.finished and isinstance(r.scope, Scope) and r.scope.kind == "tenant" for r in records)
+@dataclass(frozen=True, slots=True)
+class PurgeHold:
+    """What a tenant's unfinished purges keep ingestion and backups away from, worked out once per read of
+    the ledger (a scheduling run asks for every user of the tenant)."""
+
+    tenant: bool  # an unfinished tenant purge: nothing of the tenant may be collected yet
+    users: frozenset[str]  # lower-case object IDs covered by an unfinished user or (resolved) group purge
+
+    def covers(self, user_id: str) -> bool:
+        return self.tenant or user_id.lower() in self.users
 
 
-def holds_user(records: Iterable[PurgeRecord], user_id: str) -> bool:
-    """Whether an unfinished purge among `records` covers the user: their tenant, themselves, or a group
-    purge whose resolved members include them. (Before a group purge has resolved its members, which it does
-    first, within seconds, the members are excluded by their group anyway; holding the whole tenant for it
-    would stop everyone's ingestion whenever a group is opted out.)"""
-    user = user_id.lower()
+def purge_hold(records: Iterable[PurgeRecord]) -> PurgeHold:
+    """The hold of these purges. A user is covered by their tenant's purge, their own, or a group purge whose
+    resolved members include them. (Before a group purge has resolved its members, which it does first,
+    within seconds, the members are excluded by their group anyway; holding the whole tenant for it would stop
+    everyone's ingestion whenever a group is opted out.) A feature purge deletes introductions, which
+    ingestion never writes: it holds nobody."""
+    tenant = False
+    users: set[str] = set()
     for record in records:
+        scope = record.scope
         if record.finished:
             continue
-        scope = record.scope
         if isinstance(scope, GroupScope):
-            if user in {m.lower() for m in record.members or ()}:
-                return True
-        elif scope.kind == "tenant" or (scope.kind == "user" and (scope.user_id or "").lower() == user):
-            return True
-    return False  # a feature purge deletes introductions, which ingestion never writes
+            users.update(m.lower() for m in record.members or ())
+        elif scope.kind == "tenant":
+            tenant = True
+        elif scope.kind == "user":
+            users.add(str(scope.user_id).lower())
+    return PurgeHold(tenant, frozenset(users))
 
 
 def user_scopes(record: PurgeRecord) -> list[Scope]:

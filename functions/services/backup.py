@@ -22,7 +22,7 @@ from functions.adapters.optout_store import OptOutStore
 from functions.adapters.purge_store import PendingPurges
 from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
-from functions.domain.purge import holds_tenant, holds_user
+from functions.domain.purge import purge_hold
 from functions.services.scheduling import TenantList
 from functions.services.tenant_state import TenantState, load_tenant_state
 
@@ -60,15 +60,15 @@ class BackupService:
     def back_up_tenant(self, tenant_id: str, now: datetime) -> TenantBackup | None:
         tenant_id = tenant_id.lower()
         state = self._state(tenant_id, now)
-        pending = self._purges.unfinished_of(tenant_id)
-        if not state.features or holds_tenant(pending):
+        hold = purge_hold(self._purges.unfinished_of(tenant_id))
+        if not state.features or hold.tenant:
             return None
         day = now.date()
         written: list[str] = []
         records = 0
         # Users come from the profiles scheduling saved: every included user who may have a slice has one.
         for user_id in sorted(self._cursors.tenant(tenant_id).profiles):
-            if state.is_excluded(user_id) or holds_user(pending, user_id):
+            if state.is_excluded(user_id) or hold.covers(user_id):
                 continue
             rows = self._slices.records(tenant_id, user_id)
             first = next(rows, None)
@@ -77,10 +77,8 @@ class BackupService:
             count = self._backups.write(tenant_id, user_id, day, itertools.chain([first], rows))
             written.append(user_id)
             records += count
-        after, pending = self._state(tenant_id, now), self._purges.unfinished_of(tenant_id)
-        taken_back = [
-            u for u in written if not after.features or after.is_excluded(u) or holds_user(pending, u)
-        ]
+        after, hold = self._state(tenant_id, now), purge_hold(self._purges.unfinished_of(tenant_id))
+        taken_back = [u for u in written if not after.features or after.is_excluded(u) or hold.covers(u)]
         for user_id in taken_back:
             self._backups.delete(tenant_id, user_id, day)
         result = TenantBackup(tenant_id, len(written) - len(taken_back), records, len(taken_back))

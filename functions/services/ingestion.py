@@ -1,6 +1,6 @@
 """The ingestion worker: one `ingest` queue message is one user and one window (see domain/ingestion.py).
 
-1. Fence: a feature must be enabled, the user included and no purge of theirs unfinished (`holds_user`:
+1. Fence: a feature must be enabled, the user included and no purge of theirs unfinished (`purge_hold`:
    included again while it runs, they wait for it), checked before anything is read (else the window is
    `skipped`). The cursor becomes `running` with `started_at` (what the purge fences on) and a run ID that
    tags every row this run writes.
@@ -47,7 +47,7 @@ from functions.domain.interactions import (
     interactions_from_meeting,
     interactions_from_message,
 )
-from functions.domain.purge import holds_user
+from functions.domain.purge import purge_hold
 from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
 from functions.services.tenant_state import UserFence, user_fence
 
@@ -222,7 +222,7 @@ class IngestionWorker:
             # No cursor write: the user's rows may be a purge's to delete; the audit entry is the record.
             self._audit_window(cursor, "skipped", {}, fence.reason)
             return "skipped"
-        if holds_user(self._purges.unfinished_of(t), u):
+        if purge_hold(self._purges.unfinished_of(t)).covers(u):
             # Its purge would delete what this window wrote; the purge re-queues the tenant when it completes.
             self._audit_window(cursor, "skipped", {}, "purge-pending")
             return "skipped"

@@ -20,7 +20,7 @@ does one step after another (`functions.domain.purge.next_action`), saving the r
   whose sweep is due; not a delayed queue message, because an invisible message counts in the queue's
   length for its whole delay, so the queue (and the local host's idle check) would never look drained.
 - Held until complete: scheduling, the ingestion worker and the backup job leave a scope alone while its
-  purge is unfinished (`functions.domain.purge.holds_user`), so a consent granted again meanwhile is not
+  purge is unfinished (`functions.domain.purge.purge_hold`), so a consent granted again meanwhile is not
   collected only to be swept (nor does the sweep's verification race a new backfill). The completion hook
   (`functions.services.scheduling.ResumeAfterPurge`) queues the tenant's scheduling if the scope is
   included again.

@@ -13,7 +13,7 @@ A user found in an opted-out group who was included at the previous run has had 
 GROUP_OPTOUT_EXISTING_DATA=purge a user purge is requested (reason `group-membership`) through the same
 purge-record service user opt-outs use; with `retain` they are only excluded from now on.
 
-A tenant or user whose purge is not complete is held (`functions.domain.purge.holds_user`): no profile, no
+A tenant or user whose purge is not complete is held (`functions.domain.purge.purge_hold`): no profile, no
 cursor, no window, even if consent was granted again meanwhile. `ResumeAfterPurge`, called by the purge
 function when a purge completes, asks for the tenant's scheduling at once if the scope is included again.
 """
@@ -39,11 +39,12 @@ from functions.domain.errors import GraphError, GraphNotFound, ValidationFailed
 from functions.domain.events import Provenance
 from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
 from functions.domain.optouts import Exclusions, GroupOptOuts
-from functions.domain.purge import PurgeRecord, holds_tenant, holds_user
+from functions.domain.purge import PurgeRecord, purge_hold
 from functions.domain.records import DirectoryUser
 from functions.domain.scope import Scope
 from functions.services.consent import PurgeRequests
 from functions.services.ingestion import GraphFactory, GraphReader, WindowRequest
+from functions.services.tenant_state import user_fence
 from functions.settings import GroupOptOutPolicy
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,8 @@ class SchedulingService:
         consent = self._consents.load(tenant_id).consent
         if not enabled_features(consent, now) or consent.state == "revoked":
             return TenantSchedule(tenant_id, enabled=False)
-        pending = self._pending.unfinished_of(tenant_id)
-        if holds_tenant(pending):
+        hold = purge_hold(self._pending.unfinished_of(tenant_id))
+        if hold.tenant:
             self._audit_scheduled(tenant_id, now, "held", {}, detail="purge-pending")
             return TenantSchedule(tenant_id, enabled=True, tenant_held=True)
         stored_groups = self._optouts.load_groups(tenant_id).groups
@@ -153,7 +154,7 @@ class SchedulingService:
                 grouped.add(uid)
                 if previous is not None and _joined_old_group(member_of & group_ids, stored_groups, previous):
                     purges += self._newly_group_excluded(tenant_id, uid, now)
-            is_held = holds_user(pending, uid)
+            is_held = hold.covers(uid)
             if exclusions.excludes(uid, member_of) or group_excluded or is_held:
                 excluded += 1
                 held += is_held
@@ -249,20 +250,18 @@ class ResumeAfterPurge:
 
     def __call__(self, record: PurgeRecord, now: datetime) -> bool:
         tenant_id, scope = record.tenant_id, record.scope
-        consent = self._consents.load(tenant_id).consent
-        if consent.state == "revoked" or not enabled_features(consent, now):
-            return False
         if not isinstance(scope, Scope) or scope.kind == "feature":
             return False  # group members stay excluded by their group; features hold no ingestion
         if scope.kind == "user":
-            user_id = str(scope.user_id)
-            opt_out = self._optouts.load_user(tenant_id, user_id).user
-            if (opt_out is not None and opt_out.opted_out) or self._optouts.is_group_excluded(
-                tenant_id, user_id
-            ):
-                return False
-        self._queues.request_ingestion(tenant_id)
-        return True
+            # The same facts the worker fences on: consent, the user's opt-out, their group exclusion.
+            fence = user_fence(self._consents, self._optouts, tenant_id, str(scope.user_id), now=now)
+            included = fence.allowed
+        else:
+            consent = self._consents.load(tenant_id).consent
+            included = consent.state != "revoked" and bool(enabled_features(consent, now))
+        if included:
+            self._queues.request_ingestion(tenant_id)
+        return included
 
 
 def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:

@@ -159,9 +159,8 @@ def test_nothing_from_the_directory_is_kept_of_an_opted_out_user_after_their_pur
     ingested(rig)
     user = rig.mailbox_users()[0]
     rig.opt_out(user)
-    (record,) = [p for p in rig.purge_store.list(rig.tenant_id) if p.reason == "user-opt-out"]
     purge = PurgeRig(storage_clients, rig.now)
-    assert purge.to_completion(record).finished
+    assert purge.to_completion(purge_of(rig, "user-opt-out")).finished
     rig.now = NOW + timedelta(days=1)
     rig.schedule()  # the next daily run lists the user in the directory again
     assert set(purge.traces(Scope("user", rig.tenant_id, user_id=user)).values()) == {0}

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from functions.domain.events import Provenance
-from functions.domain.purge import GroupScope, PurgeRecord, holds_tenant, holds_user, new_purge
+from functions.domain.purge import GroupScope, PurgeRecord, new_purge, purge_hold
 from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
 from functions.services.scheduling import ResumeAfterPurge
@@ -29,8 +29,8 @@ def purge(scope: Scope | GroupScope, *, status: str = "queued") -> PurgeRecord:
 
 def test_an_unfinished_tenant_purge_holds_the_tenant_and_every_user() -> None:
     records = [purge(Scope("tenant", TENANT), status="verified")]
-    assert holds_tenant(records)
-    assert holds_user(records, ALICE)
+    assert purge_hold(records).tenant
+    assert purge_hold(records).covers(ALICE)
 
 
 def test_a_completed_purge_holds_nothing() -> None:
@@ -38,34 +38,34 @@ def test_a_completed_purge_holds_nothing() -> None:
         purge(Scope("tenant", TENANT), status="completed"),
         purge(Scope("user", TENANT, user_id=ALICE), status="completed"),
     ]
-    assert not holds_tenant(records)
-    assert not holds_user(records, ALICE)
+    assert not purge_hold(records).tenant
+    assert not purge_hold(records).covers(ALICE)
 
 
 def test_a_user_purge_holds_that_user_only_whatever_the_case_of_the_id() -> None:
     records = [purge(Scope("user", TENANT, user_id=ALICE.upper()))]
-    assert holds_user(records, ALICE)
-    assert not holds_user(records, BOB)
-    assert not holds_tenant(records)
+    assert purge_hold(records).covers(ALICE)
+    assert not purge_hold(records).covers(BOB)
+    assert not purge_hold(records).tenant
 
 
 def test_a_group_purge_holds_its_resolved_members_only() -> None:
     unresolved = purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})))
-    assert not holds_user([unresolved], BOB)  # its members are excluded by their group meanwhile
+    assert not purge_hold([unresolved]).covers(BOB)  # its members are excluded by their group meanwhile
     resolved = replace(unresolved, members=(ALICE,))
-    assert holds_user([resolved], ALICE)
-    assert not holds_user([resolved], BOB)
+    assert purge_hold([resolved]).covers(ALICE)
+    assert not purge_hold([resolved]).covers(BOB)
 
 
 def test_a_feature_purge_holds_no_ingestion() -> None:
-    assert not holds_user([purge(Scope("feature", TENANT, feature="who_knows_whom"))], ALICE)
+    assert not purge_hold([purge(Scope("feature", TENANT, feature="who_knows_whom"))]).covers(ALICE)
 
 
 @given(st.lists(st.sampled_from(["queued", "live-deleted", "backups-deleted", "verified", "completed"])))
 def test_only_unfinished_purges_of_the_user_or_their_tenant_hold_them(statuses: list[str]) -> None:
     records = [purge(Scope("user", TENANT, user_id=ALICE), status=s) for s in statuses]
-    assert holds_user(records, ALICE) == any(s != "completed" for s in statuses)
-    assert not holds_user(records, BOB)
+    assert purge_hold(records).covers(ALICE) == any(s != "completed" for s in statuses)
+    assert not purge_hold(records).covers(BOB)
 
 
 # --- when a purge completes ---------------------------------------------------------------------------------
