@@ -159,6 +159,10 @@ class _Story:
                 )
             # Executives at the grant, Contractors, Alice, the tenant.
             ctx.expect(len(purges) == 4, f"expected 4 purge records, found {len(purges)}")
+            ctx.say(
+                "(the purge function works through them in the background meanwhile, so some may be past "
+                "`queued`; the purge chapter follows one to the end)"
+            )
 
     def audit_trail(self) -> None:
         ctx = self.ctx

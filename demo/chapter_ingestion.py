@@ -66,6 +66,7 @@ def run(ctx: Context) -> None:
     reader = {"Authorization": identity.tokens.authorization(tenant, roles=["Insights.Read"])}
     mailboxes = sum(1 for user in sim["users"] if user.get("mail"))
 
+    ctx.say(f"a second tenant, with the simulator's mailboxes: {tenant}")
     with ctx.step("The tenant grants consent; the ingestion timer fires"):
         response = ctx.http.put(f"/api/tenants/{tenant}/consent", headers=manage)
         ctx.expect(response.status_code == 200, f"the grant answered {response.status_code}: {response.text}")

@@ -3,7 +3,8 @@
 On the tenant of the ingestion chapter, the colleague who knows the heaviest contact best opts out and their
 data goes; the tenant takes its nightly backup, then withdraws its consent; the purge function deletes every
 live trace and every backup, searches every store for the tenant, and records the proof, in seconds rather
-than the 24 hours allowed.
+than the 24 hours allowed. The admin then grants again before the purge's sweep: the ingestion timer holds the
+tenant (nothing is collected that the sweep would delete) until the purge completes.
 
 It talks to the API with the stand-in Entra ID that the consent chapter's `prepare` started.
 """
@@ -82,6 +83,23 @@ def run(ctx: Context) -> None:
             "anything written late and verifies zero again, then marks it completed"
         )
         ctx.say(f"deadline flags: {purge['deadlineFlags'] or 'none'}; attempts: {purge['attempts']}")
+
+    with ctx.step("The admin changes their mind and grants again before the sweep"):
+        response = ctx.http.put(f"/api/tenants/{tenant}/consent", headers=manage)
+        ctx.expect(response.status_code == 200, f"the grant answered {response.status_code}: {response.text}")
+        outcome = ctx.host.fire("ingestion_schedule")
+        ctx.expect(outcome.get("outcome") == "Succeeded", f"the ingestion timer failed: {outcome}")
+        held = tenant_traces(storage, tenant)
+        ctx.expect(not any(held.values()), f"a held tenant was collected: {held}")
+        entries = ctx.http.get(f"/api/tenants/{tenant}/audit", params={"limit": 10}, headers=manage).json()
+        run = next(e for e in entries["entries"] if e["kind"] == "ingestion.scheduled")
+        ctx.expect(run["outcome"] == "held", f"the ingestion timer was not held: {run}")
+        ctx.say(
+            f"audit: ingestion.scheduled {run['outcome']} ({run['detail']}): the timer leaves the tenant "
+            "alone while its purge is unfinished, so the sweep cannot delete what the new consent collects; "
+            "when the purge completes it queues the tenant's backfill itself"
+        )
+        ctx.say("what the tenant has now: " + _counts(held))
 
     with ctx.step("The purge's story in the audit log (IDs and counts, never content)"):
         entries = ctx.http.get(f"/api/tenants/{tenant}/audit", params={"limit": 50}, headers=manage).json()
