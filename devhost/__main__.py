@@ -58,9 +58,12 @@ def configure_logging() -> None:
 def load_app(reference: str, script_root: Path) -> func.FunctionApp:
     module_name, _, attribute = reference.partition(":")
     sys.path.insert(0, str(script_root))
-    app = getattr(importlib.import_module(module_name), attribute or "app", None)
-    if callable(app) and not isinstance(app, func.FunctionApp):
-        app = app()  # a factory such as functions.app:create_app
+    try:
+        app = getattr(importlib.import_module(module_name), attribute or "app", None)
+        if callable(app) and not isinstance(app, func.FunctionApp):
+            app = app()  # a factory such as functions.app:create_app
+    except Exception as error:  # as the Functions host does: the app did not load, say why and stop
+        raise StartupError(f"{reference} failed to load: {type(error).__name__}: {error}") from error
     if not isinstance(app, func.FunctionApp):
         raise StartupError(f"{reference} is neither an azure.functions.FunctionApp nor a factory of one")
     return app

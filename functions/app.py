@@ -6,6 +6,7 @@ from types import ModuleType
 
 import azure.functions as func
 
+from functions.bootstrap import container
 from functions.entrypoints import (
     consent_api,
     ingestion,
@@ -22,7 +23,12 @@ BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
 )  # fmt: skip
 
 
-def create_app() -> func.FunctionApp:
+def create_app(*, check_settings: bool = True) -> func.FunctionApp:
+    """The app. With `check_settings` (what the host's import does) the settings are read now, so a missing
+    or unsafe one (e.g. a short `CONTACT_HASH_KEY`, an unresolved Key Vault reference) stops start-up with a
+    message naming it instead of failing the first request."""
+    if check_settings:
+        container()
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     for module in BLUEPRINT_MODULES:
         app.register_functions(module.bp)

@@ -33,10 +33,12 @@ from functions.adapters.tenant_list import TableTenantList
 from functions.adapters.tokens import TokenValidator
 from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
+from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import DirectoryCache, GraphReader, IngestionWorker, MailboxSlots
 from functions.services.insights import InsightService
 from functions.services.legacy import LegacyService
 from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
+from functions.services.membership import MembershipService
 from functions.services.optouts import OptOutService
 from functions.services.purge import PurgeService
 from functions.services.restore import RestoreService
@@ -123,7 +125,20 @@ class Container:
     @cached_property
     def optout_service(self) -> OptOutService:
         return OptOutService(
-            self.optout_store, self.purge_requests, self.audit_log,
+            self.optout_store, self.purge_requests, self.work_queues, self.audit_log,
+            group_policy=self.settings.group_optout_existing_data,
+        )  # fmt: skip
+
+    @cached_property
+    def inclusion(self) -> InclusionReader:
+        """Who is in: every part that touches a person's data asks this (functions/domain/inclusion.py)."""
+        return InclusionReader(self.consent_store, self.optout_store, self.purge_store)
+
+    @cached_property
+    def membership_service(self) -> MembershipService:
+        return MembershipService(
+            self.consent_store, self.optout_store, self.cursor_store, self.work_queues,
+            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph,
             group_policy=self.settings.group_optout_existing_data,
         )  # fmt: skip
 
@@ -166,8 +181,8 @@ class Container:
     @cached_property
     def ingestion_worker(self) -> IngestionWorker:
         return IngestionWorker(
-            self.consent_store, self.optout_store, self.slice_store, self.contact_store, self.cursor_store,
-            purges=self.purge_store, audit=self.audit_log, graph_factory=self.graph,
+            self.inclusion, self.slice_store, self.contact_store, self.cursor_store,
+            requests=self.work_queues, audit=self.audit_log, graph_factory=self.graph,
             contact_hash_key=self.settings.contact_hash_key, clock=self.now,
             directories=DirectoryCache(), slots=MailboxSlots(),
         )  # fmt: skip
@@ -175,24 +190,22 @@ class Container:
     @cached_property
     def scheduling_service(self) -> SchedulingService:
         return SchedulingService(
-            self.consent_store, self.optout_store, self.cursor_store, self.tenant_list, self.work_queues,
-            purge_requests=self.purge_requests, pending_purges=self.purge_store, audit=self.audit_log,
+            self.inclusion, self.membership_service, self.cursor_store, self.tenant_list,
+            queues=self.work_queues, requests=self.work_queues, audit=self.audit_log,
             graph_factory=self.graph,
-            group_policy=self.settings.group_optout_existing_data,
         )  # fmt: skip
 
     @cached_property
     def backup_service(self) -> BackupService:
         return BackupService(
-            self.consent_store, self.optout_store, self.cursor_store, self.slice_store,
-            purges=self.purge_store, backups=self.backup_store, tenants=self.tenant_list,
-            audit=self.audit_log,
+            self.inclusion, self.cursor_store, self.slice_store,
+            backups=self.backup_store, tenants=self.tenant_list, audit=self.audit_log,
         )  # fmt: skip
 
     @cached_property
     def insight_service(self) -> InsightService:
         return InsightService(
-            self.consent_store, self.optout_store, self.contact_store, self.cursor_store,
+            self.inclusion, self.contact_store, self.cursor_store,
             self.introduction_store, contact_hash_key=self.settings.contact_hash_key,
         )  # fmt: skip
 
@@ -209,7 +222,7 @@ class Container:
     @cached_property
     def purge_service(self) -> PurgeService:
         members = GraphMemberResolver(GraphAdapter.from_settings(self.settings))
-        resume = ResumeAfterPurge(self.consent_store, self.optout_store, self.work_queues)
+        resume = ResumeAfterPurge(self.inclusion, self.work_queues)
         return PurgeService(self.purge_store, self.purge_stores, self.audit_log, members, on_completed=resume)
 
     @cached_property
@@ -245,7 +258,7 @@ class Container:
     def restore_service(self) -> RestoreService:
         return RestoreService(
             self.backup_store, self.slice_store, self.contact_store, self.purge_store, self.purge_service,
-            audit=self.audit_log,
+            inclusion=self.inclusion, audit=self.audit_log,
         )  # fmt: skip
 
 

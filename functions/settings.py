@@ -5,6 +5,11 @@ environment (the environment wins). Nothing below `functions/` reads `os.environ
 rules never see settings: services receive the values they need.
 
 `SETTING_NAMES` lists every variable read here; the Bicep tests check that `infra/` sets each of them.
+
+Secrets fail closed: start-up stops, naming the setting, when `CONTACT_HASH_KEY` has less than 32 bytes of
+key material (an empty or short key makes the contact hashes guessable), or when any setting still holds an
+unresolved Key Vault reference (`@Microsoft.KeyVault(...)` is what App Service passes on when its identity
+cannot read the vault yet; used as text it would become the key or the webhook secret).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ SCHEDULE_SETTINGS: tuple[str, ...] = ("INGESTION_SCHEDULE", "MAINTENANCE_SCHEDUL
 
 _Choice = TypeVar("_Choice", bound=str)
 
+MIN_CONTACT_HASH_KEY_BYTES = 32
+_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
 _LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
 
@@ -102,8 +109,21 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read and validate every setting; a bad value raises `ConfigurationError` naming it."""
         reader = _Reader(env)
+        for name in SETTING_NAMES:
+            if reader.optional(name, "").lower().startswith(_KEY_VAULT_REFERENCE):
+                raise ConfigurationError(
+                    f"{name} is an unresolved Key Vault reference: grant the app's identity access to the "
+                    "vault (or fix the reference) and restart"
+                )
+        storage = _storage(reader)
+        contact_hash_key = reader.optional("CONTACT_HASH_KEY", "").encode("utf-8")
+        if len(contact_hash_key) < MIN_CONTACT_HASH_KEY_BYTES:
+            raise ConfigurationError(
+                f"CONTACT_HASH_KEY must hold at least {MIN_CONTACT_HASH_KEY_BYTES} bytes of key material "
+                f"(it has {len(contact_hash_key)}); generate one with `openssl rand -base64 48`"
+            )
         settings = cls(
-            storage=_storage(reader),
+            storage=storage,
             webhook_secrets=tuple(reader.optional("ADMIN_CENTER_WEBHOOK_SECRET", "").split()),
             auth_jwks_url=reader.optional("AUTH_JWKS_URL", ""),
             auth_audience=reader.optional("AUTH_AUDIENCE", ""),
@@ -118,7 +138,7 @@ class Settings:
             graph_client_secret=reader.optional("GRAPH_CLIENT_SECRET", "") or None,
             graph_certificate_path=reader.optional("GRAPH_CERTIFICATE_PATH", "") or None,
             graph_static_token=reader.optional("GRAPH_STATIC_TOKEN", "") or None,
-            contact_hash_key=reader.optional("CONTACT_HASH_KEY", "").encode("utf-8"),
+            contact_hash_key=contact_hash_key,
             ingestion_schedule=reader.schedule("INGESTION_SCHEDULE", "0 0 2 * * *"),
             maintenance_schedule=reader.schedule("MAINTENANCE_SCHEDULE", "0 */15 * * * *"),
             backup_schedule=reader.schedule("BACKUP_SCHEDULE", "0 30 3 * * *"),

@@ -17,7 +17,7 @@ from functions.adapters.storage import StorageClients
 from functions.settings import Settings
 
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5YWI="  # base64 of a test-only secret
-CONTACT_HASH_KEY = "test-contact-hash-key"
+CONTACT_HASH_KEY = "test-contact-hash-key-of-at-least-32-bytes"
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,8 @@ def main(
     deleted = sum(report.deleted_again.values())
     day = report.day.isoformat()
     print(
-        f"restored {report.records} records of {report.users} users from the backup of {day}; "
+        f"restored {report.records} records of {report.users} users from the backup of {day} "
+        f"(skipped {report.skipped} users not included now); "
         f"re-applied {len(report.reapplied)} purges, which deleted {deleted} items again",
         file=out,
     )

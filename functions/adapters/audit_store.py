@@ -8,9 +8,6 @@ is `ValidationFailed` (400).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import threading
 import uuid
 from dataclasses import replace
@@ -20,9 +17,18 @@ from typing import Any, Protocol
 from azure.data.tables import TableClient
 
 from functions.adapters.storage import StorageClients, translate_storage_errors
-from functions.adapters.table_rows import Entity, get_json, inverted_ticks, iso, put_json, required_iso
+from functions.adapters.table_rows import (
+    Entity,
+    decode_continuation,
+    encode_continuation,
+    get_json,
+    invalid_continuation,
+    inverted_ticks,
+    iso,
+    put_json,
+    required_iso,
+)
 from functions.domain.audit import AuditEntry, AuditPage
-from functions.domain.errors import FieldError, ValidationFailed
 
 TABLE = "audit"
 MAX_PAGE_SIZE = 200
@@ -80,28 +86,18 @@ def _key_time(at: datetime) -> datetime:
 
 
 def _encode(token: Any, tenant_id: str) -> str:
-    wrapped = {"tenant": tenant_id, "next": token}
-    return base64.urlsafe_b64encode(json.dumps(wrapped, sort_keys=True).encode()).decode().rstrip("=")
+    return encode_continuation(token, tenant_id)
 
 
 def _decode(text: str, tenant_id: str) -> dict[str, str]:
     """The SDK's continuation inside a token we issued for this tenant's log; ValidationFailed otherwise."""
-    invalid = ValidationFailed(
-        "the continuation token is not valid", [FieldError("continuation", "is not a token from this API")]
-    )
-    try:
-        wrapped = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise invalid from None
-    token = wrapped.get("next") if isinstance(wrapped, dict) else None
+    token = decode_continuation(text, tenant_id)
     if (
-        not isinstance(wrapped, dict)
-        or wrapped.get("tenant") != tenant_id
-        or not isinstance(token, dict)
+        not isinstance(token, dict)
         or set(token) != {"PartitionKey", "RowKey"}
         or not all(isinstance(value, str) for value in token.values())
     ):
-        raise invalid
+        raise invalid_continuation()
     return {"PartitionKey": token["PartitionKey"], "RowKey": token["RowKey"]}
 
 

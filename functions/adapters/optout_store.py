@@ -2,17 +2,20 @@
 source) and one row `user-{userId}` per user who ever opted out (kept when they opt back in: it is the
 subject's ordering key and its history). Every write is guarded by the ETag read with it.
 
-Rows `excluded-{userId}`: the transitive members of opted-out groups as the last scheduling run resolved
-them through Graph (replaced as a whole by each run). The ingestion worker, the backup job and the insight
-routes read them to keep those users out. They are here, not with the directory profiles, because they are
-what keeps a subject excluded: object IDs only, like the opt-out rows, and not something a purge deletes.
+The resolved group membership (`functions.domain.inclusion.GroupMembership`): row `membership` (which groups
+were resolved, for which version of the group list, when) and one row `member-{userId}` per user found in any
+of them (the groups they are in). Every inclusion decision reads them. They are here, not with the directory
+profiles, because they are what keeps a subject excluded: object IDs only, like the opt-out rows, and not
+something a purge deletes.
+
+Saving a resolution: member rows first (a new member is excluded before the marker says the groups are
+resolved), then the marker (ETag-guarded; a resolution of an older group list never replaces a newer one),
+then the rows of users who are no longer members (so nobody is briefly un-excluded by a half-written save).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -33,12 +36,16 @@ from functions.adapters.table_rows import (
     put_json,
     required_iso,
 )
+from functions.domain.errors import ConcurrencyConflict
+from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOut, GroupOptOuts, GroupSource, UserOptOut
 
 TABLE = "optouts"
 _GROUPS = "groups"
 _USER = "user-"
-_EXCLUDED = "excluded-"  # a transitive member of an opted-out group, as the last scheduling run resolved it
+_MEMBERSHIP = "membership"
+_MEMBER = "member-"  # a user found in a resolved group: the groups they are in
+_SAVE_ATTEMPTS = 10
 _SOURCES: tuple[GroupSource, ...] = ("admin", "consent-grant", "legacy-migration")
 
 
@@ -67,14 +74,16 @@ class OptOutStore(Protocol):
         """Every user row of the tenant (opted out or back in)."""
         ...
 
-    def group_excluded(self, tenant_id: str) -> frozenset[str]:
-        """The users the last scheduling run found in an opted-out group (object IDs, lower case)."""
+    def membership(self, tenant_id: str) -> GroupMembership:
+        """The stored resolution of the opted-out groups, with every member."""
         ...
 
-    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool: ...
+    def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
+        """The stored resolution, knowing only `user_id`'s groups (two point reads)."""
+        ...
 
-    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:
-        """Make `user_ids` the tenant's group-excluded users (the scheduling run's resolution)."""
+    def save_membership(self, tenant_id: str, membership: GroupMembership) -> bool:
+        """Store a resolution; False (nothing replaced) when a resolution of a newer group list is stored."""
         ...
 
 
@@ -152,27 +161,63 @@ class TableOptOutStore:
             )
             return [_user_from(row) for row in rows]
 
-    def group_excluded(self, tenant_id: str) -> frozenset[str]:
+    def membership(self, tenant_id: str) -> GroupMembership:
+        marker = self._get(tenant_id, _MEMBERSHIP)
         query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
-        start, end = table_batch.prefix_range(_EXCLUDED)
+        start, end = table_batch.prefix_range(_MEMBER)
         with translate_storage_errors():
-            rows = self._table.query_entities(
-                query, parameters={"pk": tenant_id, "start": start, "end": end}, select=["RowKey"]
-            )
-            return frozenset(str(row["RowKey"]).removeprefix(_EXCLUDED) for row in rows)
+            rows = self._table.query_entities(query, parameters={"pk": tenant_id, "start": start, "end": end})
+            members = {_member_id(row): frozenset(get_json(row, "groups", [])) for row in rows}
+        return _membership_from(marker, members)
 
-    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool:
-        return self._get(tenant_id, _EXCLUDED + user_id.lower()) is not None
+    def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
+        uid = user_id.lower()
+        marker = self._get(tenant_id, _MEMBERSHIP)
+        row = self._get(tenant_id, _MEMBER + uid)
+        return _membership_from(marker, {} if row is None else {uid: frozenset(get_json(row, "groups", []))})
 
-    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:
-        # Added before removed: a user in both the old and the new set is never briefly unfenced.
-        wanted = frozenset(u.lower() for u in user_ids)
-        rows = (
-            {"PartitionKey": tenant_id, "RowKey": _EXCLUDED + u, "seenAt": iso(now)} for u in sorted(wanted)
-        )
+    def save_membership(self, tenant_id: str, membership: GroupMembership) -> bool:
+        stored = self._get(tenant_id, _MEMBERSHIP)
+        if not membership.supersedes(_membership_from(stored, {})):
+            return False
+        rows = []
+        for uid, groups in sorted(membership.members.items()):
+            row: Entity = {"PartitionKey": tenant_id, "RowKey": _MEMBER + uid.lower()}
+            put_json(row, "groups", sorted(groups))
+            rows.append(row)
         table_batch.upsert_all(self._table, rows)
-        gone = self.group_excluded(tenant_id) - wanted
-        table_batch.delete_keys(self._table, ((tenant_id, _EXCLUDED + u) for u in sorted(gone)))
+        if not self._save_marker(tenant_id, membership, stored):
+            return False
+        wanted = {uid.lower() for uid in membership.members}
+        start, end = table_batch.prefix_range(_MEMBER)
+        keys = table_batch.query_keys(
+            self._table,
+            "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end",
+            {"pk": tenant_id, "start": start, "end": end},
+        )
+        gone = [key for key in keys if key[1].removeprefix(_MEMBER) not in wanted]
+        table_batch.delete_keys(self._table, gone)
+        return True
+
+    def _save_marker(self, tenant_id: str, membership: GroupMembership, stored: Entity | None) -> bool:
+        marker: Entity = {
+            "PartitionKey": tenant_id,
+            "RowKey": _MEMBERSHIP,
+            "groupsVersion": membership.groups_version,
+            "resolvedAt": iso(membership.resolved_at) if membership.resolved_at else "",
+            "memberCount": len(membership.members),
+        }
+        put_json(marker, "groups", sorted(membership.groups))
+        for _ in range(_SAVE_ATTEMPTS):
+            try:
+                self._write(marker, None if stored is None else etag_of(stored))
+            except ConcurrencyConflict:
+                stored = self._get(tenant_id, _MEMBERSHIP)
+                if not membership.supersedes(_membership_from(stored, {})):
+                    return False
+            else:
+                return True
+        raise ConcurrencyConflict(f"the group membership of {tenant_id} kept changing while it was saved")
 
     def _get(self, tenant_id: str, row_key: str) -> Any:
         with translate_storage_errors():
@@ -187,6 +232,21 @@ class TableOptOutStore:
                 self._table.create_entity(entity)
             else:
                 self._table.update_entity(entity, mode=UpdateMode.REPLACE, **guarded_update(etag))
+
+
+def _membership_from(marker: Entity | None, members: dict[str, frozenset[str]]) -> GroupMembership:
+    if marker is None:
+        return GroupMembership(members=members)  # never resolved: covers no group
+    return GroupMembership(
+        groups=frozenset(get_json(marker, "groups", [])),
+        members=members,
+        groups_version=int(marker.get("groupsVersion", -1)),
+        resolved_at=parse_iso(marker.get("resolvedAt")),
+    )
+
+
+def _member_id(row: Entity) -> str:
+    return str(row["RowKey"]).removeprefix(_MEMBER)
 
 
 def _user_from(row: Entity) -> UserOptOut:

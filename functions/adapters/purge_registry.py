@@ -4,22 +4,33 @@ A store that holds subject data implements `ScopedStore` (functions/adapters/sco
 or the purge can neither delete nor verify it. Live stores are deleted first (24-hour promise), backups next
 (30-day promise, but deleted at once); the verification counts both.
 
-Not listed, on purpose: the consent and opt-out records (they are what keeps a subject excluded), the purge
-ledger and the audit log (object IDs only, kept to prove and re-apply purges), webhook receipts (no subject).
+Not purged, on purpose, and each with its reason in `KEPT_STORES`: the consent and opt-out records (they are
+what keeps a subject excluded), the purge ledger and the audit log (object IDs only, kept to prove and
+re-apply purges), webhook receipts (no subject), the queues. A test (tests/unit/test_purge_registry.py) finds
+every storage-backed class of `functions.adapters` and fails unless it is in one of the three lists, so a new
+store of subject data cannot be added without the purge knowing it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.backup_store import BlobBackupStore
+from functions.adapters.consent_store import TableConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.introduction_store import TableIntroductionStore
+from functions.adapters.optout_store import TableOptOutStore
+from functions.adapters.purge_queue import StoragePurgeQueue
+from functions.adapters.purge_store import TablePurgeStore
+from functions.adapters.queues import StorageWorkQueues
+from functions.adapters.receipt_store import TableReceiptStore
 from functions.adapters.scoped import ScopedStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.adapters.tenant_list import TableTenantList
 
 LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
     TableSliceStore,
@@ -28,6 +39,17 @@ LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
     TableIntroductionStore,
 )
 BACKUP_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (BlobBackupStore,)
+# Storage-backed classes that keep nothing a purge must delete, and why.
+KEPT_STORES: Mapping[type, str] = {
+    TableConsentStore: "the consent and its history: what keeps a withdrawn tenant out (object IDs only)",
+    TableOptOutStore: "opt-outs and resolved group membership: what keeps a subject out (object IDs only)",
+    TablePurgeStore: "the purge ledger: the proof, and what a restore re-applies (object IDs, counts)",
+    TableAuditLog: "append-only evidence: object IDs, types, outcomes and counts, never content",
+    TableReceiptStore: "webhook idempotency: a body hash and our response, no subject data",
+    TableTenantList: "reads tenant IDs from the consents table; stores nothing",
+    StorageWorkQueues: "queue messages and pending requests: tenant, user and purge IDs, no content",
+    StoragePurgeQueue: "purge messages: tenant and purge IDs",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ record its steps, counts and status.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -17,9 +18,12 @@ from functions.adapters.storage import StorageClients, translate_storage_errors
 from functions.adapters.table_rows import (
     Entity,
     conflicts_as_concurrency,
+    decode_continuation,
+    encode_continuation,
     etag_of,
     get_json,
     guarded_update,
+    invalid_continuation,
     iso,
     parse_iso,
     put_json,
@@ -42,6 +46,12 @@ _DEADLINE_FLAGS: frozenset[DeadlineFlag] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class PurgePage:
+    records: list[PurgeRecord]
+    continuation: str | None  # opaque; pass back for the next (older) page
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPurge:
     record: PurgeRecord
     etag: str | None
@@ -56,6 +66,10 @@ class PurgeStore(Protocol):
 
     def list(self, tenant_id: str) -> list[PurgeRecord]:
         """The tenant's purges, newest request first."""
+        ...
+
+    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
+        """The tenant's purges not completed yet."""
         ...
 
 
@@ -110,6 +124,23 @@ class TablePurgeStore:
             rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id}))
         return sorted((purge_from(r) for r in rows), key=lambda r: (r.requested_at, r.id), reverse=True)
 
+    def page(self, tenant_id: str, limit: int, continuation: str | None) -> PurgePage:
+        """A page of the tenant's purges, newest request first. The continuation names the last record
+        returned (its request time and ID), so records added meanwhile never shift a page."""
+        after = _position(decode_continuation(continuation, tenant_id)) if continuation else None
+        records = self.list(tenant_id)
+        if after is not None:
+            records = [r for r in records if (r.requested_at, r.id) < after]
+        page = records[:limit]
+        more = len(records) > limit
+        last = page[-1] if page else None
+        token = (
+            encode_continuation({"requestedAt": iso(last.requested_at), "id": last.id}, tenant_id)
+            if more and last is not None
+            else None
+        )
+        return PurgePage(page, token)
+
     def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
         """The tenant's purges not `completed` yet (what ingestion and backups hold off for)."""
         query = "PartitionKey eq @pk and status ne @done"
@@ -122,6 +153,15 @@ class TablePurgeStore:
         with translate_storage_errors():
             rows = list(self._table.query_entities("status ne @done", parameters={"done": "completed"}))
         return tuple(purge_from(r) for r in rows)
+
+
+def _position(value: Any) -> tuple[datetime, str]:
+    if not isinstance(value, dict) or set(value) != {"requestedAt", "id"}:
+        raise invalid_continuation()
+    try:
+        return required_iso(value["requestedAt"]), str(value["id"])
+    except (TypeError, ValueError):
+        raise invalid_continuation() from None
 
 
 def purge_entity(record: PurgeRecord) -> Entity:

@@ -1,31 +1,66 @@
-"""The work queues this part of the app feeds: `purges` ({tenantId, purgeId}) and `ingest`.
+"""The work queues this part of the app feeds: `purges` ({tenantId, purgeId}), `ingest` and `membership`.
 
 Messages are JSON; `StorageClients.queue` base64-encodes them as the Functions host expects.
+
+Requests that are about a whole tenant (schedule its ingestion, resolve its opted-out groups) are coalesced:
+at most one of each kind is pending per tenant. A request claims a row of table `requests` (PartitionKey
+tenantId, RowKey the kind) before it sends its message; while that row exists, asking again sends nothing.
+The worker calls `taken` when it starts, before it reads anything, so a request made while it runs sends
+a new message and nothing asked for is missed. A row older than `STALE_REQUEST` is a lost message or a
+crashed worker: the next request sends again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.adapters.table_rows import conflicts_as_concurrency, etag_of, guarded_update, iso, parse_iso
+from functions.domain.errors import ConcurrencyConflict
 
 PURGE_QUEUE = "purges"
 INGEST_QUEUE = "ingest"
+MEMBERSHIP_QUEUE = "membership"
+REQUESTS_TABLE = "requests"
+STALE_REQUEST = timedelta(minutes=15)
+
+RequestKind = Literal["schedule", "membership"]
 
 
 class WorkQueues(Protocol):
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None: ...
 
-    def request_ingestion(self, tenant_id: str) -> None:
-        """Ask ingestion to schedule the tenant now (the backfill after a grant)."""
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
+        """Ask ingestion to schedule the tenant now; False when such a request is already pending."""
+        ...
+
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:
+        """Ask for the tenant's opted-out groups to be resolved now; False when already pending."""
+        ...
+
+    def taken(self, kind: RequestKind, tenant_id: str) -> None:
+        """A worker starts on the tenant's pending request of `kind`: later requests send again."""
         ...
 
 
+def schedule_message(tenant_id: str) -> dict[str, Any]:
+    return {"type": "tenant.schedule", "tenantId": tenant_id}
+
+
+def membership_message(tenant_id: str) -> dict[str, Any]:
+    return {"type": "groups.resolve", "tenantId": tenant_id}
+
+
 class StorageWorkQueues:
-    def __init__(self, storage: StorageClients) -> None:
+    def __init__(self, storage: StorageClients, *, stale_after: timedelta = STALE_REQUEST) -> None:
         self._storage = storage
+        self._stale_after = stale_after
 
     def send(self, queue: str, message: Mapping[str, Any]) -> None:
         with translate_storage_errors():
@@ -34,5 +69,67 @@ class StorageWorkQueues:
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.send(PURGE_QUEUE, {"tenantId": tenant_id, "purgeId": purge_id})
 
-    def request_ingestion(self, tenant_id: str) -> None:
-        self.send(INGEST_QUEUE, {"type": "tenant.schedule", "tenantId": tenant_id})
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
+        return self._request("schedule", tenant_id, now, INGEST_QUEUE, schedule_message(tenant_id))
+
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:
+        return self._request("membership", tenant_id, now, MEMBERSHIP_QUEUE, membership_message(tenant_id))
+
+    def taken(self, kind: RequestKind, tenant_id: str) -> None:
+        with translate_storage_errors(), contextlib.suppress(ResourceNotFoundError):
+            self._storage.table(REQUESTS_TABLE).delete_entity(tenant_id, kind)
+
+    def pending(self, kind: RequestKind, tenant_id: str) -> bool:
+        with translate_storage_errors():
+            try:
+                self._storage.table(REQUESTS_TABLE).get_entity(tenant_id, kind)
+            except ResourceNotFoundError:
+                return False
+        return True
+
+    def _request(
+        self, kind: RequestKind, tenant_id: str, now: datetime, queue: str, message: Mapping[str, Any]
+    ) -> bool:
+        if not self._claim(kind, tenant_id, now):
+            return False
+        try:
+            self.send(queue, message)
+        except BaseException:
+            self.taken(kind, tenant_id)  # nothing was sent: the next request must not be swallowed
+            raise
+        return True
+
+    def _claim(self, kind: RequestKind, tenant_id: str, now: datetime) -> bool:
+        table = self._storage.table(REQUESTS_TABLE)
+        row = {"PartitionKey": tenant_id, "RowKey": kind, "requestedAt": iso(now)}
+        with translate_storage_errors():
+            try:
+                table.create_entity(row)
+            except ResourceExistsError:
+                pass
+            else:
+                return True
+            try:
+                pending = table.get_entity(tenant_id, kind)
+            except ResourceNotFoundError:
+                return self._claim_again(kind, tenant_id, now)
+        requested = parse_iso(pending.get("requestedAt"))
+        if requested is not None and now - requested < self._stale_after:
+            return False
+        try:
+            with conflicts_as_concurrency():
+                table.update_entity(row, **guarded_update(etag_of(pending)))
+        except ConcurrencyConflict:
+            return False  # another request renewed it at the same moment: its message is on its way
+        return True
+
+    def _claim_again(self, kind: RequestKind, tenant_id: str, now: datetime) -> bool:
+        """The pending request was taken between our insert and our read: claim anew (once)."""
+        with translate_storage_errors():
+            try:
+                self._storage.table(REQUESTS_TABLE).create_entity(
+                    {"PartitionKey": tenant_id, "RowKey": kind, "requestedAt": iso(now)}
+                )
+            except ResourceExistsError:
+                return False
+        return True

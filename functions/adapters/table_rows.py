@@ -7,6 +7,8 @@ numbered properties (`name`, `name_1`, ...).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -19,7 +21,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import TableTransactionError
 
 from functions.adapters.storage import translate_storage_errors
-from functions.domain.errors import ConcurrencyConflict
+from functions.domain.errors import ConcurrencyConflict, FieldError, ValidationFailed
 from functions.domain.events import CHANGE_SOURCES, Provenance
 
 Entity = dict[str, Any]
@@ -124,3 +126,27 @@ def conflicts_as_concurrency() -> Iterator[None]:
             if error.status_code == 412:
                 raise ConcurrencyConflict(f"lost a write race: {error.message}") from error
             raise
+
+
+def encode_continuation(position: Any, tenant_id: str) -> str:
+    """An opaque continuation token for a page of a tenant's list: where the next page starts."""
+    wrapped = {"tenant": tenant_id, "next": position}
+    return base64.urlsafe_b64encode(json.dumps(wrapped, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_continuation(text: str, tenant_id: str) -> Any:
+    """The position inside a token issued for this tenant's list; `ValidationFailed` for anything else (the
+    caller still checks the position's shape)."""
+    try:
+        wrapped = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise invalid_continuation() from None
+    if not isinstance(wrapped, dict) or wrapped.get("tenant") != tenant_id:
+        raise invalid_continuation()
+    return wrapped.get("next")
+
+
+def invalid_continuation() -> ValidationFailed:
+    return ValidationFailed(
+        "the continuation token is not valid", [FieldError("continuation", "is not a token from this API")]
+    )

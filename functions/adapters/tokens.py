@@ -185,7 +185,9 @@ class TokenValidator:
         try:
             return self._validate(authorization, now)
         except Unauthenticated as error:
-            logger.info("bearer token rejected on a route of tenant %s: %s", tenant_id, error)
+            # The route's tenant is not validated yet (401 comes before 400): never log it raw.
+            shown = tenant_id.lower() if is_guid(tenant_id) else "(not a GUID)"
+            logger.info("bearer token rejected on a route of tenant %r: %s", shown, error)
             raise
 
     def _validate(self, authorization: str | None, now: datetime) -> Principal:

@@ -67,6 +67,12 @@ class Conflict(AppError):
     pass
 
 
+class MembershipPending(AppError):
+    """The tenant's opted-out groups changed and their members are being resolved: nobody can be said to be
+    included until they are (fail closed). A queue message raising it is retried by the host; over HTTP it is
+    503 with `Retry-After`."""
+
+
 # --- errors of the outside world (adapters translate SDK exceptions into these) --------------------------
 
 

@@ -15,7 +15,7 @@ window ran: what it wrote was taken back). While any included user has a failed 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -80,7 +80,8 @@ class UserProfile:
     """What the last scheduling run saw of an included user in the directory: the names who knows whom shows.
 
     Kept for included users only: of an excluded user (opted out, or in an opted-out group) nothing from the
-    directory is kept; what keeps them excluded is in the opt-out store (`OptOutStore.group_excluded`).
+    directory is kept; what keeps them excluded is in the opt-out store (their opt-out, or their resolved
+    group membership).
     """
 
     tenant_id: str
@@ -133,6 +134,6 @@ def _stale(cursor: Cursor, now: datetime) -> bool:
     return cursor.status in ("queued", "running") and now - cursor.updated_at > STALE_AFTER
 
 
-def is_partial(cursors: Iterable[Cursor], excluded: frozenset[str]) -> bool:
+def is_partial(cursors: Iterable[Cursor], included: Callable[[str], bool]) -> bool:
     """Insights are partial while an included user's window is failing."""
-    return any(c.status == "failed" and c.user_id not in excluded for c in cursors)
+    return any(c.status == "failed" and included(c.user_id) for c in cursors)

@@ -1,11 +1,11 @@
-"""Opt-outs: the tenant's opted-out security groups and each user's own choice, and who is excluded.
+"""Opt-outs: the tenant's opted-out security groups and each user's own choice.
 
 Two kinds of subject for the out-of-order rule: the group list of a tenant (one ordering key) and each user's
 opt-out (one key per user). The group list is replaced as a whole by the admin form; a grant and the legacy
 migration only ever add to it (an addition never un-excludes anyone, so it needs no ordering check).
 
-`Exclusions` is what ingestion and the insights ask: a user is excluded when the tenant revoked, when they
-opted out, or when they are a transitive member of any excluded group (the caller resolves membership).
+Who is excluded is not decided here: `functions.domain.inclusion` makes that one decision from these lists,
+the resolved group membership, the consent and the unfinished purges.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from functions.domain.consent import ConsentState, TenantConsent, legacy_excluded_groups
 from functions.domain.events import Outcome, Provenance, is_stale, latest
 
 GroupSource = Literal["admin", "consent-grant", "legacy-migration"]
@@ -152,44 +151,6 @@ def change_user(
         purge_id=purge_id if opted_out else (current.purge_id if current else None),
     )
     return UserTransition(updated, "applied", purge_id if opted_out else None)
-
-
-def is_excluded(
-    consent_state: ConsentState,
-    excluded_group_ids: frozenset[str],
-    user: UserOptOut | None,
-    member_of: frozenset[str],
-) -> bool:
-    """Revocation opts everyone out; otherwise a user's own opt-out or any excluded group excludes them."""
-    if consent_state == "revoked":
-        return True
-    if user is not None and user.opted_out:
-        return True
-    return not excluded_group_ids.isdisjoint(member_of)
-
-
-@dataclass(frozen=True, slots=True)
-class Exclusions:
-    """Everything needed to decide, for any user of a tenant, whether they are excluded at a time."""
-
-    consent_state: ConsentState
-    group_ids: frozenset[str]  # opted-out groups plus groups of legacy records still in force
-    opted_out_user_ids: frozenset[str]
-
-    @classmethod
-    def of(
-        cls, consent: TenantConsent, groups: GroupOptOuts, users: Iterable[UserOptOut], now: datetime
-    ) -> Exclusions:
-        return cls(
-            consent_state=consent.state,
-            group_ids=groups.ids | legacy_excluded_groups(consent, now),
-            opted_out_user_ids=frozenset(u.user_id for u in users if u.opted_out),
-        )
-
-    def excludes(self, user_id: str, member_of: frozenset[str]) -> bool:
-        if self.consent_state == "revoked" or user_id.lower() in self.opted_out_user_ids:
-            return True
-        return not self.group_ids.isdisjoint(member_of)
 
 
 def _entry(group_id: str, source: GroupSource, provenance: Provenance) -> GroupOptOut:

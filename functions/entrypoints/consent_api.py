@@ -27,7 +27,7 @@ from functions.entrypoints.consent_schemas import (
     ref,
     users_view,
 )
-from functions.entrypoints.http import json_object, json_response
+from functions.entrypoints.http import json_object, json_response, query_integer
 from functions.entrypoints.problems import http_handler
 from functions.services import audit as records
 from functions.services.consent import api_provenance
@@ -36,6 +36,8 @@ bp = func.Blueprint()
 
 DEFAULT_AUDIT_PAGE = 50
 MAX_AUDIT_PAGE = 200
+DEFAULT_PURGE_PAGE = 50
+MAX_PURGE_PAGE = 200
 
 
 class _Call:
@@ -203,8 +205,10 @@ def optout_user_delete(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 def purges_list(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
-    purges = records.purges_of(call.c.purge_store, call.tenant_id)
-    return json_response({"purges": [purge_view(p) for p in purges]})
+    limit = query_integer(req, "limit", default=DEFAULT_PURGE_PAGE, minimum=1, maximum=MAX_PURGE_PAGE)
+    continuation = req.params.get("continuation") or None
+    page = records.purge_page(call.c.purge_store, call.tenant_id, limit, continuation)
+    return json_response({"purges": [purge_view(p) for p in page.records], "continuation": page.continuation})
 
 
 @bp.function_name("purge_get")
@@ -221,13 +225,9 @@ def purge_get(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 def audit_get(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
-    raw_limit = req.params.get("limit", str(DEFAULT_AUDIT_PAGE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_AUDIT_PAGE:
-        raise ValidationFailed(
-            "limit is out of range", [FieldError("limit", f"must be an integer from 1 to {MAX_AUDIT_PAGE}")]
-        )
+    limit = query_integer(req, "limit", default=DEFAULT_AUDIT_PAGE, minimum=1, maximum=MAX_AUDIT_PAGE)
     continuation = req.params.get("continuation") or None
-    page = records.audit_page(call.c.audit_log, call.tenant_id, int(raw_limit), continuation)
+    page = records.audit_page(call.c.audit_log, call.tenant_id, limit, continuation)
     return json_response(audit_page_view(page))
 
 
@@ -307,8 +307,16 @@ OPENAPI_PATHS: openapi.Paths = {
     },
     "/tenants/{tenantId}/purges": {
         "parameters": [_TENANT],
-        "get": _operation("listPurges", "Purge records, newest first",
-                          {"200": _json("The purges", "PurgeList")}),
+        "get": _operation(
+            "listPurges", "Purge records, newest first", {"200": _json("A page of purges", "PurgeList")},
+            parameters=[
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PURGE_PAGE,
+                            "default": DEFAULT_PURGE_PAGE}},
+                {"name": "continuation", "in": "query", "required": False,
+                 "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
+            ],
+        ),
     },
     "/tenants/{tenantId}/purges/{purgeId}": {
         "parameters": [_TENANT, _path_param("purgeId", "The purge ID")],

@@ -293,7 +293,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "lastError": _NULLABLE_STRING,
         }
     ),
-    "PurgeList": _object({"purges": {"type": "array", "items": ref("Purge")}}),
+    "PurgeList": _object(
+        {"purges": {"type": "array", "items": ref("Purge")}, "continuation": _NULLABLE_STRING}
+    ),
     "AuditEntry": _object(
         {
             "id": {"type": "string"},

@@ -1,9 +1,12 @@
-"""Ingestion and backup triggers: the daily scheduling timer, the `ingest` queue worker, the backup timer.
+"""Ingestion and backup triggers: the daily scheduling timer, the `ingest` and `membership` queue workers,
+the backup timer.
 
 `ingest` messages (JSON, base64 on the wire):
 - `{"type": "tenant.schedule", "tenantId"}`: schedule that tenant now (a grant sends it for the backfill);
 - `{"type": "window", "tenantId", "userId", "window", "start", "end"}`: ingest one user's window.
-A failed run raises, so the host retries it and, after `maxDequeueCount`, moves it to `ingest-poison`.
+`membership` messages: `{"type": "groups.resolve", "tenantId"}`: resolve the tenant's opted-out groups now
+(their own queue, so a group opt-out never waits behind a backfill's windows).
+A failed run raises, so the host retries it and, after `maxDequeueCount`, moves it to `<queue>-poison`.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ from typing import Any
 
 import azure.functions as func
 
+from functions.adapters.queues import INGEST_QUEUE, MEMBERSHIP_QUEUE
 from functions.bootstrap import container
 from functions.domain.errors import ValidationFailed
 from functions.services.ingestion import WindowRequest
-from functions.services.scheduling import parse_schedule_message
+from functions.services.membership import parse_tenant_message
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
 
-INGEST_QUEUE = "ingest"
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 
 
@@ -42,11 +45,21 @@ def ingestion_worker(msg: func.QueueMessage) -> None:
     c = container()
     kind = data.get("type")
     if kind == "tenant.schedule":
-        c.scheduling_service.schedule_tenant(parse_schedule_message(data), c.now())
+        c.scheduling_service.schedule_tenant(parse_tenant_message(data), c.now())
     elif kind == "window":
         c.ingestion_worker.run(WindowRequest.from_message(data))
     else:
         raise ValidationFailed(f"unknown ingest message type {kind!r}")
+
+
+@bp.function_name("membership_worker")
+@bp.queue_trigger(arg_name="msg", queue_name=MEMBERSHIP_QUEUE, connection=STORAGE_CONNECTION)
+def membership_worker(msg: func.QueueMessage) -> None:
+    data = _message(msg)
+    if data.get("type") != "groups.resolve":
+        raise ValidationFailed(f"unknown membership message type {data.get('type')!r}")
+    c = container()
+    c.membership_service.resolve(parse_tenant_message(data), c.now())
 
 
 @bp.function_name("backup_daily")
@@ -61,7 +74,7 @@ def _message(msg: func.QueueMessage) -> dict[str, Any]:
     try:
         data = json.loads(msg.get_body())
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("an ingest message is not JSON") from None
+        raise ValidationFailed("a queue message is not JSON") from None
     if not isinstance(data, dict):
-        raise ValidationFailed("an ingest message is a JSON object")
+        raise ValidationFailed("a queue message is a JSON object")
     return data

@@ -3,6 +3,10 @@
 Every route: the bearer token (401), the tenant GUID (400), the token's tenant and role (403: `Insights.Read`;
 the introduction template is administration, `Consent.Manage`), then the input (400) and one service call,
 which answers 404 when the feature is not enabled or the contact is unknown.
+
+Each insight has a GET form (`?contact=`) and a POST `.../lookup` form (`{"contact"}` in the body). Clients
+should use POST: platform request telemetry (Application Insights, proxies, access logs) records URLs, query
+included, and a contact's address must not end up there. The app itself never logs URLs or bodies.
 """
 
 from __future__ import annotations
@@ -57,6 +61,24 @@ def relationships_get(req: func.HttpRequest) -> func.HttpResponse:
     call = _Call(req, INSIGHTS_READ)
     body = call.c.insight_service.relationship(call.tenant_id, req.params.get("contact"), call.now)
     return json_response(body)
+
+
+@bp.function_name("relationships_lookup")
+@bp.route(route="tenants/{tenantId}/relationships/lookup", methods=["POST"])
+@http_handler
+def relationships_lookup(req: func.HttpRequest) -> func.HttpResponse:
+    call = _Call(req, INSIGHTS_READ)
+    contact = _body(req, ("contact",))["contact"]
+    return json_response(call.c.insight_service.relationship(call.tenant_id, contact, call.now))
+
+
+@bp.function_name("who_knows_whom_lookup")
+@bp.route(route="tenants/{tenantId}/who-knows-whom/lookup", methods=["POST"])
+@http_handler
+def who_knows_whom_lookup(req: func.HttpRequest) -> func.HttpResponse:
+    call = _Call(req, INSIGHTS_READ)
+    contact = _body(req, ("contact",))["contact"]
+    return json_response(call.c.insight_service.who_knows_whom(call.tenant_id, contact, call.now))
 
 
 @bp.function_name("who_knows_whom_get")
@@ -121,6 +143,7 @@ _ERRORS = {
     "401": openapi.problem("The bearer token is missing or invalid"),
     "403": openapi.problem("The token is for another tenant or lacks the role"),
     "404": openapi.problem("The feature is not enabled for the tenant, or the contact is unknown"),
+    "503": openapi.problem("Storage is unavailable, or a group opt-out is being applied (see Retry-After)"),
 }
 _BODY_ERRORS = {
     "413": openapi.problem("The body is over 64 KiB"),
@@ -205,6 +228,10 @@ OPENAPI_SCHEMAS: openapi.Schemas = {
             "accuracy": _ACCURACY,
         },
     },
+    "ContactLookup": {
+        "type": "object", "required": ["contact"], "additionalProperties": False,
+        "properties": {"contact": {"type": "string", "format": "email", "maxLength": 254}},
+    },
     "IntroductionRequest": {
         "type": "object", "required": ["contact", "colleagueUserId"], "additionalProperties": False,
         "properties": {"contact": {"type": "string", "format": "email"}, "colleagueUserId": GUID},
@@ -233,6 +260,21 @@ OPENAPI_PATHS: openapi.Paths = {
         "get": {**_op("getRelationship", "KPIs and health of one external contact (Insights.Read)",
                       {"200": openapi.json_content("The relationship", _ref("Relationship"))}),
                 "parameters": [_CONTACT]},
+    },
+    "/tenants/{tenantId}/relationships/lookup": {
+        "parameters": [_TENANT],
+        "post": _op("lookupRelationship",
+                    "KPIs and health of one external contact, named in the body (preferred; Insights.Read)",
+                    {"200": openapi.json_content("The relationship", _ref("Relationship"))},
+                    body="ContactLookup"),
+    },
+    "/tenants/{tenantId}/who-knows-whom/lookup": {
+        "parameters": [_TENANT],
+        "post": _op("lookupWhoKnowsWhom",
+                    "Up to five colleagues who know the contact, named in the body (preferred; "
+                    "Insights.Read)",
+                    {"200": openapi.json_content("The colleagues", _ref("WhoKnowsWhom"))},
+                    body="ContactLookup"),
     },
     "/tenants/{tenantId}/who-knows-whom": {
         "parameters": [_TENANT],

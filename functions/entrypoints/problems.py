@@ -1,8 +1,12 @@
 """The one place where the app's errors become RFC 9457 problem documents.
 
 Every HTTP handler is wrapped by `http_handler`; a handler raises a domain error and this module decides the
-status, title and body. Authentication failures carry no detail (nothing to help an attacker); unexpected
-exceptions are not caught here, so the host logs them and answers 500 without a trace.
+status, title and body. Authentication failures carry no detail (nothing to help an attacker); failures of
+storage or Graph carry a fixed detail (their SDK messages name hosts and request IDs: those go to the log);
+unexpected exceptions are not caught here, so the host logs them and answers 500 without a trace.
+
+The log line of a refused request names the function, the status and the error class: never the URL (its
+query may hold a contact's address) or the body.
 """
 
 from __future__ import annotations
@@ -33,10 +37,15 @@ _MAPPING: tuple[tuple[type[errors.AppError], int, str, str], ...] = (
     (errors.FeatureNotEnabled, 404, "feature-not-enabled", "The feature is not enabled for this tenant"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.Conflict, 409, "conflict", "Conflict"),
+    (errors.MembershipPending, 503, "membership-pending", "Group opt-outs are being applied"),
     (errors.StorageUnavailable, 503, "storage-unavailable", "Storage is unavailable"),
     (errors.ConcurrencyConflict, 503, "busy", "Too many concurrent changes; retry"),
     (errors.GraphError, 502, "graph-error", "Microsoft Graph failed"),
 )
+# Errors of the outside world: the caller gets a fixed sentence, the log gets the rest.
+_OPAQUE: tuple[type[errors.AppError], ...] = (errors.StorageError, errors.GraphError)
+_OPAQUE_DETAIL = "a service this API depends on failed; retry later"
+RETRY_AFTER_SECONDS = "5"
 
 
 def problem_response(
@@ -69,8 +78,15 @@ def problem_for(error: errors.AppError) -> func.HttpResponse:
             status, title, problem_type=_TYPE_BASE + slug, headers={"WWW-Authenticate": "Bearer"}
         )
     field_errors = error.errors if isinstance(error, errors.ValidationFailed) else None
+    detail = _OPAQUE_DETAIL if isinstance(error, _OPAQUE) else str(error) or None
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
     return problem_response(
-        status, title, detail=str(error) or None, problem_type=_TYPE_BASE + slug, errors_list=field_errors
+        status,
+        title,
+        detail=detail,
+        problem_type=_TYPE_BASE + slug,
+        errors_list=field_errors,
+        headers=headers,
     )
 
 
@@ -80,13 +96,18 @@ HttpHandler = Callable[[func.HttpRequest], func.HttpResponse]
 def http_handler(handler: HttpHandler) -> HttpHandler:
     """Map the domain errors a handler raises to problem documents, in one place."""
 
+    name = handler.__name__
+
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return handler(req)
         except errors.AppError as error:
             response = problem_for(error)
-            logger.info("%s %s -> %s (%s)", req.method, req.url, response.status_code, type(error).__name__)
+            if isinstance(error, _OPAQUE):
+                logger.warning("%s -> %d (%s: %s)", name, response.status_code, type(error).__name__, error)
+            else:
+                logger.info("%s -> %d (%s)", name, response.status_code, type(error).__name__)
             return response
 
     return wrapper

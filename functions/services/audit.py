@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from functions.adapters.audit_store import AuditLog
-from functions.adapters.purge_store import PurgeStore
+from functions.adapters.purge_store import PurgePage, PurgeStore
 from functions.domain.audit import AuditPage
 from functions.domain.errors import NotFound
 from functions.domain.purge import PurgeRecord
 
 
-def purges_of(purges: PurgeStore, tenant_id: str) -> list[PurgeRecord]:
-    return purges.list(tenant_id)
+class PurgePages(Protocol):
+    def page(self, tenant_id: str, limit: int, continuation: str | None) -> PurgePage: ...
+
+
+def purge_page(purges: PurgePages, tenant_id: str, limit: int, continuation: str | None) -> PurgePage:
+    return purges.page(tenant_id, limit, continuation)
 
 
 def purge_of(purges: PurgeStore, tenant_id: str, purge_id: str) -> PurgeRecord:

@@ -2,7 +2,7 @@
 
 Only tenants with a feature enabled, only included users (an excluded user's data is being purged, so no
 new copy of it is made) and no scope whose purge is unfinished, streamed row by row. "Revocation wins" here
-too: after a tenant's blobs are written its state is read again, and the blobs of today of any user who
+too: after a tenant's blobs are written the decision is taken again, and the blobs of today of any user who
 became excluded meanwhile (or all of them, after a withdrawal) are deleted again, so a backup racing a purge
 leaves nothing behind.
 """
@@ -16,15 +16,11 @@ from datetime import datetime
 
 from functions.adapters.audit_store import AuditLog
 from functions.adapters.backup_store import BlobBackupStore
-from functions.adapters.consent_store import ConsentStore
 from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.purge_store import PendingPurges
 from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
-from functions.domain.purge import purge_hold
+from functions.services.inclusion import InclusionReader
 from functions.services.scheduling import TenantList
-from functions.services.tenant_state import TenantState, load_tenant_state
 
 logger = logging.getLogger(__name__)
 
@@ -40,35 +36,31 @@ class TenantBackup:
 class BackupService:
     def __init__(
         self,
-        consents: ConsentStore,
-        optouts: OptOutStore,
+        inclusion: InclusionReader,
         cursors: TableCursorStore,
         slices: TableSliceStore,
         *,
-        purges: PendingPurges,
         backups: BlobBackupStore,
         tenants: TenantList,
         audit: AuditLog,
     ) -> None:
-        self._consents, self._optouts, self._cursors = consents, optouts, cursors
+        self._inclusion, self._cursors = inclusion, cursors
         self._slices, self._backups, self._tenants, self._audit = slices, backups, tenants, audit
-        self._purges = purges
 
     def back_up_all(self, now: datetime) -> list[TenantBackup]:
         return [result for t in self._tenants.tenant_ids() if (result := self.back_up_tenant(t, now))]
 
     def back_up_tenant(self, tenant_id: str, now: datetime) -> TenantBackup | None:
         tenant_id = tenant_id.lower()
-        state = self._state(tenant_id, now)
-        hold = purge_hold(self._purges.unfinished_of(tenant_id))
-        if not state.features or hold.tenant:
+        inclusion = self._inclusion.tenant(tenant_id, now)
+        if not inclusion.tenant_decision().included:
             return None
         day = now.date()
         written: list[str] = []
         records = 0
         # Users come from the profiles scheduling saved: every included user who may have a slice has one.
         for user_id in sorted(self._cursors.tenant(tenant_id).profiles):
-            if state.is_excluded(user_id) or hold.covers(user_id):
+            if not inclusion.includes(user_id):
                 continue
             rows = self._slices.records(tenant_id, user_id)
             first = next(rows, None)
@@ -77,8 +69,8 @@ class BackupService:
             count = self._backups.write(tenant_id, user_id, day, itertools.chain([first], rows))
             written.append(user_id)
             records += count
-        after, hold = self._state(tenant_id, now), purge_hold(self._purges.unfinished_of(tenant_id))
-        taken_back = [u for u in written if not after.features or after.is_excluded(u) or hold.covers(u)]
+        after = self._inclusion.tenant(tenant_id, now)
+        taken_back = [u for u in written if not after.includes(u)]
         for user_id in taken_back:
             self._backups.delete(tenant_id, user_id, day)
         result = TenantBackup(tenant_id, len(written) - len(taken_back), records, len(taken_back))
@@ -90,6 +82,3 @@ class BackupService:
             )
         )  # fmt: skip
         return result
-
-    def _state(self, tenant_id: str, now: datetime) -> TenantState:
-        return load_tenant_state(self._consents, self._optouts, tenant_id, now)

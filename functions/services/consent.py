@@ -62,6 +62,20 @@ class PurgeRequests:
     def __init__(self, purges: PurgeStore, queues: WorkQueues, audit: AuditLog) -> None:
         self._purges, self._queues, self._audit = purges, queues, audit
 
+    def existing(self, tenant_id: str, purge_id: str) -> PurgeRecord | None:
+        return self._purges.get(tenant_id, purge_id)
+
+    def unfinished_user_purge(self, tenant_id: str, user_id: str) -> PurgeRecord | None:
+        """The oldest unfinished purge of this one user (their opt-out's, or a group membership's), if any:
+        while it runs the user is held, so nothing new of theirs exists for another purge to delete."""
+        uid = user_id.lower()
+        mine = [
+            r
+            for r in self._purges.unfinished_of(tenant_id)
+            if isinstance(r.scope, Scope) and r.scope.kind == "user" and str(r.scope.user_id).lower() == uid
+        ]
+        return min(mine, key=lambda r: (r.requested_at, r.id)) if mine else None
+
     def request(
         self,
         scope: PurgeTarget,
@@ -129,10 +143,14 @@ class ConsentService:
         audit = self._audit_change(tenant_id, "consent.granted", outcome, provenance, webhook_id)
         if outcome == "stale":
             return ChangeResult(outcome)
+        if group_ids or transition.migrated_group_ids:
+            # Their members are resolved at once; until then the tenant fails closed.
+            self._queues.request_membership(tenant_id, provenance.recorded_at)
         if transition.migrated_group_ids:
             audit("optout.groups.migrated", sorted(transition.migrated_group_ids))
         if (outcome == "applied" and before.state != "granted") or outcome == "duplicate":
-            self._queues.request_ingestion(tenant_id)  # the backfill starts now, not at the next timer
+            # The backfill starts now, not at the next timer.
+            self._queues.request_ingestion(tenant_id, provenance.recorded_at)
         purge_id = None
         newly_excluded = group_ids - rules.legacy_excluded_groups(before, provenance.recorded_at)
         # Data exists only if something was enabled; a group opted out at that moment may hold some.
@@ -194,6 +212,9 @@ class ConsentService:
         audit = self._audit_change(tenant_id, "legacy.imported", transition.outcome, provenance, webhook_id)
         if transition.migrated_group_ids:
             audit("optout.groups.migrated", sorted(transition.migrated_group_ids))
+        if transition.outcome != "stale" and (legacy.opted_out_group_ids or transition.migrated_group_ids):
+            # A legacy record in force excludes its groups (or they were just migrated): resolve them now.
+            self._queues.request_membership(tenant_id, provenance.recorded_at)
         return ChangeResult(transition.outcome, None, transition.consent.version)
 
     def _add_groups(

@@ -1,9 +1,11 @@
 """The ingestion worker: one `ingest` queue message is one user and one window (see domain/ingestion.py).
 
-1. Fence: a feature must be enabled, the user included and no purge of theirs unfinished (`purge_hold`:
-   included again while it runs, they wait for it), checked before anything is read (else the window is
-   `skipped`). The cursor becomes `running` with `started_at` (what the purge fences on) and a run ID that
-   tags every row this run writes.
+1. Fence: the inclusion decision (functions/domain/inclusion.py: a feature enabled, the user included, no
+   purge of theirs or the tenant's unfinished) is taken before anything is read; an excluded user's window
+   is `skipped`. A user whose group membership is not resolved yet (the group list just changed) is not
+   skipped but retried: the resolution is asked for (coalesced) and `MembershipPending` raised, so the host
+   delivers the message again in a moment. The cursor becomes `running` with `started_at` (what the purge
+   fences on) and a run ID that tags every row this run writes.
 2. Stream: mail pages (the list call for backfill windows, Graph delta for the incremental one), then the
    calendar view; each page becomes facts (`interactions_from_message` / `_from_meeting`) buffered up to
    `flush_facts`, so memory stays flat however large the mailbox is.
@@ -12,7 +14,8 @@
    the contact index (a slice row always exists for an index row; re-writing a key overwrites it).
 4. After the last write the fence is taken once more. "Revocation wins": if it changed since the window
    started, every row this run wrote (tracked by key, so also rows a concurrent purge already half-removed)
-   is deleted again and the window ends `revoked` (re-queued by a later run if the user is still included).
+   is deleted again and the window ends `revoked` (re-queued by a later run if the user is still included,
+   or may be: a membership not resolved yet keeps the cursor for the run the resolution asks for).
 5. A user or mailbox that is gone (404) ends `skipped` and is not retried; throttling that outlasted the
    retry middleware, malformed JSON or storage failures end `failed` and re-raise so the host retries (the
    insights say `partial` meanwhile). Every run is audited with counts, never content.
@@ -31,15 +34,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.adapters.audit_store import AuditLog
-from functions.adapters.consent_store import ConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.purge_store import PendingPurges
+from functions.adapters.queues import WorkQueues
 from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
 from functions.domain.contacts import ContactHasher
-from functions.domain.errors import AppError, GraphNotFound, ValidationFailed
+from functions.domain.errors import AppError, GraphNotFound, MembershipPending, ValidationFailed
+from functions.domain.inclusion import Fence
 from functions.domain.ingestion import CALENDAR_OVERLAP, INCREMENTAL, Cursor, WindowStatus
 from functions.domain.interactions import (
     Directory,
@@ -47,9 +49,8 @@ from functions.domain.interactions import (
     interactions_from_meeting,
     interactions_from_message,
 )
-from functions.domain.purge import purge_hold
 from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
-from functions.services.tenant_state import UserFence, user_fence
+from functions.services.inclusion import InclusionReader
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class WindowRequest:
 class _Run:
     request: WindowRequest
     run_id: str
-    fence: UserFence
+    fence: Fence
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(("messages", "meetings", "facts"), 0)
     )
@@ -183,13 +184,12 @@ class MailboxSlots:
 class IngestionWorker:
     def __init__(
         self,
-        consents: ConsentStore,
-        optouts: OptOutStore,
+        inclusion: InclusionReader,
         slices: TableSliceStore,
         contacts: TableContactStore,
         cursors: TableCursorStore,
         *,
-        purges: PendingPurges,
+        requests: WorkQueues,
         audit: AuditLog,
         graph_factory: GraphFactory,
         contact_hash_key: bytes,
@@ -198,9 +198,8 @@ class IngestionWorker:
         slots: MailboxSlots | None = None,
         flush_facts: int = FLUSH_FACTS,
     ) -> None:
-        self._consents, self._optouts = consents, optouts
+        self._inclusion, self._requests = inclusion, requests
         self._slices, self._contacts, self._cursors, self._audit = slices, contacts, cursors, audit
-        self._purges = purges
         self._graph_factory = graph_factory
         self._key = contact_hash_key
         self._clock = clock
@@ -218,13 +217,17 @@ class IngestionWorker:
         fence = self._fence(t, u)
         previous = self._cursors.get(t, u, request.window)
         cursor = previous or Cursor(t, u, request.window, request.start, request.end, "queued", self._clock())
+        if fence.decision.transient:
+            # Not a "no": the group list changed and its members are being resolved. No cursor write, no
+            # read; the host retries the message (and the resolution is asked for, in case its own request
+            # was lost).
+            self._requests.request_membership(t, self._clock())
+            self._audit_window(cursor, "deferred", {}, fence.reason)
+            raise MembershipPending(f"group membership of tenant {t} is being resolved; retry shortly")
         if not fence.allowed:
-            # No cursor write: the user's rows may be a purge's to delete; the audit entry is the record.
+            # No cursor write: the user's rows may be a purge's to delete; the audit entry is the record. A
+            # purge that holds the user re-queues the tenant when it completes.
             self._audit_window(cursor, "skipped", {}, fence.reason)
-            return "skipped"
-        if purge_hold(self._purges.unfinished_of(t)).covers(u):
-            # Its purge would delete what this window wrote; the purge re-queues the tenant when it completes.
-            self._audit_window(cursor, "skipped", {}, "purge-pending")
             return "skipped"
         started = self._clock()
         run = _Run(request, str(uuid.uuid4()), fence)
@@ -310,8 +313,10 @@ class IngestionWorker:
         removed += self._slices.delete_facts(t, u, facts.values())
         counts = {**run.counts, "rowsTakenBack": removed}
         now_fence = self._fence(t, u)
-        if now_fence.allowed:
-            self._finish(cursor, "revoked", counts, detail=now_fence.reason)  # queued again by a later run
+        if now_fence.allowed or now_fence.decision.transient:
+            # Queued again by a later run (the resolution of a changed group list asks for one). Updated only
+            # if present: a purge that deleted the cursor meanwhile keeps it deleted.
+            self._finish(cursor, "revoked", counts, detail=now_fence.reason)
         else:
             self._cursors.delete(t, u, cursor.window)  # excluded now: the cursor is the purge's too
             self._audit_window(cursor, "revoked", counts, now_fence.reason)
@@ -319,8 +324,8 @@ class IngestionWorker:
 
     # --- bookkeeping ----------------------------------------------------------------------------------------
 
-    def _fence(self, tenant_id: str, user_id: str) -> UserFence:
-        return user_fence(self._consents, self._optouts, tenant_id, user_id, now=self._clock())
+    def _fence(self, tenant_id: str, user_id: str) -> Fence:
+        return self._inclusion.fence(tenant_id, user_id, self._clock())
 
     def _finish(
         self,
@@ -340,7 +345,7 @@ class IngestionWorker:
         self._audit_window(cursor, status, counts, error or detail)
 
     def _audit_window(
-        self, cursor: Cursor, status: WindowStatus, counts: dict[str, int], why: str | None
+        self, cursor: Cursor, status: WindowStatus | str, counts: dict[str, int], why: str | None
     ) -> None:
         self._audit.append(
             AuditEntry(

@@ -2,10 +2,14 @@
 
 A read is: the feature enabled (else `FeatureNotEnabled`, 404), the address normalised and hashed with the
 tenant ID lower-cased (as ingestion hashed it), the contact's facts from its one partition of the contact
-index, the excluded users dropped (revocation disables the feature; own opt-outs are read fresh; group
-membership is as the last scheduling run resolved it), then the pure rules. A contact with no fact from an
-included user is unknown (404): excluded people are never visible, not even as "someone knows them".
-`accuracy` is `partial` while any included user has a failed ingestion window.
+index, every user the inclusion decision (functions/domain/inclusion.py) does not include dropped, then the
+pure rules. A contact with no fact from an included user is unknown (404): excluded people are never
+visible, not even as "someone knows them". While a changed group list is being resolved, users whose
+membership is unknown are hidden too and the answer says `accuracy: "partial"` (and is not a 404: the
+contact may well be known). `accuracy` is also `partial` while any included user has a failed window.
+
+Introductions: the requester must be included too. A person who opted out (or is in an opted-out group)
+is not recorded as having asked for one.
 """
 
 from __future__ import annotations
@@ -15,13 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from functions.adapters.consent_store import ConsentStore
 from functions.adapters.introduction_store import IntroductionRequest
-from functions.adapters.optout_store import OptOutStore
-from functions.domain.consent import feature_status
 from functions.domain.contacts import contact_hash, normalise_address
-from functions.domain.errors import FeatureNotEnabled, FieldError, NotFound, ValidationFailed
+from functions.domain.errors import (
+    FeatureNotEnabled,
+    FieldError,
+    Forbidden,
+    MembershipPending,
+    NotFound,
+    ValidationFailed,
+)
 from functions.domain.health import HealthConfig, relationship_health
+from functions.domain.inclusion import TenantInclusion
 from functions.domain.ingestion import Cursor, UserProfile, is_partial
 from functions.domain.insights import iso, relationship_kpis
 from functions.domain.interactions import Interaction
@@ -29,6 +38,7 @@ from functions.domain.introductions import DEFAULT_TEMPLATE, IntroductionTemplat
 from functions.domain.records import DirectoryUser
 from functions.domain.scope import Feature
 from functions.domain.who_knows_whom import who_knows_whom
+from functions.services.inclusion import InclusionReader
 
 ALL_COLLEAGUES = 10_000
 READ_THREADS = 16  # up to six reads per request, a few requests at once
@@ -58,14 +68,14 @@ class _Contact:
     address: str
     facts: list[Interaction]  # included users' facts only
     partial: bool
-    profiles: dict[str, UserProfile]
+    profiles: dict[str, UserProfile]  # included users' only
+    inclusion: TenantInclusion
 
 
 class InsightService:
     def __init__(
         self,
-        consents: ConsentStore,
-        optouts: OptOutStore,
+        inclusion: InclusionReader,
         contacts: ContactFacts,
         cursors: CursorReader,
         introductions: IntroductionRecords,
@@ -73,7 +83,7 @@ class InsightService:
         contact_hash_key: bytes,
         health_config: HealthConfig | None = None,
     ) -> None:
-        self._consents, self._optouts = consents, optouts
+        self._inclusion = inclusion
         self._contacts, self._cursors, self._introductions = contacts, cursors, introductions
         self._key = contact_hash_key
         self._health = health_config or HealthConfig()
@@ -99,6 +109,12 @@ class InsightService:
         self, tenant_id: str, contact: str, colleague_user_id: str, requester_id: str | None, now: datetime
     ) -> dict[str, Any]:
         found = self._contact(tenant_id, contact, "who_knows_whom", now, all_profiles=True)
+        if requester_id:
+            decision = found.inclusion.decide(requester_id)
+            if decision.transient:
+                raise MembershipPending("group opt-outs are being applied; try again in a few seconds")
+            if not decision.included:
+                raise Forbidden("you are not included in these insights, so you cannot ask for introductions")
         colleague_id = colleague_user_id.lower()
         directory = _directory(found.profiles)
         known = {c.user_id for c in who_knows_whom(found.facts, now, directory, limit=ALL_COLLEAGUES)}
@@ -147,24 +163,23 @@ class InsightService:
         # Independent point/partition reads: issued at once, a read costs the slowest, not the sum. Nothing
         # read is returned unless the consent allows it. Names (profiles) only where colleagues are shown.
         pool = self._pool
-        consent_f = pool.submit(self._consents.load, tenant_id)
+        inclusion_f = pool.submit(self._inclusion.tenant, tenant_id, now)
         facts_f = pool.submit(self._contacts.facts, tenant_id, self._hash(tenant_id, address))
         profiles_f = pool.submit(self._cursors.profiles, tenant_id) if all_profiles else None
-        optouts_f = pool.submit(self._optouts.users, tenant_id)
-        grouped_f = pool.submit(self._optouts.group_excluded, tenant_id)
         failed_f = pool.submit(self._cursors.failed, tenant_id)
-        if not feature_status(consent_f.result().consent, feature, now).enabled:
+        inclusion = inclusion_f.result()
+        if not inclusion.enabled(feature):
             raise FeatureNotEnabled(f"{feature} is not enabled for this tenant")
         facts = facts_f.result()
-        profiles = profiles_f.result() if profiles_f is not None else {}
-        opted_out = {u.user_id.lower() for u in optouts_f.result() if u.opted_out}
-        excluded = opted_out | grouped_f.result()
-        included = [f for f in facts if f.user_id.lower() not in excluded]
-        if not included:
+        decisions = {uid: inclusion.decide(uid) for uid in {f.user_id.lower() for f in facts}}
+        included = [f for f in facts if decisions[f.user_id.lower()].included]
+        unknown = any(d.transient for d in decisions.values())
+        if not included and not unknown:
             raise NotFound("no interactions with this contact are known")
-        partial = is_partial(failed_f.result(), frozenset(excluded))
-        visible = {uid: p for uid, p in profiles.items() if uid not in excluded}
-        return _Contact(tenant_id, address, included, partial, visible)
+        partial = unknown or is_partial(failed_f.result(), inclusion.includes)
+        profiles = profiles_f.result() if profiles_f is not None else {}
+        visible = {uid: p for uid, p in profiles.items() if inclusion.includes(uid)}
+        return _Contact(tenant_id, address, included, partial, visible, inclusion)
 
     def _hash(self, tenant_id: str, address: str) -> str:
         return contact_hash(self._key, tenant_id.lower(), address)

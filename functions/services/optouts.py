@@ -1,9 +1,14 @@
 """Opt-out use cases: read the lists, replace the group list, opt a user out or back in.
 
 A user opt-out is saved before its purge is requested: from the moment it is saved, ingestion skips the
-user; the purge record (ID derived from the change) and its queue message follow. With
-`GROUP_OPTOUT_EXISTING_DATA=purge`, newly opted-out groups get one purge record whose scope is the groups
-(`GroupScope`); the purge function resolves their members through Graph.
+user; the purge record (ID derived from the change) and its queue message follow. Toggling is cheap: an
+opt-out while a purge of that user is still unfinished reuses it (same purge ID, no new record, no new
+message), since the user is held until it completes and nothing new of theirs can exist.
+
+A change of the group list asks for its members to be resolved at once (the `membership` queue; the tenant
+fails closed until they are). With `GROUP_OPTOUT_EXISTING_DATA=purge`, newly opted-out groups also get one
+purge record whose scope is the groups (`GroupScope`); the purge function resolves their members through
+Graph.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from functions.adapters.audit_store import AuditLog
 from functions.adapters.optout_store import OptOutStore
+from functions.adapters.queues import WorkQueues
 from functions.domain import optouts as rules
 from functions.domain.audit import change_entry
 from functions.domain.events import Provenance
@@ -41,11 +47,12 @@ class OptOutService:
         self,
         optouts: OptOutStore,
         purge_requests: PurgeRequests,
+        queues: WorkQueues,
         audit: AuditLog,
         *,
         group_policy: GroupOptOutPolicy,
     ) -> None:
-        self._optouts, self._purges, self._audit = optouts, purge_requests, audit
+        self._optouts, self._purges, self._queues, self._audit = optouts, purge_requests, queues, audit
         self._group_policy = group_policy
 
     def lists(self, tenant_id: str) -> OptOutLists:
@@ -78,6 +85,8 @@ class OptOutService:
                 detail=f"{len(transition.added)} added, {len(transition.removed)} removed",
             )
         )  # fmt: skip
+        if transition.added or transition.outcome == "duplicate":
+            self._queues.request_membership(tenant_id, provenance.recorded_at)
         purge_id = None
         if self._group_policy == "purge" and transition.added:
             scope = GroupScope(tenant_id, transition.added)
@@ -100,7 +109,8 @@ class OptOutService:
         webhook_id: str | None = None,
     ) -> ChangeResult:
         scope = Scope("user", tenant_id, user_id=user_id)
-        purge_id = new_purge(scope, "user-opt-out", provenance).id
+        pending = self._purges.unfinished_user_purge(tenant_id, user_id) if opted_out else None
+        purge_id = pending.id if pending else new_purge(scope, "user-opt-out", provenance).id
 
         def attempt() -> rules.UserTransition:
             stored = self._optouts.load_user(tenant_id, user_id)
@@ -122,6 +132,9 @@ class OptOutService:
         user = transition.user
         if transition.purge_id is None or user is None:
             return ChangeResult(transition.outcome)
-        # The purge of the opt-out in force (this one, or the earlier one this repeats).
-        record = self._purges.request(scope, "user-opt-out", user.changed, webhook_id)
+        # The purge of the opt-out in force: an unfinished one it reuses, or its own (created if absent, so a
+        # re-delivery after a crash between the writes still gets it).
+        record = self._purges.existing(tenant_id, transition.purge_id) or self._purges.request(
+            scope, "user-opt-out", user.changed, webhook_id
+        )
         return ChangeResult(transition.outcome, record.id)

@@ -1,8 +1,10 @@
 """Restore a tenant's backup of one day, then re-apply every purge recorded since, so that a restore never
 brings a purged subject back.
 
-1. Every blob `backups/{tenantId}/{userId}/{day}.jsonl` of the tenant is read and its records written back to
-   the user's slice and the contact index (upserts: restoring twice is harmless).
+1. Every blob `backups/{tenantId}/{userId}/{day}.jsonl` of the tenant whose user the inclusion decision
+   (functions/domain/inclusion.py) includes now is read and its records written back to the user's slice and
+   the contact index (upserts: restoring twice is harmless). A user excluded now (or the whole tenant, after
+   a withdrawal) is not restored at all: a restore never writes what a purge would have to take away.
 2. Every purge of the tenant that may postdate the backup is re-applied (`PurgeService.reapply`: delete the
    scope from every store, then verify zero): those requested on or after the day began (UTC), and those not
    completed by then. Erring on the early side costs nothing but re-ingestion; erring late would resurrect
@@ -26,6 +28,7 @@ from functions.adapters.slice_store import TableSliceStore, fact_from
 from functions.domain.audit import AuditEntry
 from functions.domain.interactions import Interaction
 from functions.domain.purge import PurgeRecord
+from functions.services.inclusion import InclusionReader
 from functions.services.purge import PurgeService
 
 RESTORE_RUN = "restore"  # the `run` tag of restored rows (ingestion tags its rows with its run ID)
@@ -41,6 +44,7 @@ class RestoreReport:
     day: date
     users: int
     records: int
+    skipped: int  # users with a backup of that day who are not included now
     reapplied: tuple[str, ...]  # purge IDs, oldest request first
     deleted_again: Mapping[str, int]  # what the re-applied purges deleted, per store
 
@@ -54,24 +58,30 @@ class RestoreService:
         purges: PurgeList,
         purge: PurgeService,
         *,
+        inclusion: InclusionReader,
         audit: AuditLog,
     ) -> None:
+        self._inclusion = inclusion
         self._backups, self._slices, self._contacts = backups, slices, contacts
         self._purges, self._purge, self._audit = purges, purge, audit
 
     def restore(self, tenant_id: str, day: date, now: datetime) -> RestoreReport:
         tenant_id = tenant_id.lower()
-        users = records = 0
+        users = records = skipped = 0
         suffix = f"/{day.isoformat()}.jsonl"
+        inclusion = self._inclusion.tenant(tenant_id, now)
         for name in self._backups.names(f"{tenant_id}/"):
             if not name.endswith(suffix):
                 continue
             user_id = name.split("/")[1]
+            if not inclusion.includes(user_id):
+                skipped += 1
+                continue
             facts = [_fact(record) for record in self._backups.read(tenant_id, user_id, day)]
             self._slices.write(tenant_id, user_id, facts, RESTORE_RUN)
             self._contacts.write(tenant_id, facts, RESTORE_RUN)
             users, records = users + 1, records + len(facts)
-        counts = {"users": users, "records": records}
+        counts = {"users": users, "records": records, "skippedExcluded": skipped}
         detail = f"backup of {day.isoformat()}"
         self._audit.append(
             AuditEntry(tenant_id, now, "backup.restored", "applied", counts=counts, detail=detail)
@@ -82,7 +92,7 @@ class RestoreService:
             for store, count in self._purge.reapply(record, now).items():
                 deleted[store] = deleted.get(store, 0) + count
             reapplied.append(record.id)
-        return RestoreReport(tenant_id, day, users, records, tuple(reapplied), deleted)
+        return RestoreReport(tenant_id, day, users, records, skipped, tuple(reapplied), deleted)
 
     def _since(self, tenant_id: str, day: date) -> list[PurgeRecord]:
         start = datetime.combine(day, time(0), tzinfo=UTC)

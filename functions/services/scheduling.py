@@ -1,21 +1,17 @@
-"""Scheduling ingestion: the daily timer (every tenant) and `tenant.schedule` (one tenant, after a grant).
+"""Scheduling ingestion: the daily timer (every tenant) and `tenant.schedule` (one tenant, on request).
 
-For a tenant with at least one feature enabled: list the users through Graph, resolve the transitive
-members of every opted-out group (the tenant's list plus groups of legacy records still in force) afresh,
-save the group-excluded users' object IDs in the opt-out store (what the worker, the backup job and the
-insight routes fence on), save each included user's profile (name and address: what who knows whom shows)
-and delete any profile of a user now excluded, then queue work for every included user with a mailbox
-(`windows_to_queue`: the 12-window backfill for a user never ingested, failed or stale windows again, else
-one incremental window). Cursors are saved as `queued` before their messages are sent, so a worker always
-finds its cursor.
+For a tenant whose consent lets anything be collected: resolve the opted-out groups afresh and settle what
+follows (functions/services/membership.py `refresh`: store the members, purge users who joined an opted-out
+group since they were last seen included, forget their profiles), list the users through Graph, then ask the
+inclusion decision (functions/domain/inclusion.py) about each: save each included user's profile (name and
+address: what who knows whom shows), delete any profile of a user now excluded, and queue work for every
+included user with a mailbox (`windows_to_queue`: the 12-window backfill for a user never ingested, failed,
+stale or revoked windows again, else one incremental window). Cursors are saved as `queued` before their
+messages are sent, so a worker always finds its cursor.
 
-A user found in an opted-out group who was included at the previous run has had data collected: with
-GROUP_OPTOUT_EXISTING_DATA=purge a user purge is requested (reason `group-membership`) through the same
-purge-record service user opt-outs use; with `retain` they are only excluded from now on.
-
-A tenant or user whose purge is not complete is held (`functions.domain.purge.purge_hold`): no profile, no
-cursor, no window, even if consent was granted again meanwhile. `ResumeAfterPurge`, called by the purge
-function when a purge completes, asks for the tenant's scheduling at once if the scope is included again.
+A tenant or user whose purge is not complete is held by the same decision: no profile, no cursor, no window,
+even if consent was granted again meanwhile. `ResumeAfterPurge`, called by the purge function when a purge
+completes, asks for the tenant's scheduling at once if the scope is included again.
 """
 
 from __future__ import annotations
@@ -28,24 +24,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.adapters.audit_store import AuditLog
-from functions.adapters.consent_store import ConsentStore
 from functions.adapters.cursor_store import TableCursorStore, TenantCursors
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.purge_store import PendingPurges
 from functions.adapters.queues import INGEST_QUEUE, WorkQueues
 from functions.domain.audit import AuditEntry
-from functions.domain.consent import enabled_features, legacy_excluded_groups
-from functions.domain.errors import GraphError, GraphNotFound, ValidationFailed
-from functions.domain.events import Provenance
+from functions.domain.errors import GraphError
 from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
-from functions.domain.optouts import Exclusions, GroupOptOuts
-from functions.domain.purge import PurgeRecord, purge_hold
+from functions.domain.purge import PurgeRecord
 from functions.domain.records import DirectoryUser
 from functions.domain.scope import Scope
-from functions.services.consent import PurgeRequests
+from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import GraphFactory, GraphReader, WindowRequest
-from functions.services.tenant_state import user_fence
-from functions.settings import GroupOptOutPolicy
+from functions.services.membership import MembershipService
 
 logger = logging.getLogger(__name__)
 
@@ -81,34 +70,22 @@ class TenantSchedule:
         }
 
 
-def parse_schedule_message(data: Mapping[str, Any]) -> str:
-    """The tenant of a `tenant.schedule` message."""
-    tenant = data.get("tenantId")
-    if not isinstance(tenant, str) or not tenant:
-        raise ValidationFailed("a tenant.schedule message names its tenantId")
-    return tenant.lower()
-
-
 class SchedulingService:
     def __init__(
         self,
-        consents: ConsentStore,
-        optouts: OptOutStore,
+        inclusion: InclusionReader,
+        membership: MembershipService,
         cursors: TableCursorStore,
         tenants: TenantList,
-        queues: MessageSender,
         *,
-        purge_requests: PurgeRequests,
-        pending_purges: PendingPurges,
+        queues: MessageSender,
+        requests: WorkQueues,
         audit: AuditLog,
         graph_factory: GraphFactory,
-        group_policy: GroupOptOutPolicy,
     ) -> None:
-        self._consents, self._optouts, self._cursors = consents, optouts, cursors
-        self._tenants, self._queues = tenants, queues
-        self._purges, self._pending, self._audit = purge_requests, pending_purges, audit
+        self._inclusion, self._membership, self._cursors = inclusion, membership, cursors
+        self._tenants, self._queues, self._requests, self._audit = tenants, queues, requests, audit
         self._graph_factory = graph_factory
-        self._group_policy = group_policy
 
     def schedule_all(self, now: datetime) -> list[TenantSchedule]:
         """Every tenant; one tenant's Graph failure is logged and does not stop the others."""
@@ -119,7 +96,7 @@ class SchedulingService:
                 results.append(self.schedule_tenant(tenant_id, now))
             except GraphError as error:
                 failures += 1
-                logger.warning("ingestion: scheduling tenant %s failed: %s", tenant_id, error)
+                logger.warning("ingestion: scheduling tenant %r failed: %s", tenant_id, error)
         if failures:
             # The timer fails visibly; the tenants that worked are scheduled.
             raise GraphError(f"scheduling failed for {failures} tenant(s); see the log")
@@ -127,38 +104,30 @@ class SchedulingService:
 
     def schedule_tenant(self, tenant_id: str, now: datetime) -> TenantSchedule:
         tenant_id = tenant_id.lower()
-        consent = self._consents.load(tenant_id).consent
-        if not enabled_features(consent, now) or consent.state == "revoked":
-            return TenantSchedule(tenant_id, enabled=False)
-        hold = purge_hold(self._pending.unfinished_of(tenant_id))
-        if hold.tenant:
+        self._requests.taken("schedule", tenant_id)  # a request made from now on is a new run
+        tenant = self._inclusion.tenant(tenant_id, now).tenant_decision()
+        if tenant.reason == "tenant-purge-pending":
             self._audit_scheduled(tenant_id, now, "held", {}, detail="purge-pending")
             return TenantSchedule(tenant_id, enabled=True, tenant_held=True)
-        stored_groups = self._optouts.load_groups(tenant_id).groups
-        group_ids = stored_groups.ids | legacy_excluded_groups(consent, now)
-        users, membership = asyncio.run(self._read_directory(tenant_id, sorted(group_ids)))
-        exclusions = Exclusions.of(consent, stored_groups, self._optouts.users(tenant_id), now)
+        if not tenant.included:
+            return TenantSchedule(tenant_id, enabled=False)
+        refreshed = self._membership.refresh(tenant_id, now)
+        users = asyncio.run(self._list_users(tenant_id))
+        # Decided after the resolution was stored, with whatever changed meanwhile.
+        inclusion = self._inclusion.tenant(tenant_id, now)
         state = self._cursors.tenant(tenant_id)
         profiles: list[UserProfile] = []
         requests: list[WindowRequest] = []
         new_cursors: list[Cursor] = []
-        grouped: set[str] = set()
         forgotten: list[str] = []
-        purges = excluded = held = 0
+        excluded = held = 0
         for user in users:
             uid = user.user_id.lower()
-            member_of = membership.get(uid, frozenset())
-            group_excluded = not member_of.isdisjoint(group_ids)
-            previous = state.profiles.get(uid)  # only included users have one
-            if group_excluded:
-                grouped.add(uid)
-                if previous is not None and _joined_old_group(member_of & group_ids, stored_groups, previous):
-                    purges += self._newly_group_excluded(tenant_id, uid, now)
-            is_held = hold.covers(uid)
-            if exclusions.excludes(uid, member_of) or group_excluded or is_held:
+            decision = inclusion.decide(uid)
+            if not decision.included:
                 excluded += 1
-                held += is_held
-                if previous is not None:
+                held += decision.reason == "purge-pending"
+                if uid in state.profiles:
                     forgotten.append(uid)  # nothing of an excluded person is kept from the directory
                 continue
             profiles.append(
@@ -174,8 +143,6 @@ class SchedulingService:
             new_cursors += user_cursors
         listed = {user.user_id.lower() for user in users}
         gone = [_departed(p, now) for uid, p in state.profiles.items() if uid not in listed and p.present]
-        # Exclusions first: a worker reads them before it reads any mailbox.
-        self._optouts.replace_group_excluded(tenant_id, grouped, now)
         self._cursors.delete_profiles(tenant_id, forgotten)
         self._cursors.save_profiles([*profiles, *gone])
         self._cursors.save_all(_merge(state.cursors, new_cursors))
@@ -183,7 +150,7 @@ class SchedulingService:
             self._queues.send(INGEST_QUEUE, request.to_message())
         result = TenantSchedule(
             tenant_id, enabled=True, users=len(users), included=len(users) - excluded, excluded=excluded,
-            windows_queued=len(requests), purges_requested=purges, held=held,
+            windows_queued=len(requests), purges_requested=refreshed.purges_requested, held=held,
         )  # fmt: skip
         self._audit_scheduled(tenant_id, now, "queued", result.counts())
         return result
@@ -212,32 +179,12 @@ class SchedulingService:
             )
         )  # fmt: skip
 
-    async def _read_directory(
-        self, tenant_id: str, group_ids: list[str]
-    ) -> tuple[list[DirectoryUser], dict[str, frozenset[str]]]:
+    async def _list_users(self, tenant_id: str) -> list[DirectoryUser]:
         graph: GraphReader = self._graph_factory()
         try:
-            users = [user async for user in graph.list_users(tenant_id)]
-            membership: dict[str, set[str]] = {}
-            for group_id in group_ids:
-                try:
-                    async for member in graph.transitive_user_members(tenant_id, group_id):
-                        membership.setdefault(member.lower(), set()).add(group_id)
-                except GraphNotFound:
-                    logger.warning(
-                        "ingestion: opted-out group %s of %s no longer exists", group_id, tenant_id
-                    )
+            return [user async for user in graph.list_users(tenant_id)]
         finally:
             await graph.aclose()
-        return users, {user: frozenset(groups) for user, groups in membership.items()}
-
-    def _newly_group_excluded(self, tenant_id: str, user_id: str, now: datetime) -> int:
-        if self._group_policy != "purge":
-            return 0
-        event_id = f"group-membership:{user_id}:{now.isoformat()}"
-        provenance = Provenance(None, None, event_id, now, "ingestion", now)
-        self._purges.request(Scope("user", tenant_id, user_id=user_id), "group-membership", provenance)
-        return 1
 
 
 class ResumeAfterPurge:
@@ -245,29 +192,21 @@ class ResumeAfterPurge:
     granted again, the user opted back in while it ran), ask for the tenant's scheduling now rather than at
     the next daily run. True when it asked."""
 
-    def __init__(self, consents: ConsentStore, optouts: OptOutStore, queues: WorkQueues) -> None:
-        self._consents, self._optouts, self._queues = consents, optouts, queues
+    def __init__(self, inclusion: InclusionReader, queues: WorkQueues) -> None:
+        self._inclusion, self._queues = inclusion, queues
 
     def __call__(self, record: PurgeRecord, now: datetime) -> bool:
         tenant_id, scope = record.tenant_id, record.scope
         if not isinstance(scope, Scope) or scope.kind == "feature":
             return False  # group members stay excluded by their group; features hold no ingestion
         if scope.kind == "user":
-            # The same facts the worker fences on: consent, the user's opt-out, their group exclusion.
-            fence = user_fence(self._consents, self._optouts, tenant_id, str(scope.user_id), now=now)
-            included = fence.allowed
+            user_id = str(scope.user_id)
+            included = self._inclusion.user(tenant_id, user_id, now).includes(user_id)
         else:
-            consent = self._consents.load(tenant_id).consent
-            included = consent.state != "revoked" and bool(enabled_features(consent, now))
+            included = self._inclusion.tenant(tenant_id, now).tenant_decision().included
         if included:
-            self._queues.request_ingestion(tenant_id)
+            self._queues.request_ingestion(tenant_id, now)
         return included
-
-
-def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:
-    """Whether a user included at the previous run is now in a group already opted out then: a membership
-    change. (A group opted out since then is the opt-out's own group purge.)"""
-    return any(g not in stored.entries or stored.entries[g].added_at < previous.seen_at for g in groups)
 
 
 def _departed(profile: UserProfile, now: datetime) -> UserProfile:

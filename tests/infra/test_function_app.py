@@ -204,4 +204,5 @@ def _site_resources(child: str) -> list[Resource]:
 
 
 def _local_storage() -> dict[str, str]:
-    return {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    """The least a local app needs: storage, and a contact hash key (start-up refuses a short one)."""
+    return {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "CONTACT_HASH_KEY": "k" * 32}

@@ -178,7 +178,7 @@ def test_members_of_an_opted_out_group_keep_no_profile_and_are_fenced_from_the_o
     rig.now = NOW + timedelta(hours=1)
     rig.schedule()
     assert not members & set(rig.cursors.profiles(rig.tenant_id))
-    assert rig.optouts.group_excluded(rig.tenant_id) == members
+    assert set(rig.optouts.membership(rig.tenant_id).members) == members
     member = next(m for m in rig.mailbox_users() if m.lower() in members)
     window = WindowRequest(rig.tenant_id, member, INCREMENTAL, rig.now - timedelta(days=1), None)
     assert rig.worker.run(window) == "skipped"
@@ -193,7 +193,7 @@ def test_a_group_opt_out_withdrawn_lets_its_members_be_named_and_read_again(rig:
     rig.opt_out_groups()
     rig.now = NOW + timedelta(hours=1)
     scheduled = {r.user_id.lower() for r in rig.schedule()}
-    assert rig.optouts.group_excluded(rig.tenant_id) == frozenset()
+    assert dict(rig.optouts.membership(rig.tenant_id).members) == {}
     assert members <= set(rig.cursors.profiles(rig.tenant_id))
     assert members & {u.lower() for u in rig.mailbox_users()} <= scheduled
 
@@ -205,9 +205,7 @@ def purge_of(rig: Rig, reason: str) -> PurgeRecord:
 
 def resuming_purges(storage_clients: Any, rig: Rig) -> PurgeRig:
     """The purge function as bootstrap wires it: on completion, ingestion of a scope included again."""
-    return PurgeRig(
-        storage_clients, rig.now, on_completed=ResumeAfterPurge(rig.consents, rig.optouts, rig.queues)
-    )
+    return PurgeRig(storage_clients, rig.now, on_completed=ResumeAfterPurge(rig.inclusion, rig.queues))
 
 
 def test_a_tenant_granted_again_while_its_purge_runs_is_collected_only_once_the_purge_completes(
@@ -245,9 +243,8 @@ def test_a_user_who_opts_back_in_while_their_purge_runs_is_read_and_backed_up_on
     assert scheduled  # the others are not held
     backups = BlobBackupStore(storage_clients)
     backup = BackupService(
-        rig.consents, rig.optouts, rig.cursors, rig.slices,
-        purges=rig.purge_store, backups=backups, tenants=rig, audit=rig.audit,
-    )  # fmt: skip
+        rig.inclusion, rig.cursors, rig.slices, backups=backups, tenants=rig, audit=rig.audit
+    )
     backup.back_up_tenant(rig.tenant_id, rig.now)
     assert backups.names(f"{rig.tenant_id}/{user}/") == []
     rig.queues.sent.clear()
@@ -429,9 +426,8 @@ def test_the_daily_backup_writes_one_blob_per_included_user_and_skips_the_exclud
     rig = ingested(rig_for(storage_clients, sim, tenant_id))
     backups = BlobBackupStore(storage_clients)
     service = BackupService(
-        rig.consents, rig.optouts, rig.cursors, rig.slices,
-        purges=rig.purge_store, backups=backups, tenants=rig, audit=rig.audit,
-    )  # fmt: skip
+        rig.inclusion, rig.cursors, rig.slices, backups=backups, tenants=rig, audit=rig.audit
+    )
     users = sorted(rig.mailbox_users())
     rig.opt_out(users[0])
     (result,) = service.back_up_all(NOW)

@@ -16,6 +16,7 @@ from functions.adapters.queues import PURGE_QUEUE, StorageWorkQueues
 from functions.adapters.storage import StorageClients
 from functions.domain.errors import ConcurrencyConflict
 from functions.domain.events import Provenance
+from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOuts, add_groups, change_user
 from functions.services.consent import PurgeRequests, api_provenance
 from functions.services.optouts import OptOutService
@@ -23,6 +24,7 @@ from functions.services.optouts import OptOutService
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def change(at: datetime = T0) -> Provenance:
@@ -38,7 +40,7 @@ def store(storage_clients: StorageClients) -> TableOptOutStore:
 def service(storage_clients: StorageClients, store: TableOptOutStore) -> OptOutService:
     audit = TableAuditLog(storage_clients)
     requests = PurgeRequests(TablePurgeStore(storage_clients), StorageWorkQueues(storage_clients), audit)
-    return OptOutService(store, requests, audit, group_policy="purge")
+    return OptOutService(store, requests, StorageWorkQueues(storage_clients), audit, group_policy="purge")
 
 
 def test_groups_read_back_with_their_sources(store: TableOptOutStore, tenant_id: str) -> None:
@@ -133,20 +135,68 @@ def test_thirty_parallel_group_replacements_end_with_exactly_one_of_them(
     assert service.lists(tenant_id).groups.ids == lists[29]  # the newest event wins, whatever the order
 
 
-def test_group_excluded_users_are_replaced_as_a_whole_and_leave_user_opt_outs_alone(
+def resolution(
+    groups: set[str], members: dict[str, set[str]], version: int, at: datetime = T0
+) -> GroupMembership:
+    return GroupMembership(
+        frozenset(groups), {u.lower(): frozenset(g) for u, g in members.items()}, version, at
+    )
+
+
+def test_a_tenant_never_resolved_has_a_membership_that_covers_no_group(
     store: TableOptOutStore, tenant_id: str
 ) -> None:
-    stays, leaves, joins, opted_out = (str(uuid.uuid4()) for _ in range(4))
+    assert not store.membership(tenant_id).covers({str(uuid.uuid4())})
+    assert store.membership(tenant_id).covers(set())
+
+
+def test_a_resolution_reads_back_whole_and_for_one_user(store: TableOptOutStore, tenant_id: str) -> None:
+    g1, g2, alice, bob = (str(uuid.uuid4()) for _ in range(4))
+    saved = resolution({g1, g2}, {alice.upper(): {g1}, bob: {g1, g2}}, version=3)
+    assert store.save_membership(tenant_id, saved)
+    assert store.membership(tenant_id) == saved
+    one = store.membership_of(tenant_id, alice)
+    assert (one.groups, one.groups_version, dict(one.members)) == (saved.groups, 3, {alice: {g1}})
+    assert dict(store.membership_of(tenant_id, str(uuid.uuid4())).members) == {}
+
+
+def test_a_new_resolution_replaces_the_members_as_a_whole_and_leaves_user_opt_outs_alone(
+    store: TableOptOutStore, tenant_id: str
+) -> None:
+    group, stays, leaves, joins, opted_out = (str(uuid.uuid4()) for _ in range(5))
     user = change_user(
         None, tenant_id=tenant_id, user_id=opted_out, opted_out=True, provenance=change(), purge_id="p-1"
     ).user
     assert user is not None
     store.save_user(user, None)
-    store.replace_group_excluded(tenant_id, [stays, leaves.upper()], T0)
-    assert store.group_excluded(tenant_id) == {stays, leaves}
-    store.replace_group_excluded(tenant_id, [stays, joins], T0 + timedelta(days=1))
-    assert store.group_excluded(tenant_id) == {stays, joins}
-    assert store.is_group_excluded(tenant_id, joins.upper())
-    assert not store.is_group_excluded(tenant_id, leaves)
+    store.save_membership(tenant_id, resolution({group}, {stays: {group}, leaves: {group}}, 1))
+    store.save_membership(tenant_id, resolution({group}, {stays: {group}, joins: {group}}, 1, T0 + DAY))
+    assert set(store.membership(tenant_id).members) == {stays, joins}
+    assert store.membership(tenant_id).resolved_at == T0 + DAY
     assert [u.user_id for u in store.users(tenant_id)] == [opted_out]
-    assert store.group_excluded(str(uuid.uuid4())) == frozenset()
+
+
+def test_a_resolution_of_an_older_group_list_is_not_stored_over_a_newer_one(
+    store: TableOptOutStore, tenant_id: str
+) -> None:
+    g1, g2, alice, bob = (str(uuid.uuid4()) for _ in range(4))
+    newer = resolution({g1, g2}, {alice: {g2}}, version=5)
+    assert store.save_membership(tenant_id, newer)
+    assert not store.save_membership(tenant_id, resolution({g1}, {bob: {g1}}, version=4))
+    assert store.membership(tenant_id) == newer
+
+
+def test_a_thousand_members_are_saved_and_read_back(store: TableOptOutStore, tenant_id: str) -> None:
+    group = str(uuid.uuid4())
+    members = {str(uuid.uuid4()): {group} for _ in range(1000)}
+    store.save_membership(tenant_id, resolution({group}, members, 1))
+    assert set(store.membership(tenant_id).members) == set(members)
+
+
+def test_concurrent_resolutions_of_the_same_and_newer_lists_leave_the_newest_marker(
+    store: TableOptOutStore, tenant_id: str
+) -> None:
+    group = str(uuid.uuid4())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda v: store.save_membership(tenant_id, resolution({group}, {}, v)), range(8)))
+    assert store.membership(tenant_id).groups_version == 7

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from functions.adapters.consent_store import TableConsentStore
+from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.storage import StorageClients
+from functions.domain.consent import TenantConsent, grant
+from functions.domain.events import Provenance
+from functions.domain.optouts import change_user
 from functions.domain.scope import Scope
 from tests.conftest import base_env
 from tests.support.purge_data import BACKUP_DAY, Seeder, tenant_traces
@@ -33,6 +38,14 @@ def wipe_live(storage: StorageClients, tenant_id: str) -> None:
         store.delete_scope(Scope("tenant", tenant_id))
 
 
+def granted(storage: StorageClients, tenant_id: str) -> None:
+    """The tenant consents now: a restore brings back only what the consent allows."""
+    at = AFTER_BACKUP - timedelta(days=30)
+    provenance = Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", at, "api", at)
+    transition = grant(TenantConsent(tenant_id), provenance)
+    TableConsentStore(storage).save(transition.consent, None, transition.changes)
+
+
 def run_restore(storage_connection_string: str, tenant_id: str, tmp_path: Path) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     code = restore.main(
@@ -49,6 +62,7 @@ def test_a_restore_brings_back_the_days_slices_and_contact_index(
     storage_clients: StorageClients, storage_connection_string: str, tenant_id: str, tmp_path: Path
 ) -> None:
     users = [uid(), uid()]
+    granted(storage_clients, tenant_id)
     seeder = Seeder(storage_clients)
     for user in users:
         seeder.user(tenant_id, user, 8)
@@ -65,6 +79,7 @@ def test_a_restore_never_brings_back_a_user_purged_after_the_backup(
     storage_clients: StorageClients, storage_connection_string: str, tenant_id: str, tmp_path: Path
 ) -> None:
     purged, kept = uid(), uid()
+    granted(storage_clients, tenant_id)
     seeder = Seeder(storage_clients)
     seeder.user(tenant_id, purged, 6)
     seeder.user(tenant_id, kept, 6)
@@ -77,6 +92,30 @@ def test_a_restore_never_brings_back_a_user_purged_after_the_backup(
     assert "re-applied 1 purges" in output
     assert set(tenant_traces(storage_clients, tenant_id, purged).values()) == {0}
     assert tenant_traces(storage_clients, tenant_id, kept)["slices"] == 6
+
+
+def test_a_restore_skips_a_user_who_is_opted_out_now_and_a_tenant_without_consent_entirely(
+    storage_clients: StorageClients, storage_connection_string: str, tenant_id: str, tmp_path: Path
+) -> None:
+    out, kept = uid(), uid()
+    seeder = Seeder(storage_clients)
+    seeder.user(tenant_id, out, 4)
+    seeder.user(tenant_id, kept, 4)
+    wipe_live(storage_clients, tenant_id)
+    code, output = run_restore(storage_connection_string, tenant_id, tmp_path)
+    assert (code, "restored 0 records of 0 users" in output) == (0, True), output
+    granted(storage_clients, tenant_id)
+    opted_out = change_user(
+        None, tenant_id=tenant_id, user_id=out, opted_out=True, purge_id="p",
+        provenance=Provenance(out, None, f"evt-{uuid.uuid4()}", AFTER_BACKUP, "api", AFTER_BACKUP),
+    ).user  # fmt: skip
+    assert opted_out is not None
+    TableOptOutStore(storage_clients).save_user(opted_out, None)
+    code, output = run_restore(storage_connection_string, tenant_id, tmp_path)
+    assert "restored 4 records of 1 users" in output
+    assert "skipped 1 users not included now" in output
+    assert tenant_traces(storage_clients, tenant_id, out)["slices"] == 0
+    assert tenant_traces(storage_clients, tenant_id, kept)["slices"] == 4
 
 
 def test_a_restore_after_a_withdrawal_restores_nothing(

@@ -10,7 +10,7 @@ import pytest
 
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.storage import StorageClients
-from functions.domain.errors import ConcurrencyConflict
+from functions.domain.errors import ConcurrencyConflict, ValidationFailed
 from functions.domain.events import Provenance
 from functions.domain.purge import GroupScope, PurgeStep, new_purge
 from functions.domain.scope import Scope
@@ -72,3 +72,43 @@ def test_steps_and_counts_saved_with_the_etag_read_back(store: TablePurgeStore, 
     assert store.get(tenant_id, record.id) == done
     with pytest.raises(ConcurrencyConflict):
         store.save(done, loaded.etag)
+
+
+def test_purges_are_paged_newest_first_with_a_continuation(
+    storage_clients: StorageClients, tenant_id: str
+) -> None:
+    store = TablePurgeStore(storage_clients)
+    for minute in range(7):
+        at = T0 + timedelta(minutes=minute)
+        provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "api", at)
+        store.create(
+            new_purge(Scope("user", tenant_id, user_id=str(uuid.uuid4())), "user-opt-out", provenance)
+        )
+    pages, continuation = [], None
+    while True:
+        page = store.page(tenant_id, 3, continuation)
+        pages.append([r.requested_at for r in page.records])
+        continuation = page.continuation
+        if continuation is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    flat = [at for page in pages for at in page]
+    assert flat == sorted(flat, reverse=True)
+    assert len(set(flat)) == 7
+
+
+def test_a_purge_continuation_of_another_tenant_or_garbage_is_refused(
+    storage_clients: StorageClients, tenant_id: str
+) -> None:
+    store = TablePurgeStore(storage_clients)
+    for _ in range(2):
+        provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "api", T0)
+        store.create(
+            new_purge(Scope("user", tenant_id, user_id=str(uuid.uuid4())), "user-opt-out", provenance)
+        )
+    continuation = store.page(tenant_id, 1, None).continuation
+    assert continuation is not None
+    with pytest.raises(ValidationFailed):
+        store.page(str(uuid.uuid4()), 1, continuation)
+    with pytest.raises(ValidationFailed):
+        store.page(tenant_id, 1, "not-a-token")

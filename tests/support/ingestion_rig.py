@@ -1,7 +1,8 @@
 """Ingestion, scheduling and insights wired to Azurite and a Graph simulator, for integration tests and bench.
 
 Queue messages are collected in memory (`rig.sent`, `rig.purges_queued`) instead of sent, so a local host
-listening on the shared Azurite never picks up a test's work; `rig.drain()` runs the collected windows.
+listening on the shared Azurite never picks up a test's work; `rig.drain()` runs the collected windows and
+`rig.resolve_membership()` the membership function (a group change asks for it).
 """
 
 from __future__ import annotations
@@ -22,25 +23,29 @@ from functions.adapters.graph_auth import StaticTokenCredential
 from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.purge_store import TablePurgeStore
+from functions.adapters.queues import membership_message, schedule_message
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.domain.ingestion import WindowStatus
 from functions.services.consent import ConsentService, PurgeRequests, api_provenance
+from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import GraphReader, IngestionWorker, WindowRequest
 from functions.services.insights import InsightService
+from functions.services.membership import MembershipService
 from functions.services.optouts import OptOutService
 from functions.services.scheduling import SchedulingService
 from functions.settings import GroupOptOutPolicy
 from graphsim.server import GraphSimulator
 from tests.support.memory_stores import LEGACY_EXPIRY
 
-HASH_KEY = b"rig-contact-hash-key"
+HASH_KEY = b"rig-contact-hash-key-of-at-least-32-bytes"
 
 
 class CollectedQueues:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.purges: list[dict[str, str]] = []
+        self.pending: set[tuple[str, str]] = set()
 
     def send(self, queue: str, message: Mapping[str, Any]) -> None:
         self.sent.append({"queue": queue, **message})
@@ -48,8 +53,21 @@ class CollectedQueues:
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
 
-    def request_ingestion(self, tenant_id: str) -> None:
-        self.sent.append({"queue": "ingest", "type": "tenant.schedule", "tenantId": tenant_id})
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+        return self._request("schedule", tenant_id, "ingest", schedule_message(tenant_id))
+
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+        return self._request("membership", tenant_id, "membership", membership_message(tenant_id))
+
+    def taken(self, kind: str, tenant_id: str) -> None:
+        self.pending.discard((kind, tenant_id))
+
+    def _request(self, kind: str, tenant_id: str, queue: str, message: dict[str, Any]) -> bool:
+        if (kind, tenant_id) in self.pending:
+            return False
+        self.pending.add((kind, tenant_id))
+        self.send(queue, message)
+        return True
 
 
 class Rig:
@@ -78,22 +96,27 @@ class Rig:
             self.consents, self.optouts, requests, self.queues, self.audit,
             group_policy=group_policy, legacy_expiry=LEGACY_EXPIRY,
         )  # fmt: skip
-        self.optout = OptOutService(self.optouts, requests, self.audit, group_policy=group_policy)
+        self.optout = OptOutService(
+            self.optouts, requests, self.queues, self.audit, group_policy=group_policy
+        )
+        self.inclusion = InclusionReader(self.consents, self.optouts, self.purge_store)
         self.worker = IngestionWorker(
-            self.consents, self.optouts, self.slices, self.contacts, self.cursors,
-            purges=self.purge_store, audit=self.audit, graph_factory=self.worker_graph,
+            self.inclusion, self.slices, self.contacts, self.cursors,
+            requests=self.queues, audit=self.audit, graph_factory=self.worker_graph,
             contact_hash_key=HASH_KEY, clock=lambda: self.now,
             flush_facts=flush_facts,
         )  # fmt: skip
+        self.membership = MembershipService(
+            self.consents, self.optouts, self.cursors, self.queues,
+            purge_requests=requests, audit=self.audit, graph_factory=self.graph, group_policy=group_policy,
+        )  # fmt: skip
         self.scheduler = SchedulingService(
-            self.consents, self.optouts, self.cursors, self, self.queues,
-            purge_requests=requests, pending_purges=self.purge_store, audit=self.audit,
-            graph_factory=self.graph, group_policy=group_policy,
+            self.inclusion, self.membership, self.cursors, self,
+            queues=self.queues, requests=self.queues, audit=self.audit, graph_factory=self.graph,
         )  # fmt: skip
         self.insights = InsightService(
-            self.consents, self.optouts, self.contacts, self.cursors, self.introductions,
-            contact_hash_key=HASH_KEY,
-        )  # fmt: skip
+            self.inclusion, self.contacts, self.cursors, self.introductions, contact_hash_key=HASH_KEY
+        )
 
     def tenant_ids(self) -> list[str]:
         return [self.tenant_id]
@@ -133,6 +156,11 @@ class Rig:
     def opt_out_groups(self, *group_ids: str) -> None:
         provenance = api_provenance(None, self.now)
         self.optout.replace_groups(self.tenant_id, frozenset(group_ids), provenance, enforce_order=False)
+
+    def resolve_membership(self) -> None:
+        """What the `membership` queue function does with the request a group change sent."""
+        self.queues.sent[:] = [m for m in self.queues.sent if m["queue"] != "membership"]
+        self.membership.resolve(self.tenant_id, self.now)
 
     def schedule(self) -> list[WindowRequest]:
         self.queues.sent.clear()

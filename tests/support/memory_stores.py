@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,11 @@ from functions.adapters.receipt_store import Receipt
 from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.consent import ConsentChange, TenantConsent
 from functions.domain.errors import ConcurrencyConflict
+from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.purge import PurgeRecord
-from functions.services.consent import ConsentService, PurgeRequests
+from functions.services.consent import ConsentService, PurgeRequests, api_provenance
+from functions.services.inclusion import InclusionReader
 from functions.services.optouts import OptOutService
 from functions.services.webhooks import WebhookService
 from functions.settings import GroupOptOutPolicy
@@ -100,16 +103,34 @@ class MemoryOptOutStore:
         with self.table.lock:
             return [v for (k, (v, _)) in self.table.rows.items() if k[0] == tenant_id and k[1] == "user"]
 
-    def group_excluded(self, tenant_id: str) -> frozenset[str]:
-        excluded, _ = self.table.get((tenant_id, "excluded"))
-        return excluded or frozenset()
+    def membership(self, tenant_id: str) -> GroupMembership:
+        stored, _ = self.table.get((tenant_id, "membership"))
+        return stored or GroupMembership()
 
-    def is_group_excluded(self, tenant_id: str, user_id: str) -> bool:
-        return user_id.lower() in self.group_excluded(tenant_id)
+    def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
+        return self.membership(tenant_id).only(user_id)
 
-    def replace_group_excluded(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> None:  # noqa: ARG002 (the table keeps when; this stand-in need not)
-        _, etag = self.table.get((tenant_id, "excluded"))
-        self.table.put((tenant_id, "excluded"), frozenset(u.lower() for u in user_ids), etag)
+    def save_membership(self, tenant_id: str, membership: GroupMembership) -> bool:
+        with self.table.lock:
+            current = self.table.rows.get((tenant_id, "membership"))
+        if current is not None and not membership.supersedes(current[0]):
+            return False
+        self.table.put((tenant_id, "membership"), membership, None if current is None else current[1])
+        return True
+
+    def resolved(
+        self,
+        tenant_id: str,
+        members: Mapping[str, Iterable[str]],
+        now: datetime,
+        groups: Iterable[str] = (),
+    ) -> None:
+        """Store a resolution, as the membership function would: of the tenant's list, the groups named in
+        `members` and `groups` (e.g. those of a legacy record in force)."""
+        listed = self.load_groups(tenant_id).groups
+        found = {u.lower(): frozenset(gs) for u, gs in members.items() if gs}
+        wanted = listed.ids | frozenset(groups) | frozenset(g for gs in found.values() for g in gs)
+        self.save_membership(tenant_id, GroupMembership(wanted, found, listed.version, now))
 
 
 class MemoryPurgeStore:
@@ -187,14 +208,39 @@ class MemoryReceiptStore:
 
 @dataclass
 class MemoryQueues:
+    """The work queues, with the same coalescing as the storage ones: at most one pending request of each
+    kind per tenant, until a worker says it has `taken` it."""
+
     purges: list[dict[str, str]] = field(default_factory=list)
     ingest: list[dict[str, str]] = field(default_factory=list)
+    membership: list[dict[str, str]] = field(default_factory=list)
+    pending: set[tuple[str, str]] = field(default_factory=set)
 
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
 
-    def request_ingestion(self, tenant_id: str) -> None:
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002  (no staleness here)
+        if ("schedule", tenant_id) in self.pending:
+            return False
+        self.pending.add(("schedule", tenant_id))
         self.ingest.append({"type": "tenant.schedule", "tenantId": tenant_id})
+        return True
+
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+        if ("membership", tenant_id) in self.pending:
+            return False
+        self.pending.add(("membership", tenant_id))
+        self.membership.append({"type": "groups.resolve", "tenantId": tenant_id})
+        return True
+
+    def taken(self, kind: str, tenant_id: str) -> None:
+        self.pending.discard((kind, tenant_id))
+
+    def consume(self) -> None:
+        """As if workers had taken every queued request (what a test does before asking what comes next)."""
+        self.ingest.clear()
+        self.membership.clear()
+        self.pending.clear()
 
 
 class Services:
@@ -212,5 +258,20 @@ class Services:
             self.consents, self.optouts, requests, self.queues, self.audit,
             group_policy=group_policy, legacy_expiry=LEGACY_EXPIRY,
         )  # fmt: skip
-        self.optout = OptOutService(self.optouts, requests, self.audit, group_policy=group_policy)
+        self.optout = OptOutService(
+            self.optouts, requests, self.queues, self.audit, group_policy=group_policy
+        )
         self.webhooks = WebhookService(self.receipts, self.consent, self.optout, self.audit)
+        self.inclusion = InclusionReader(self.consents, self.optouts, self.purges)
+
+    def exclude_by_group(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> str:
+        """Opt out a new group holding `user_ids` and store its resolution; the group's ID."""
+        group = str(uuid.uuid4())
+        listed = self.optouts.load_groups(tenant_id).groups.ids
+        provenance = api_provenance(None, now)
+        self.optout.replace_groups(tenant_id, listed | {group}, provenance, enforce_order=False)
+        members = {u: set(g) for u, g in self.optouts.membership(tenant_id).members.items()}
+        for user in user_ids:
+            members.setdefault(user.lower(), set()).add(group)
+        self.optouts.resolved(tenant_id, members, now)
+        return group

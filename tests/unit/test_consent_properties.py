@@ -15,8 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.domain.consent import legacy_excluded_groups
 from functions.domain.events import parse_event
-from functions.domain.optouts import Exclusions
+from functions.domain.inclusion import GroupMembership, TenantInclusion
 from tests.support import admin_center as ac
 from tests.support.memory_stores import Services
 
@@ -110,9 +111,14 @@ def test_a_stale_event_never_changes_state(
 
 
 def excluded(services: Services, user_id: str, member_of: frozenset[str]) -> bool:
+    """Not included by the one decision, with the user's groups resolved (and no purge in the way: this is
+    about the consent and opt-out rules)."""
     consent = services.consents.load(TENANT).consent
     groups = services.optouts.load_groups(TENANT).groups
-    return Exclusions.of(consent, groups, services.optouts.users(TENANT), NOW).excludes(user_id, member_of)
+    in_force = groups.ids | legacy_excluded_groups(consent, NOW)
+    membership = GroupMembership(in_force, {user_id.lower(): member_of}, groups.version, NOW)
+    users = services.optouts.users(TENANT)
+    return not TenantInclusion.of(consent, groups, users, membership, [], NOW).decide(user_id).included
 
 
 def reincludes(document: dict[str, Any], exclusion: str) -> bool:

@@ -76,11 +76,11 @@ def test_an_excluded_user_never_appears_as_a_colleague(
     for user in opted_out:
         provenance = api_provenance(None, NOW)
         services.optout.set_user(TENANT, user, opted_out=True, provenance=provenance, enforce_order=False)
-    services.optouts.replace_group_excluded(TENANT, group_excluded, NOW)
+    if group_excluded:
+        services.exclude_by_group(TENANT, group_excluded, NOW)
     insights = InsightService(
-        services.consents, services.optouts, Facts(facts), Cursors(), NoIntroductions(),
-        contact_hash_key=KEY,
-    )  # fmt: skip
+        services.inclusion, Facts(facts), Cursors(), NoIntroductions(), contact_hash_key=KEY
+    )
     excluded = opted_out | group_excluded
     try:
         answer = insights.who_knows_whom(TENANT, ADDRESS, NOW)

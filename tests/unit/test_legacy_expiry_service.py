@@ -17,7 +17,6 @@ from functions.domain.scope import Feature, Scope
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.legacy import LegacyExpiryFailed, LegacyService
 from functions.services.scheduling import SchedulingService
-from functions.services.tenant_state import user_fence
 from tests.support.memory_stores import LEGACY_EXPIRY, MemoryConsentStore, Services
 
 EXPIRY = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
@@ -223,9 +222,8 @@ class NoGraph:
 
 def scheduler(services: Services) -> SchedulingService:
     return SchedulingService(
-        services.consents, services.optouts, None, None, None,  # type: ignore[arg-type]
-        purge_requests=PurgeRequests(services.purges, services.queues, services.audit),
-        pending_purges=services.purges, audit=services.audit, graph_factory=NoGraph(), group_policy="purge",
+        services.inclusion, None, None, None,  # type: ignore[arg-type]
+        queues=services.queues, requests=services.queues, audit=services.audit, graph_factory=NoGraph(),
     )  # fmt: skip
 
 
@@ -241,6 +239,6 @@ def test_a_window_running_across_the_expiry_is_fenced_off_from_the_expiry_instan
 ) -> None:
     import_record(services, tenant_id)
     user = str(uuid.uuid4())
-    before = user_fence(services.consents, services.optouts, tenant_id, user, now=EXPIRY - SECOND)
-    at = user_fence(services.consents, services.optouts, tenant_id, user, now=EXPIRY)
+    before = services.inclusion.fence(tenant_id, user, EXPIRY - SECOND)
+    at = services.inclusion.fence(tenant_id, user, EXPIRY)
     assert (before.allowed, at.allowed, at.reason) == (True, False, "no-feature-enabled")

@@ -20,7 +20,7 @@ _CONSTRAINT = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 def registered_routes() -> dict[str, set[str]]:
     """`/path` -> lower-case methods of every HTTP function; a fresh app, as get_functions() works once."""
     routes: dict[str, set[str]] = {}
-    for function in create_app().get_functions():
+    for function in create_app(check_settings=False).get_functions():
         trigger = function.get_trigger()
         if trigger.get_binding_name() != "httpTrigger":
             continue

@@ -1,19 +1,16 @@
-"""Opt-out rules: the group list, a user's own choice, ordering per subject, and who is excluded."""
+"""Opt-out rules: the group list, a user's own choice, ordering per subject (who is out: test_inclusion)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from functions.domain.consent import TenantConsent, grant, import_legacy, revoke
 from functions.domain.events import Provenance
 from functions.domain.optouts import (
-    Exclusions,
     GroupOptOuts,
     UserOptOut,
     add_groups,
     change_user,
-    is_excluded,
     replace_groups,
 )
 
@@ -94,41 +91,3 @@ def test_an_opt_in_older_than_the_opt_out_is_stale() -> None:
     )  # fmt: skip
     assert transition.outcome == "stale"
     assert transition.user == user
-
-
-def test_a_user_is_excluded_by_their_own_opt_out() -> None:
-    assert is_excluded("granted", frozenset(), opt(None, T0, out=True), frozenset())
-
-
-def test_a_user_is_excluded_by_any_transitive_group() -> None:
-    assert is_excluded("granted", frozenset({G2}), None, frozenset({G1, G2}))
-    assert not is_excluded("granted", frozenset({G3}), None, frozenset({G1, G2}))
-
-
-def test_revocation_excludes_everyone() -> None:
-    assert is_excluded("revoked", frozenset(), None, frozenset())
-
-
-def test_exclusions_include_the_groups_of_a_legacy_record_in_force() -> None:
-    consent = import_legacy(
-        TenantConsent(TENANT), "relationship_analytics", granted_at=T0 - timedelta(days=1),
-        expires_at=T0 + timedelta(days=30), opted_out_group_ids=frozenset({G3}), provenance=change(T0),
-    ).consent  # fmt: skip
-    exclusions = Exclusions.of(consent, GroupOptOuts(TENANT), [], T0)
-    assert exclusions.excludes(BOB, frozenset({G3}))
-    assert not exclusions.excludes(BOB, frozenset({G1}))
-
-
-def test_exclusions_name_opted_out_users_and_not_those_back_in() -> None:
-    out, back_in = opt(None, T0, out=True), opt(opt(None, T0, out=True), T0 + timedelta(hours=1), out=False)
-    assert out is not None
-    assert back_in is not None
-    consent = grant(TenantConsent(TENANT), change(T0)).consent
-    exclusions = Exclusions.of(consent, GroupOptOuts(TENANT), [out], T0)
-    assert exclusions.excludes(ALICE, frozenset())
-    assert not Exclusions.of(consent, GroupOptOuts(TENANT), [back_in], T0).excludes(ALICE, frozenset())
-
-
-def test_exclusions_after_revocation_exclude_everyone() -> None:
-    consent = revoke(TenantConsent(TENANT), change(T0), "purge-1").consent
-    assert Exclusions.of(consent, GroupOptOuts(TENANT), [], T0).excludes(BOB, frozenset())

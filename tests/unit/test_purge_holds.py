@@ -72,13 +72,13 @@ def test_only_unfinished_purges_of_the_user_or_their_tenant_hold_them(statuses: 
 
 
 def resume(services: Services, record: PurgeRecord) -> bool:
-    return ResumeAfterPurge(services.consents, services.optouts, services.queues)(record, T0)
+    return ResumeAfterPurge(services.inclusion, services.queues)(record, T0)
 
 
 def test_a_tenant_granted_again_gets_its_ingestion_queued_when_the_withdrawal_purge_completes() -> None:
     services = Services()
     services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
-    services.queues.ingest.clear()  # the grant's own request
+    services.queues.consume()  # the grant's own request
     assert resume(services, purge(Scope("tenant", TENANT), status="completed"))
     assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
 
@@ -87,32 +87,51 @@ def test_a_tenant_still_withdrawn_gets_nothing_queued() -> None:
     services = Services()
     services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
     services.consent.revoke(TENANT, api_provenance(None, T0), enforce_order=False)
-    services.queues.ingest.clear()
+    services.queues.consume()
     assert not resume(services, purge(Scope("tenant", TENANT), status="completed"))
     assert services.queues.ingest == []
+
+
+def completed(services: Services, purge_id: str | None) -> PurgeRecord:
+    """Mark a stored purge completed, as the purge function does before calling its completion hook."""
+    assert purge_id is not None
+    key = (TENANT, purge_id)
+    services.purges.records[key] = replace(services.purges.records[key], status="completed")
+    return services.purges.records[key]
 
 
 def test_a_user_still_opted_out_gets_nothing_queued_and_one_who_opted_back_in_does() -> None:
     services = Services()
     services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
-    services.queues.ingest.clear()
-    for user in (ALICE, BOB):
-        services.optout.set_user(
+    services.queues.consume()
+    purge_ids = {
+        user: services.optout.set_user(
             TENANT, user, opted_out=True, provenance=api_provenance(None, T0), enforce_order=False
-        )
+        ).purge_id
+        for user in (ALICE, BOB)
+    }
     services.optout.set_user(
         TENANT, BOB, opted_out=False, provenance=api_provenance(None, T0), enforce_order=False
     )
-    assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
-    assert resume(services, purge(Scope("user", TENANT, user_id=BOB), status="completed"))
+    assert not resume(services, completed(services, purge_ids[ALICE]))
+    assert resume(services, completed(services, purge_ids[BOB]))
     assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
+
+
+def test_a_user_whose_purge_completes_while_another_of_theirs_is_unfinished_stays_held() -> None:
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.queues.consume()
+    services.purges.create(purge(Scope("user", TENANT, user_id=ALICE)))  # e.g. a group membership purge
+    assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
+    assert services.queues.ingest == []
 
 
 def test_a_user_now_in_an_opted_out_group_or_a_group_purge_gets_nothing_queued() -> None:
     services = Services()
     services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
-    services.queues.ingest.clear()
-    services.optouts.replace_group_excluded(TENANT, [ALICE], T0)
+    services.queues.consume()
+    services.exclude_by_group(TENANT, [ALICE], T0)
     assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
     assert not resume(services, purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})), status="completed"))
     assert services.queues.ingest == []

@@ -11,6 +11,7 @@ from functions.settings import SCHEDULE_SETTINGS, SETTING_NAMES, Settings
 from tests.conftest import base_env
 
 CONNECTION = "UseDevelopmentStorage=true"
+KEY = {"CONTACT_HASH_KEY": "k" * 32}
 
 
 def settings_with(**overrides: str) -> Settings:
@@ -18,7 +19,7 @@ def settings_with(**overrides: str) -> Settings:
 
 
 def test_defaults_apply_when_optional_settings_are_absent() -> None:
-    settings = Settings.from_env({"AzureWebJobsStorage": CONNECTION})
+    settings = Settings.from_env({"AzureWebJobsStorage": CONNECTION} | KEY)
     assert settings.graph_base_url == "https://graph.microsoft.com/v1.0"
     assert settings.graph_auth == "managed-identity"
     assert settings.group_optout_existing_data == "purge"
@@ -108,10 +109,37 @@ def test_identity_based_storage_is_used_when_there_is_no_connection_string() -> 
         f"AzureWebJobsStorage__{kind}ServiceUri": f"https://acct.{kind}.core.windows.net"
         for kind in ("blob", "queue", "table")
     }
-    settings = Settings.from_env(env | {"AzureWebJobsStorage__clientId": "client-1"})
+    settings = Settings.from_env(env | KEY | {"AzureWebJobsStorage__clientId": "client-1"})
     assert settings.storage.uses_identity
     assert settings.storage.managed_identity_client_id == "client-1"
 
 
 def test_every_schedule_setting_is_a_listed_setting() -> None:
     assert set(SCHEDULE_SETTINGS) <= set(SETTING_NAMES)
+
+
+# --- secrets fail closed ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 31], ids=["empty", "five-bytes", "31-bytes"])
+def test_a_contact_hash_key_under_32_bytes_stops_start_up_naming_the_setting(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="CONTACT_HASH_KEY must hold at least 32 bytes"):
+        settings_with(CONTACT_HASH_KEY=key)
+
+
+def test_a_contact_hash_key_of_32_bytes_is_accepted() -> None:
+    assert settings_with(CONTACT_HASH_KEY="x" * 32).contact_hash_key == b"x" * 32
+
+
+@pytest.mark.parametrize(
+    "name", ["CONTACT_HASH_KEY", "ADMIN_CENTER_WEBHOOK_SECRET", "GRAPH_CLIENT_SECRET", "AzureWebJobsStorage"]
+)
+def test_an_unresolved_key_vault_reference_in_any_setting_stops_start_up_naming_it(name: str) -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://vault.vault.azure.net/secrets/x/)"
+    with pytest.raises(ConfigurationError, match=f"{name} is an unresolved Key Vault reference"):
+        settings_with(**{name: reference})
+
+
+def test_a_key_vault_reference_is_recognised_whatever_its_case_and_leading_space() -> None:
+    with pytest.raises(ConfigurationError, match="unresolved Key Vault reference"):
+        settings_with(ADMIN_CENTER_WEBHOOK_SECRET="  @microsoft.keyvault(VaultName=v;SecretName=s)")

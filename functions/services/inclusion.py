@@ -1,0 +1,63 @@
+"""Reading the facts of the inclusion decision (`functions.domain.inclusion`) from the stores.
+
+Two shapes of read, the same decision: `tenant(t, now)` for a caller that asks about many users (scheduling,
+backups, insights, restore) reads every opt-out and member row once; `user(t, u, now)` for the ingestion
+fence, taken before every write of a window, reads one user's rows only. Both read the unfinished purges,
+since a scope whose purge is unfinished is held.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.optout_store import OptOutStore
+from functions.adapters.purge_store import PendingPurges
+from functions.domain.inclusion import Fence, TenantInclusion
+
+_READ_THREADS = 8  # the reads of one decision are independent: issued at once they cost the slowest
+
+
+class InclusionReader:
+    def __init__(self, consents: ConsentStore, optouts: OptOutStore, purges: PendingPurges) -> None:
+        self._consents, self._optouts, self._purges = consents, optouts, purges
+        self._pool = ThreadPoolExecutor(max_workers=_READ_THREADS, thread_name_prefix="inclusion-read")
+
+    def tenant(self, tenant_id: str, now: datetime) -> TenantInclusion:
+        """Every fact of the tenant: ask it about any number of its users."""
+        t = tenant_id.lower()
+        consent = self._pool.submit(self._consents.load, t)
+        groups = self._pool.submit(self._optouts.load_groups, t)
+        users = self._pool.submit(self._optouts.users, t)
+        membership = self._pool.submit(self._optouts.membership, t)
+        purges = self._pool.submit(self._purges.unfinished_of, t)
+        return TenantInclusion.of(
+            consent.result().consent,
+            groups.result().groups,
+            users.result(),
+            membership.result(),
+            purges.result(),
+            now,
+        )
+
+    def user(self, tenant_id: str, user_id: str, now: datetime) -> TenantInclusion:
+        """The facts that decide one user (ask it about that user only)."""
+        t, u = tenant_id.lower(), user_id.lower()
+        consent = self._pool.submit(self._consents.load, t)
+        groups = self._pool.submit(self._optouts.load_groups, t)
+        user = self._pool.submit(self._optouts.load_user, t, u)
+        membership = self._pool.submit(self._optouts.membership_of, t, u)
+        purges = self._pool.submit(self._purges.unfinished_of, t)
+        stored_user = user.result().user
+        return TenantInclusion.of(
+            consent.result().consent,
+            groups.result().groups,
+            [] if stored_user is None else [stored_user],
+            membership.result(),
+            purges.result(),
+            now,
+        )
+
+    def fence(self, tenant_id: str, user_id: str, now: datetime) -> Fence:
+        return self.user(tenant_id, user_id, now).fence(user_id)

@@ -1,0 +1,170 @@
+"""Resolving the opted-out groups: who is a transitive member of which group in force, stored at once.
+
+A change of a tenant's group list (the admin form, a grant with groups, a legacy migration or import) asks for
+a resolution on the `membership` queue (coalesced per tenant, see functions/adapters/queues.py). Until it is
+stored the tenant fails closed (`membership-unknown` in functions/domain/inclusion.py): no window of a user
+whose membership is unknown starts, and the insights hide them. Every scheduling run resolves again, so a
+user who joins an opted-out group later is found then.
+
+`refresh` is the one resolution both use: read the groups in force, resolve each through Graph, store the
+resolution (never over one of a newer group list), then settle what follows from it for users who were
+included until now and are members now:
+- with GROUP_OPTOUT_EXISTING_DATA=purge, a user purge (`group-membership`) for a user found in a group that
+  was already opted out when they were last seen included: they joined it since. (A group that is new in the
+  list is its own opt-out's group purge.)
+- their directory profile is deleted: nothing from the directory is kept of an excluded person.
+
+`resolve` (the `membership` queue function) is `refresh` plus: if the tenant was failing closed and a feature
+is enabled, the tenant's scheduling is asked for, so windows that were stopped meanwhile run again now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.adapters.audit_store import AuditLog
+from functions.adapters.consent_store import ConsentStore
+from functions.adapters.optout_store import OptOutStore
+from functions.adapters.queues import WorkQueues
+from functions.domain.audit import AuditEntry
+from functions.domain.consent import enabled_features, legacy_excluded_groups
+from functions.domain.errors import GraphNotFound, ValidationFailed
+from functions.domain.events import Provenance
+from functions.domain.inclusion import GroupMembership
+from functions.domain.ingestion import UserProfile
+from functions.domain.optouts import GroupOptOuts
+from functions.domain.scope import Scope
+from functions.services.consent import PurgeRequests
+from functions.services.ingestion import GraphFactory
+from functions.settings import GroupOptOutPolicy
+
+logger = logging.getLogger(__name__)
+
+
+class Profiles(Protocol):
+    def profiles(self, tenant_id: str) -> dict[str, UserProfile]: ...
+
+    def delete_profiles(self, tenant_id: str, user_ids: list[str]) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    membership: GroupMembership
+    saved: bool  # False: a resolution of a newer group list was stored meanwhile (it stands)
+    was_fresh: bool  # the stored resolution covered every group in force before this one
+    purges_requested: int
+    profiles_forgotten: int
+
+
+def parse_tenant_message(data: Mapping[str, Any]) -> str:
+    """The tenant of a `tenant.schedule` or `groups.resolve` message."""
+    tenant = data.get("tenantId")
+    if not isinstance(tenant, str) or not tenant:
+        raise ValidationFailed("the message names its tenantId")
+    return tenant.lower()
+
+
+class MembershipService:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        optouts: OptOutStore,
+        profiles: Profiles,
+        queues: WorkQueues,
+        *,
+        purge_requests: PurgeRequests,
+        audit: AuditLog,
+        graph_factory: GraphFactory,
+        group_policy: GroupOptOutPolicy,
+    ) -> None:
+        self._consents, self._optouts, self._profiles, self._queues = consents, optouts, profiles, queues
+        self._purges, self._audit = purge_requests, audit
+        self._graph_factory = graph_factory
+        self._group_policy = group_policy
+
+    def resolve(self, tenant_id: str, now: datetime) -> Refreshed:
+        """The `membership` queue function: resolve now, then let ingestion resume if it was held back."""
+        tenant_id = tenant_id.lower()
+        self._queues.taken("membership", tenant_id)
+        refreshed = self.refresh(tenant_id, now)
+        consent = self._consents.load(tenant_id).consent
+        resumed = (
+            refreshed.saved
+            and not refreshed.was_fresh
+            and consent.state != "revoked"
+            and bool(enabled_features(consent, now))
+        )
+        if resumed:
+            self._queues.request_ingestion(tenant_id, now)
+        self._audit.append(
+            AuditEntry(
+                tenant_id=tenant_id, at=now, kind="optout.groups.resolved",
+                outcome="applied" if refreshed.saved else "superseded",
+                subject_ids=tuple(sorted(refreshed.membership.groups)),
+                counts={
+                    "groups": len(refreshed.membership.groups),
+                    "members": len(refreshed.membership.members),
+                    "purgesRequested": refreshed.purges_requested,
+                    "profilesForgotten": refreshed.profiles_forgotten,
+                },
+                detail="ingestion resumed" if resumed else None,
+            )
+        )  # fmt: skip
+        return refreshed
+
+    def refresh(self, tenant_id: str, now: datetime) -> Refreshed:
+        """Resolve the groups in force, store the resolution, settle what follows for newly found members."""
+        consent = self._consents.load(tenant_id).consent
+        groups = self._optouts.load_groups(tenant_id).groups
+        wanted = groups.ids | legacy_excluded_groups(consent, now)
+        before = self._optouts.membership(tenant_id)
+        members = asyncio.run(self._members(tenant_id, sorted(wanted)))
+        membership = GroupMembership(wanted, members, groups.version, now)
+        saved = self._optouts.save_membership(tenant_id, membership)
+        purges = forgotten = 0
+        if saved:
+            purges, forgotten = self._settle(tenant_id, membership, groups, now)
+        return Refreshed(membership, saved, before.covers(wanted), purges, forgotten)
+
+    def _settle(
+        self, tenant_id: str, membership: GroupMembership, groups: GroupOptOuts, now: datetime
+    ) -> tuple[int, int]:
+        profiles = self._profiles.profiles(tenant_id)
+        found = [uid for uid in profiles if membership.groups_of(uid) & membership.groups]
+        purges = 0
+        for uid in found:
+            if self._group_policy == "purge" and _joined_old_group(
+                membership.groups_of(uid) & membership.groups, groups, profiles[uid]
+            ):
+                event_id = f"group-membership:{uid}:{now.isoformat()}"
+                provenance = Provenance(None, None, event_id, now, "ingestion", now)
+                self._purges.request(Scope("user", tenant_id, user_id=uid), "group-membership", provenance)
+                purges += 1
+        forgotten = self._profiles.delete_profiles(tenant_id, found) if found else 0
+        return purges, forgotten
+
+    async def _members(self, tenant_id: str, group_ids: list[str]) -> dict[str, frozenset[str]]:
+        graph = self._graph_factory()
+        found: dict[str, set[str]] = {}
+        try:
+            for group_id in group_ids:
+                try:
+                    async for member in graph.transitive_user_members(tenant_id, group_id):
+                        found.setdefault(member.lower(), set()).add(group_id)
+                except GraphNotFound:
+                    # A deleted group has no members; it still counts as resolved (nobody is in it).
+                    logger.warning("opted-out group %r of tenant %r no longer exists", group_id, tenant_id)
+        finally:
+            await graph.aclose()
+        return {user: frozenset(in_groups) for user, in_groups in found.items()}
+
+
+def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:
+    """Whether a user included when last seen is in a group that was opted out already then: a membership
+    change. (A group opted out since then is the opt-out's own group purge.)"""
+    return any(g not in stored.entries or stored.entries[g].added_at < previous.seen_at for g in groups)
