@@ -2,8 +2,9 @@
 
 The stores are seeded directly (consent granted, 40 user profiles, 10,000 contacts with 1-40 facts each from
 several colleagues, Zipf-like), then the app runs in the local host (`python -m devhost run`, its own
-process) and each route is called sequentially with a valid token for random contacts, timed by the client
-(so HTTP, token validation and JSON are included). The first calls warm up the host and are not counted.
+process) and each lookup route (POST, the form clients should use) is called sequentially with a valid
+token for random contacts, timed by the client (so HTTP, token validation and JSON are included). The first
+calls warm up the host and are not counted.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ USERS = 40
 CALLS = 400
 WARM_UP = 40
 TARGET_P99_MS = 50.0
-HASH_KEY = "bench-contact-hash-key"
+HASH_KEY = "bench-contact-hash-key-of-32-bytes-or-more"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def latencies(host: HostProcess, path: str, addresses: list[str], authorization:
     for call in range(CALLS + WARM_UP):
         contact = random.choice(addresses)
         started = time.perf_counter()
-        response = host.get(path, params={"contact": contact}, headers={"Authorization": authorization})
+        response = host.post(path, json={"contact": contact}, headers={"Authorization": authorization})
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(f"{path} answered {response.status_code}: {response.text}")
@@ -114,13 +115,14 @@ def run(ctx: Context) -> list[Figure]:
             seeded.tenant_id, roles=["Insights.Read"], lifetime=timedelta(hours=2)
         )
         for route, label in (("relationships", "relationships"), ("who-knows-whom", "who-knows-whom")):
-            timings = latencies(host, f"/api/tenants/{seeded.tenant_id}/{route}", seeded.addresses, reader)
+            path = f"/api/tenants/{seeded.tenant_id}/{route}/lookup"
+            timings = latencies(host, path, seeded.addresses, reader)
             p50 = statistics.median(timings)
             p99 = statistics.quantiles(timings, n=100)[98]
             ctx.say(f"{label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(timings)} calls")
             figures += [
-                Figure(f"GET {label}, p50 (10k contacts)", p50, "ms"),
-                Figure(f"GET {label}, p99 (10k contacts)", p99, "ms", TARGET_P99_MS, "<="),
+                Figure(f"POST {label}/lookup, p50 (10k contacts)", p50, "ms"),
+                Figure(f"POST {label}/lookup, p99 (10k contacts)", p99, "ms", TARGET_P99_MS, "<="),
             ]
         host.close()
     return figures

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import azure.functions as func
@@ -31,6 +31,9 @@ from devhost.config import HostConfig, StartupError, flag
 from devhost.host import LocalHost
 
 logger = logging.getLogger("devhost")
+# What must not outlive the host even when it exits at once (a second signal): the Azurite `serve` started.
+_HARD_STOPS: list[Callable[[], None]] = []
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 STORAGE_SETTING = "AzureWebJobsStorage"
 
@@ -77,21 +80,26 @@ def storage_for_serve(args: argparse.Namespace, script_root: Path) -> Iterator[N
         yield
         return
     if args.azurite_ports == "free":
-        azurite = Azurite(AzuritePorts.free(), location=script_root / ".azurite")
+        azurite = Azurite(AzuritePorts.free(), location=script_root / ".azurite", die_with_parent=True)
         os.environ[STORAGE_SETTING] = connection_string(azurite.ports)
     elif storage == DEVELOPMENT_STORAGE:
         if ports_open(AzuritePorts.standard()):
             logger.info("Something already listens on ports 10000-10002; using it as Azurite.")
             yield
             return
-        azurite = Azurite(AzuritePorts.standard(), location=script_root / ".azurite")
+        azurite = Azurite(AzuritePorts.standard(), location=script_root / ".azurite", die_with_parent=True)
     else:
         logger.info("AzureWebJobsStorage is not development storage: not starting Azurite.")
         yield
         return
     logger.info("Starting Azurite (data in %s) ...", azurite.location)
     with azurite:
-        yield
+        _HARD_STOPS.append(azurite.kill_now)
+        logger.info("Azurite is running (pid %s).", azurite.pid)
+        try:
+            yield
+        finally:
+            _HARD_STOPS.remove(azurite.kill_now)
 
 
 def host_settings(extra_json: str | None) -> dict[str, str]:
@@ -107,16 +115,22 @@ def host_settings(extra_json: str | None) -> dict[str, str]:
 
 
 def serve_until_stopped(host: LocalHost) -> None:
+    """Serve until SIGTERM, SIGINT or SIGHUP: the first stops gracefully (running invocations finish, then
+    Azurite stops); a second (a second Ctrl-C, or a group signal followed by one to the process, as `timeout`
+    and supervisors send) exits at once, stopping Azurite first. Killed outright, the host leaves nothing
+    either: Azurite was started to die with it (`Azurite(die_with_parent=True)`)."""
     stop = threading.Event()
 
     def on_signal(*_: object) -> None:
-        if stop.is_set():  # a second Ctrl-C: do not wait for running invocations
+        if stop.is_set():
             logger.warning("Stopping at once.")
+            for hard_stop in tuple(_HARD_STOPS):  # a copy: the list may change under a signal
+                hard_stop()
             os._exit(130)
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, on_signal)
     host.start()
     print_banner(host)
     try:

@@ -10,10 +10,13 @@ not phone home).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -77,9 +80,19 @@ class AzuriteNotInstalledError(RuntimeError):
 class Azurite:
     """One Azurite process. `location=None` keeps everything in memory."""
 
-    def __init__(self, ports: AzuritePorts | None = None, location: Path | None = None) -> None:
+    def __init__(
+        self,
+        ports: AzuritePorts | None = None,
+        location: Path | None = None,
+        *,
+        die_with_parent: bool = False,
+    ) -> None:
         self.ports = ports or AzuritePorts.free()
         self.location = location
+        # Azurite runs in a session of its own (a Ctrl-C meant for the host must not kill storage under a
+        # draining host), so nothing else stops it if its parent is killed outright: with this, Linux sends
+        # it SIGTERM when the thread that started it dies, however it dies. Start it from a long-lived thread.
+        self.die_with_parent = die_with_parent
         self._process: subprocess.Popen[bytes] | None = None
         self._log_dir = Path(tempfile.mkdtemp(prefix="azurite-log-"))
 
@@ -115,8 +128,9 @@ class Azurite:
             self.location.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self._process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_terminate_with_parent if self.die_with_parent else None,  # noqa: PLW1509  (prctl only)
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -140,6 +154,16 @@ class Azurite:
         except (OSError, IndexError):
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def kill_now(self) -> None:
+        """Stop at once (no waiting): the host's last act before an immediate exit."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -173,3 +197,14 @@ class Azurite:
 def running_azurite(ports: AzuritePorts | None = None, location: Path | None = None) -> Iterator[Azurite]:
     with Azurite(ports, location) as azurite:
         yield azurite
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies (no-op elsewhere)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

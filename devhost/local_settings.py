@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
@@ -66,8 +67,10 @@ def write_from_example(script_root: Path) -> Path | None:
     values = document.setdefault("Values", {})
     for name, generate in GENERATED_SECRETS.items():
         values[name] = generate()
-    # Exclusive creation: two `make serve` starting together must not both write (and differ).
-    with target.open("x", encoding="utf-8") as handle:
+    # Exclusive creation (two `make serve` starting together must not both write, and differ), readable by
+    # the owner only from its first byte: it holds the webhook secret and the contact hash key.
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(json.dumps(document, indent=2) + "\n")
     return target
 

@@ -224,8 +224,79 @@ def test_a_grant_with_a_non_guid_group_is_400_and_changes_nothing(
     assert client.state(tenant_id) == before
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "ten"}, {"continuation": "garbage"}])
-def test_bad_audit_paging_parameters_are_400(
-    client: ConsentClient, tenant_id: str, params: dict[str, str]
+# Bodies no JSON parser should be trusted with: each must be a 400 problem (never a 500) and change nothing.
+HOSTILE_JSON: dict[str, bytes] = {
+    "nested-20000-deep": b'{"groupIds": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    "nested-40-deep": b'{"groupIds": [], "x": ' + b"[" * 40 + b"]" * 40 + b"}",
+    "integer-of-5000-digits": b'{"groupIds": [], "x": ' + b"9" * 5000 + b"}",
+    "nan": b'{"groupIds": [], "x": NaN}',
+    "infinity": b'{"groupIds": [], "x": Infinity}',
+    "minus-infinity": b'{"groupIds": [], "x": -Infinity}',
+    "invalid-utf8": b'{"groupIds": ["\xff\xfe"]}',
+    "byte-order-mark": b'\xef\xbb\xbf{"groupIds": []}',
+    "lone-surrogate-escape": b'{"groupIds": ["\\ud800"]}',
+    "utf16-body": '{"groupIds": []}'.encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_a_hostile_json_body_is_400_and_changes_nothing(
+    client: ConsentClient, tenant_id: str, case: str
 ) -> None:
-    assert_problem(client.get(f"/api/tenants/{tenant_id}/audit", tenant_id, params=params), 400)
+    before = client.state(tenant_id)
+    response = client.put(
+        f"/api/tenants/{tenant_id}/opt-outs/groups", tenant_id, content=HOSTILE_JSON[case],
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    problem = assert_problem(response, 400)
+    assert problem["type"].endswith("/malformed-body")
+    assert client.state(tenant_id) == before
+    assert client.audit(tenant_id) == []
+
+
+BAD_PAGING = {
+    "limit-zero": {"limit": "0"},
+    "limit-word": {"limit": "ten"},
+    "limit-superscript-two": {"limit": "\u00b2"},
+    "limit-arabic-indic-three": {"limit": "\u0663"},
+    "limit-fullwidth-five": {"limit": "\uff15"},
+    "limit-too-large": {"limit": "201"},
+    "limit-negative": {"limit": "-1"},
+    "limit-ten-digits": {"limit": "1234567890"},
+    "continuation-garbage": {"continuation": "garbage"},
+}
+
+
+@pytest.mark.parametrize("route", ["audit", "purges"])
+@pytest.mark.parametrize("case", sorted(BAD_PAGING))
+def test_bad_paging_parameters_are_400(client: ConsentClient, tenant_id: str, route: str, case: str) -> None:
+    response = client.get(f"/api/tenants/{tenant_id}/{route}", tenant_id, params=BAD_PAGING[case])
+    assert_problem(response, 400)
+
+
+def test_purges_are_paged_with_a_continuation(client: ConsentClient, tenant_id: str) -> None:
+    for _ in range(3):
+        user = str(uuid.uuid4())
+        assert client.put(f"/api/tenants/{tenant_id}/opt-outs/users/{user}", tenant_id).status_code == 202
+    first = client.get(f"/api/tenants/{tenant_id}/purges", tenant_id, params={"limit": "2"}).json()
+    assert len(first["purges"]) == 2
+    rest = client.get(
+        f"/api/tenants/{tenant_id}/purges",
+        tenant_id,
+        params={"limit": "2", "continuation": first["continuation"]},
+    ).json()
+    assert (len(rest["purges"]), rest["continuation"]) == (1, None)
+    ids = [p["id"] for p in first["purges"] + rest["purges"]]
+    assert len(set(ids)) == 3
+
+
+def test_a_route_id_crafted_to_forge_log_lines_is_refused_and_not_logged_raw(
+    client: ConsentClient, tenant_id: str
+) -> None:
+    forged = "x%0A[2026-11-27T09:00:00.000Z] Executed 'Functions.forged' (Succeeded)"
+    assert client.host.request("GET", f"/api/tenants/{forged}/consent").status_code in (400, 401, 404)
+    response = client.host.request(
+        "GET", f"/api/tenants/{forged}/consent", headers={"Authorization": client.bearer(tenant_id)}
+    )
+    assert response.status_code in (400, 403, 404)
+    assert "Functions.forged" not in client.host.log_text()

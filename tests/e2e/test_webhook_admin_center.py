@@ -218,3 +218,28 @@ def test_a_non_json_content_type_is_415_and_changes_nothing(client: ConsentClien
     before = client.state(tenant_id)
     assert_problem(client.deliver(ac.granted(tenant_id, now()), content_type="text/plain"), 415)
     assert client.state(tenant_id) == before
+
+
+def hostile(tenant_id: str) -> dict[str, bytes]:
+    """Signed bodies that must still be refused as malformed: the signature proves who sent them, not that
+    they are safe to parse."""
+    event = json.dumps(ac.granted(tenant_id, now())).encode()
+    return {
+        "nested-20000-deep": event[:-1] + b', "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        "integer-of-5000-digits": event[:-1] + b', "x": ' + b"9" * 5000 + b"}",
+        "nan": event[:-1] + b', "x": NaN}',
+        "byte-order-mark": b"\xef\xbb\xbf" + event,
+        "invalid-utf8": event[:-1] + b', "x": "\xc3\x28"}',
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["nested-20000-deep", "integer-of-5000-digits", "nan", "byte-order-mark", "invalid-utf8"]
+)
+def test_a_signed_but_hostile_body_is_400_and_changes_nothing(
+    client: ConsentClient, tenant_id: str, case: str
+) -> None:
+    before = client.state(tenant_id)
+    problem = assert_problem(client.deliver(body=hostile(tenant_id)[case]), 400)
+    assert problem["type"].endswith("/malformed-body")
+    assert client.state(tenant_id) == before

@@ -64,6 +64,7 @@ class Identity:
             **self.host_settings(),
             "AzureWebJobs.purge_worker.Disabled": "true",
             "AzureWebJobs.ingestion_worker.Disabled": "true",
+            "AzureWebJobs.membership_worker.Disabled": "true",
         }
 
 

@@ -53,10 +53,10 @@ class CollectedQueues:
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
 
-    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         return self._request("schedule", tenant_id, "ingest", schedule_message(tenant_id))
 
-    def request_membership(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:
         return self._request("membership", tenant_id, "membership", membership_message(tenant_id))
 
     def taken(self, kind: str, tenant_id: str) -> None:

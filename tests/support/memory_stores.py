@@ -219,14 +219,14 @@ class MemoryQueues:
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
 
-    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002  (no staleness here)
+    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         if ("schedule", tenant_id) in self.pending:
             return False
         self.pending.add(("schedule", tenant_id))
         self.ingest.append({"type": "tenant.schedule", "tenantId": tenant_id})
         return True
 
-    def request_membership(self, tenant_id: str, now: datetime) -> bool:  # noqa: ARG002
+    def request_membership(self, tenant_id: str, now: datetime) -> bool:
         if ("membership", tenant_id) in self.pending:
             return False
         self.pending.add(("membership", tenant_id))

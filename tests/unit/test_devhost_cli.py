@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import azure.functions as func
+import pytest
 
 from devhost.azurite import ROOT
+from tests.conftest import base_env
 
 
 def bad_schedule_app() -> func.FunctionApp:
@@ -76,3 +78,22 @@ def test_an_app_reference_that_is_not_a_function_app_is_refused() -> None:
     result = devhost("run", "--port", "0", "--app", "devhost.azurite:ROOT", "--script-root", str(ROOT))
     assert result.returncode == 2
     assert "devhost.azurite:ROOT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONTACT_HASH_KEY", "too-short"),
+        (
+            "ADMIN_CENTER_WEBHOOK_SECRET",
+            "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/s/)",
+        ),
+    ],
+    ids=["short-contact-hash-key", "unresolved-key-vault-reference"],
+)
+def test_the_app_refuses_to_start_with_an_unsafe_secret_naming_the_setting(name: str, value: str) -> None:
+    env = base_env("UseDevelopmentStorage=true") | {name: value}
+    result = devhost("run", "--port", "0", "--script-root", str(ROOT), env=env)
+    assert result.returncode == 2
+    assert name in result.stderr
+    assert "Host started" not in result.stdout

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,17 @@ def test_the_first_write_copies_the_example_with_fresh_secrets(tmp_path: Path) -
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
     assert len(base64.b64decode(values["CONTACT_HASH_KEY"])) == 32
+
+
+def test_the_written_file_is_readable_by_its_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    write(tmp_path / EXAMPLE_FILE, {"IsEncrypted": False, "Values": {}})
+    previous = os.umask(0o022)
+    try:
+        written = write_from_example(tmp_path)
+    finally:
+        os.umask(previous)
+    assert written is not None
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
 
 
 def test_two_checkouts_get_different_secrets(tmp_path: Path) -> None:

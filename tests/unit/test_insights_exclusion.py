@@ -29,7 +29,7 @@ class Facts:
         hashed = contact_hash(KEY, TENANT, ADDRESS)
         self._facts = [replace(f, contact=hashed) for f in facts]
 
-    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:  # noqa: ARG002  (one tenant)
+    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:
         return [f for f in self._facts if f.contact == contact]
 
 
@@ -44,10 +44,10 @@ class Cursors:
             for u in USERS
         }
 
-    def failed(self, tenant_id: str) -> list[Cursor]:  # noqa: ARG002  (one tenant)
+    def failed(self, tenant_id: str) -> list[Cursor]:
         return []
 
-    def profiles(self, tenant_id: str) -> dict[str, UserProfile]:  # noqa: ARG002  (one tenant)
+    def profiles(self, tenant_id: str) -> dict[str, UserProfile]:
         return dict(self._profiles)
 
 
@@ -55,10 +55,10 @@ class NoIntroductions:
     def record(self, request: IntroductionRequest) -> IntroductionRequest:
         return request
 
-    def template(self, tenant_id: str) -> IntroductionTemplate | None:  # noqa: ARG002
+    def template(self, tenant_id: str) -> IntroductionTemplate | None:
         return None
 
-    def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None:  # noqa: ARG002
+    def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None:
         return None
 
 
