@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from functions.domain.consent import ConsentState, TenantConsent, enabled_features, legacy_excluded_groups
 from functions.domain.optouts import GroupOptOuts, UserOptOut
@@ -52,16 +52,7 @@ Reason = Literal[
     "purge-pending",
     "included",
 ]
-REASONS: tuple[Reason, ...] = (
-    "consent-revoked",
-    "no-feature-enabled",
-    "tenant-purge-pending",
-    "user-opted-out",
-    "group-opted-out",
-    "membership-unknown",
-    "purge-pending",
-    "included",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)
 # Reasons that say nothing about the person, only that we cannot tell yet: a window waits (and is retried)
 # instead of giving up, and the insights call themselves `partial` while anyone is hidden for it.
 TRANSIENT: frozenset[Reason] = frozenset(("membership-unknown",))

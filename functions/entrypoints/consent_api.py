@@ -268,6 +268,15 @@ def _operation(
     return operation
 
 
+def _paging(default: int, maximum: int) -> list[dict[str, Any]]:
+    return [
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}},
+        {"name": "continuation", "in": "query", "required": False,
+         "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
+    ]  # fmt: skip
+
+
 def _json(description: str, schema: str) -> dict[str, Any]:
     return openapi.json_content(description, ref(schema))
 
@@ -309,13 +318,7 @@ OPENAPI_PATHS: openapi.Paths = {
         "parameters": [_TENANT],
         "get": _operation(
             "listPurges", "Purge records, newest first", {"200": _json("A page of purges", "PurgeList")},
-            parameters=[
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PURGE_PAGE,
-                            "default": DEFAULT_PURGE_PAGE}},
-                {"name": "continuation", "in": "query", "required": False,
-                 "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
-            ],
+            parameters=_paging(DEFAULT_PURGE_PAGE, MAX_PURGE_PAGE),
         ),
     },
     "/tenants/{tenantId}/purges/{purgeId}": {
@@ -328,13 +331,7 @@ OPENAPI_PATHS: openapi.Paths = {
         "parameters": [_TENANT],
         "get": _operation(
             "getAudit", "Audit entries, newest first", {"200": _json("A page of entries", "AuditPage")},
-            parameters=[
-                {"name": "limit", "in": "query", "required": False,
-                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE,
-                            "default": DEFAULT_AUDIT_PAGE}},
-                {"name": "continuation", "in": "query", "required": False,
-                 "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
-            ],
+            parameters=_paging(DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE),
         ),
     },
 }  # fmt: skip

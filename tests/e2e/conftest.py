@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.apphost import AppHost, AppHostFactory, start_app_host
 from tests.support.consent_client import Identity
+from tests.support.identity import JwksServer, TokenFactory, generate_rsa_key
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,14 @@ def app_host_factory(storage_connection_string: str) -> Iterator[AppHostFactory]
 @pytest.fixture(scope="module")
 def app_host(app_host_factory: AppHostFactory) -> AppHost:
     return app_host_factory()
+
+
+@pytest.fixture(scope="module")
+def tokens() -> Iterator[tuple[JwksServer, TokenFactory]]:
+    """A JWKS on 127.0.0.1 and a factory of tokens it verifies, for modules that start their own hosts."""
+    key = generate_rsa_key()
+    with JwksServer([(key, "k1")]) as jwks:
+        yield jwks, TokenFactory(key, "k1")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from graphsim.generate import TenantSpec
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
 from tests.support.apphost import AppHost, start_app_host
-from tests.support.identity import JwksServer, TokenFactory, generate_rsa_key
+from tests.support.identity import JwksServer, TokenFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -26,13 +26,6 @@ SPEC = TenantSpec(
     seed=23, users=6, external_contacts=12, messages_per_user_per_month=4, meetings_per_user_per_month=1
 )
 TENANT = str(uuid.uuid4())
-
-
-@pytest.fixture(scope="module")
-def tokens() -> Iterator[tuple[JwksServer, TokenFactory]]:
-    key = generate_rsa_key()
-    with JwksServer([(key, "k1")]) as jwks:
-        yield jwks, TokenFactory(key, "k1")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ tenant fails closed until they are, and nothing of them is read, shown or kept (
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,24 +14,15 @@ from functions.domain.errors import MembershipPending
 from functions.domain.ingestion import INCREMENTAL
 from functions.domain.scope import Scope
 from functions.services.ingestion import GraphReader, WindowRequest
-from graphsim.generate import TenantSpec
 from graphsim.server import GraphSimulator
-from graphsim.tenant import Tenant
+from tests.integration.conftest import SMALL_TENANT
 from tests.support.ingestion_rig import Rig
 from tests.support.purge_rig import PurgeRig
 
 pytestmark = pytest.mark.integration
 
-SPEC = TenantSpec(
-    seed=5, users=4, external_contacts=25, messages_per_user_per_month=6, meetings_per_user_per_month=1
-)
+SPEC = SMALL_TENANT
 NOW = SPEC.now
-
-
-@pytest.fixture
-def sim() -> Iterator[GraphSimulator]:
-    with GraphSimulator(Tenant(SPEC)) as running:
-        yield running
 
 
 def ingested(storage_clients: Any, sim: GraphSimulator, tenant_id: str, **options: Any) -> Rig:

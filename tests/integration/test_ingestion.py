@@ -19,25 +19,17 @@ from functions.services.backup import BackupService
 from functions.services.consent import api_provenance
 from functions.services.ingestion import GraphReader, WindowRequest
 from functions.services.scheduling import ResumeAfterPurge
-from graphsim.generate import TenantSpec
 from graphsim.model import Address
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
+from tests.integration.conftest import SMALL_TENANT
 from tests.support.ingestion_rig import Rig
 from tests.support.purge_rig import PurgeRig
 
 pytestmark = pytest.mark.integration
 
-SPEC = TenantSpec(
-    seed=5, users=4, external_contacts=25, messages_per_user_per_month=6, meetings_per_user_per_month=1
-)
+SPEC = SMALL_TENANT
 NOW = SPEC.now
-
-
-@pytest.fixture
-def sim() -> Iterator[GraphSimulator]:
-    with GraphSimulator(Tenant(SPEC)) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
