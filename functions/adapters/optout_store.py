@@ -61,7 +61,20 @@ class StoredUser:
     etag: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class OptOutSnapshot:
+    """Everything the opt-out store holds of a tenant, read at once (what an inclusion decision needs)."""
+
+    groups: GroupOptOuts
+    users: list[UserOptOut]
+    membership: GroupMembership
+
+
 class OptOutStore(Protocol):
+    def snapshot(self, tenant_id: str) -> OptOutSnapshot:
+        """The group list, every user row and the resolved membership, in one read of the partition."""
+        ...
+
     def load_groups(self, tenant_id: str) -> StoredGroups: ...
 
     def save_groups(self, groups: GroupOptOuts, etag: str | None) -> None: ...
@@ -95,27 +108,28 @@ class TableOptOutStore:
     def _table(self) -> TableClient:
         return self._storage.table(TABLE)
 
-    def load_groups(self, tenant_id: str) -> StoredGroups:
-        row = self._get(tenant_id, _GROUPS)
-        if row is None:
-            return StoredGroups(GroupOptOuts(tenant_id), None)
-        entries = {}
-        for item in get_json(row, "groups", []):
-            source = item.get("source")
-            entries[item["groupId"]] = GroupOptOut(
-                group_id=item["groupId"],
-                source=source if source in _SOURCES else "admin",
-                added_at=required_iso(item["addedAt"]),
-                event_id=item["eventId"],
-            )
-        groups = GroupOptOuts(
-            tenant_id=tenant_id,
-            entries=entries,
-            last_event_time=parse_iso(row.get("lastEventTime")),
-            last_event_id=row.get("lastEventId") or None,
-            version=int(row.get("version", 0)),
+    def snapshot(self, tenant_id: str) -> OptOutSnapshot:
+        groups: Entity | None = None
+        marker: Entity | None = None
+        users: list[UserOptOut] = []
+        members: dict[str, frozenset[str]] = {}
+        with translate_storage_errors():
+            for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id}):
+                key = str(row["RowKey"])
+                if key == _GROUPS:
+                    groups = row
+                elif key == _MEMBERSHIP:
+                    marker = row
+                elif key.startswith(_USER):
+                    users.append(_user_from(row))
+                elif key.startswith(_MEMBER):
+                    members[_member_id(row)] = frozenset(get_json(row, "groups", []))
+        return OptOutSnapshot(
+            _groups_from(tenant_id, groups).groups, users, _membership_from(marker, members)
         )
-        return StoredGroups(groups, etag_of(row))
+
+    def load_groups(self, tenant_id: str) -> StoredGroups:
+        return _groups_from(tenant_id, self._get(tenant_id, _GROUPS))
 
     def save_groups(self, groups: GroupOptOuts, etag: str | None) -> None:
         entity: Entity = {
@@ -232,6 +246,28 @@ class TableOptOutStore:
                 self._table.create_entity(entity)
             else:
                 self._table.update_entity(entity, mode=UpdateMode.REPLACE, **guarded_update(etag))
+
+
+def _groups_from(tenant_id: str, row: Entity | None) -> StoredGroups:
+    if row is None:
+        return StoredGroups(GroupOptOuts(tenant_id), None)
+    entries = {}
+    for item in get_json(row, "groups", []):
+        source = item.get("source")
+        entries[item["groupId"]] = GroupOptOut(
+            group_id=item["groupId"],
+            source=source if source in _SOURCES else "admin",
+            added_at=required_iso(item["addedAt"]),
+            event_id=item["eventId"],
+        )
+    groups = GroupOptOuts(
+        tenant_id=tenant_id,
+        entries=entries,
+        last_event_time=parse_iso(row.get("lastEventTime")),
+        last_event_id=row.get("lastEventId") or None,
+        version=int(row.get("version", 0)),
+    )
+    return StoredGroups(groups, etag_of(row))
 
 
 def _membership_from(marker: Entity | None, members: dict[str, frozenset[str]]) -> GroupMembership:

@@ -28,15 +28,14 @@ class InclusionReader:
         """Every fact of the tenant: ask it about any number of its users."""
         t = tenant_id.lower()
         consent = self._pool.submit(self._consents.load, t)
-        groups = self._pool.submit(self._optouts.load_groups, t)
-        users = self._pool.submit(self._optouts.users, t)
-        membership = self._pool.submit(self._optouts.membership, t)
+        optouts = self._pool.submit(self._optouts.snapshot, t)
         purges = self._pool.submit(self._purges.unfinished_of, t)
+        snapshot = optouts.result()
         return TenantInclusion.of(
             consent.result().consent,
-            groups.result().groups,
-            users.result(),
-            membership.result(),
+            snapshot.groups,
+            snapshot.users,
+            snapshot.membership,
             purges.result(),
             now,
         )

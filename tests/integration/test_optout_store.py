@@ -200,3 +200,25 @@ def test_concurrent_resolutions_of_the_same_and_newer_lists_leave_the_newest_mar
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda v: store.save_membership(tenant_id, resolution({group}, {}, v)), range(8)))
     assert store.membership(tenant_id).groups_version == 7
+
+
+def test_a_snapshot_reads_the_groups_users_and_membership_in_one_go(
+    store: TableOptOutStore, tenant_id: str
+) -> None:
+    group, alice, bob = (str(uuid.uuid4()) for _ in range(3))
+    groups = add_groups(GroupOptOuts(tenant_id), [group], "admin", change()).groups
+    store.save_groups(groups, None)
+    user = change_user(
+        None, tenant_id=tenant_id, user_id=alice, opted_out=True, provenance=change(), purge_id="p-1"
+    ).user
+    assert user is not None
+    store.save_user(user, None)
+    resolved = resolution({group}, {bob: {group}}, version=groups.version)
+    store.save_membership(tenant_id, resolved)
+    snapshot = store.snapshot(tenant_id)
+    assert (snapshot.groups, snapshot.users, snapshot.membership) == (groups, [user], resolved)
+
+
+def test_a_snapshot_of_a_tenant_with_nothing_stored_is_empty(store: TableOptOutStore, tenant_id: str) -> None:
+    snapshot = store.snapshot(tenant_id)
+    assert (snapshot.groups.ids, snapshot.users, snapshot.membership.groups) == (frozenset(), [], frozenset())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.adapters.consent_store import StoredConsent
-from functions.adapters.optout_store import StoredGroups, StoredUser
+from functions.adapters.optout_store import OptOutSnapshot, StoredGroups, StoredUser
 from functions.adapters.receipt_store import Receipt
 from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.consent import ConsentChange, TenantConsent
@@ -102,6 +102,10 @@ class MemoryOptOutStore:
     def users(self, tenant_id: str) -> list[UserOptOut]:
         with self.table.lock:
             return [v for (k, (v, _)) in self.table.rows.items() if k[0] == tenant_id and k[1] == "user"]
+
+    def snapshot(self, tenant_id: str) -> OptOutSnapshot:
+        groups = self.load_groups(tenant_id).groups
+        return OptOutSnapshot(groups, self.users(tenant_id), self.membership(tenant_id))
 
     def membership(self, tenant_id: str) -> GroupMembership:
         stored, _ = self.table.get((tenant_id, "membership"))
