@@ -60,7 +60,7 @@ from functions.domain.ingestion import Cursor
 from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeService
-from functions.settings import Settings
+from functions.settings import storage_settings
 from tests.support.purge_data import facts
 from tests.support.purge_fakes import StaticMembers
 
@@ -337,7 +337,7 @@ def _live_rate(record: PurgeRecord) -> tuple[int, float]:
 
 
 def _storage(azurite: Azurite) -> StorageClients:
-    return StorageClients(Settings.from_env({"AzureWebJobsStorage": azurite.connection_string}).storage)
+    return StorageClients(storage_settings({"AzureWebJobsStorage": azurite.connection_string}))
 
 
 def _ids(count: int) -> list[str]:

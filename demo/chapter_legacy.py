@@ -158,8 +158,8 @@ class _Story:
         azurite = self.ctx.azurite
         if azurite is None:
             raise self.ctx.fail("Azurite is not running")
-        # The command reads the app's settings; here the environment names the demo's Azurite.
-        env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
+        # The command reads the app's settings; here the environment holds the demo app's.
+        env = {**os.environ, **self.ctx.app_settings, "AzureWebJobsStorage": azurite.connection_string}
         command = [
             sys.executable,
             str(ROOT / "tools" / "import_legacy.py"),

@@ -1,10 +1,12 @@
-"""Chapter: a person opts out, then the tenant withdraws.
+"""Chapter: a group and a person opt out, then the tenant withdraws.
 
-On the tenant of the ingestion chapter, the colleague who knows the heaviest contact best opts out and their
-data goes; the tenant takes its nightly backup, then withdraws its consent; the purge function deletes every
-live trace and every backup, searches every store for the tenant, and records the proof, in seconds rather
-than the 24 hours allowed. The admin then grants again before the purge's sweep: the ingestion timer holds the
-tenant (nothing is collected that the sweep would delete) until the purge completes.
+On the tenant of the ingestion chapter, an administrator opts out a security group: its members leave
+both insights in the first answer after the change, and the group's purge takes their data; then the
+colleague who knows the heaviest contact best opts out and their data goes; the tenant takes its nightly
+backup, then withdraws its consent; the purge function deletes every live trace and every backup, searches
+every store for the tenant, and records the proof, in seconds rather than the 24 hours allowed. The admin
+then grants again before the purge's sweep: the ingestion timer holds the tenant (nothing is collected that
+the sweep would delete) until the purge completes.
 
 It talks to the API with the stand-in Entra ID that the consent chapter's `prepare` started.
 """
@@ -20,7 +22,7 @@ import httpx
 from demo import chapter_consent, chapter_ingestion
 from demo.framework import Context
 from functions.adapters.storage import StorageClients
-from functions.settings import Settings
+from functions.settings import storage_settings
 from tests.support.purge_data import tenant_traces
 
 TITLE = "opt-out and withdrawal: the purges, their proof, and how long they took"
@@ -36,10 +38,9 @@ def run(ctx: Context) -> None:
     identity = chapter_consent._started[-1][0]
     tenant = chapter_ingestion.ingested[-1]
     manage = {"Authorization": identity.tokens.authorization(tenant, roles=["Consent.Manage"])}
-    storage = StorageClients(
-        Settings.from_env({"AzureWebJobsStorage": ctx.azurite.connection_string}).storage
-    )
+    storage = StorageClients(storage_settings({"AzureWebJobsStorage": ctx.azurite.connection_string}))
 
+    _a_group_is_opted_out(ctx, storage, tenant, identity, manage)
     _a_colleague_opts_out(ctx, storage, tenant, identity, manage)
 
     with ctx.step("The nightly backup runs (the backup timer, fired by hand)"):
@@ -106,6 +107,70 @@ def run(ctx: Context) -> None:
         for entry in reversed([e for e in entries["entries"] if e["purgeId"] == purge_id]):
             counts = f": {_counts(entry['counts'])}" if entry["counts"] else ""
             ctx.say(f"{entry['at'][11:19]} {entry['kind']:<22} {entry['outcome']:<14}{counts}")
+
+
+def _a_group_is_opted_out(
+    ctx: Context, storage: StorageClients, tenant: str, identity: Any, manage: dict[str, str]
+) -> None:
+    sim = httpx.get(chapter_ingestion._simulator[-1]["url"] + "/_sim/tenant", timeout=10).json()
+    top = sim["topContacts"][0]
+    reader = {"Authorization": identity.tokens.authorization(tenant, roles=["Insights.Read"])}
+
+    def ask(insight: str) -> dict[str, Any]:
+        answer = ctx.http.post(
+            f"/api/tenants/{tenant}/{insight}/lookup", json={"contact": top}, headers=reader
+        )
+        ctx.expect(answer.status_code == 200, f"{insight} answered {answer.status_code}: {answer.text}")
+        body: dict[str, Any] = answer.json()
+        return body
+
+    shown = {c["userId"]: c["displayName"] for c in ask("who-knows-whom")["colleagues"]}
+    group = next(
+        (g for g in sim["groups"] if 0 < len(set(shown) & {m.lower() for m in g["members"]}) < len(shown)),
+        None,
+    )
+    if group is None:
+        raise ctx.fail("no group of the simulated tenant holds some, not all, of the contact's colleagues")
+    members = {m.lower() for m in group["members"]}
+    names = ", ".join(sorted(name for uid, name in shown.items() if uid in members))
+    with ctx.step(
+        f"An administrator opts out the group '{group['displayName']}' ({len(members)} people, {names} "
+        f"among those who know {top} best)"
+    ):
+        started = time.monotonic()
+        response = ctx.http.put(
+            f"/api/tenants/{tenant}/opt-outs/groups", json={"groupIds": [group["id"]]}, headers=manage
+        )
+        ctx.expect(
+            response.status_code == 202, f"the change answered {response.status_code}: {response.text}"
+        )
+        first = ask("who-knows-whom")
+        hidden = time.monotonic() - started
+        ctx.expect(not {c["userId"] for c in first["colleagues"]} & members, "a member is still shown")
+        ctx.say(
+            f"the first answer after the change ({hidden * 1000:.0f} ms) shows none of them (accuracy "
+            f"{first['accuracy']}: while the group's members are being resolved, nobody unresolved is shown)"
+        )
+        deadline = time.monotonic() + PURGE_TIMEOUT_SECONDS
+        while (answer := ask("who-knows-whom"))["accuracy"] != "complete":
+            if time.monotonic() > deadline:
+                raise ctx.fail("the group's members were not resolved in time")
+            time.sleep(0.1)
+        resolved = time.monotonic() - started
+        ctx.expect(not {c["userId"] for c in answer["colleagues"]} & members, "a member is shown again")
+        who = ", ".join(c["displayName"] for c in answer["colleagues"])
+        ctx.say(f"resolved after {resolved:.1f} s: who knows {top} now: {who}")
+        ctx.say(f"relationship KPIs without them: {ask('relationships')['accuracy']}")
+    with ctx.step("The group's purge (GROUP_OPTOUT_EXISTING_DATA=purge) takes its members' data"):
+        purge = _wait_until_verified(ctx, tenant, response.json()["purgeId"], manage)
+        for step in purge["steps"]:
+            ctx.say(f"{step['name']:<16} in {step['durationMs']:>5} ms: {_counts(step['counts'])}")
+        left = dict.fromkeys(("slices", "contacts", "cursors", "introductions", "backups"), 0)
+        for member in members:
+            for store, count in tenant_traces(storage, tenant, member).items():
+                left[store] = left.get(store, 0) + count
+        ctx.say("the members' data now: " + _counts(left))
+        ctx.expect(not any(left.values()), f"traces of the group's members remain: {left}")
 
 
 def _a_colleague_opts_out(

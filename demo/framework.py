@@ -102,6 +102,7 @@ class Context:
         self._host: HostProcess | None = None
         self.host_log: Path | None = None  # kept after the demo, for when something went wrong
         self.host_env: dict[str, str] = {}
+        self.app_settings: dict[str, str] = {}  # what the running app was started with
         self._cleanups: list[Callable[[], object]] = []
         self._hosts: list[HostProcess] = []  # their logs are kept only when the demo fails
 
@@ -169,7 +170,8 @@ class Context:
     def start_host(self) -> HostProcess:
         if self.azurite is None:
             raise DemoFailed("Azurite must start before the app")
-        host = HostProcess(demo_settings(self.azurite.connection_string) | self.host_env, keep_log=True)
+        self.app_settings = demo_settings(self.azurite.connection_string) | self.host_env
+        host = HostProcess(self.app_settings, keep_log=True)
         self.add_cleanup(host.close)
         self._hosts.append(host)
         self.host_log = host.log_path

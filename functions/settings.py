@@ -160,6 +160,11 @@ class Settings:
         return settings
 
 
+def storage_settings(env: Mapping[str, str]) -> StorageSettings:
+    """Where storage is, alone: for tools that touch storage and nothing else (the demo, benchmarks)."""
+    return _storage(_Reader(env))
+
+
 def _storage(reader: _Reader) -> StorageSettings:
     connection_string = reader.optional("AzureWebJobsStorage", "") or None
     settings = StorageSettings(

@@ -1,6 +1,6 @@
 """The simulator's control API, for the demo and benchmarks that run it as a subprocess.
 
-GET    /_sim/tenant                         tenant ID, domains, users, groups, top contacts
+GET    /_sim/tenant                         tenant ID, domains, users, groups (+ members), top contacts
 GET    /_sim/stats                          request counts, max in flight per mailbox, statuses
 POST   /_sim/stats/reset
 POST   /_sim/faults        {"throttle_next": 3, "retry_after": 0, ...}   (fields of FaultSettings)
@@ -43,7 +43,10 @@ def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObj
             "tenantId": tenant.tenant_id,
             "domains": list(tenant.verified_domains),
             "users": [{"id": u.id, "displayName": u.display_name, "mail": u.mail} for u in tenant.users()],
-            "groups": [{"id": g.id, "displayName": g.display_name} for g in tenant.groups],
+            "groups": [
+                {"id": g.id, "displayName": g.display_name, "members": tenant.transitive_user_ids(g.id)}
+                for g in tenant.groups
+            ],
             "topContacts": [c.address for c in tenant.contacts[:10]],
             "now": wire.iso(tenant.spec.now),
         }
