@@ -69,7 +69,7 @@ var functionAppName = 'func-${resourceToken}'
 var graphUsesClientSecret = graphAuth == 'client-secret'
 var deploymentContainerName = 'app-package-${resourceToken}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags

@@ -88,7 +88,7 @@ var appSettings = {
   GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-05-01' = {
   // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions and is fixed when the plan is created; the app keeps no state on instances, and queued work waits in storage until an instance runs it
   name: planName
   location: location
@@ -103,7 +103,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource app 'Microsoft.Web/sites@2024-04-01' = {
+resource app 'Microsoft.Web/sites@2025-05-01' = {
   // checkov:skip=CKV_AZURE_17: callers authenticate with Entra bearer tokens or webhook signatures; client certificates are not part of either contract
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per invocation and keeps no state on instances; an always-ready instance would shorten cold starts at a constant cost, not add failover
   // checkov:skip=CKV_AZURE_213: App Service health check rotates a fixed pool of instances; Flex Consumption allocates instances per invocation, so it does not apply (GET /api/health is there for external probes)
@@ -164,7 +164,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 // Deployment goes through Entra ID (azd uses the publish API with a token); basic-auth publishing is off.
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
   parent: app
   name: 'ftp'
   properties: {
@@ -172,7 +172,7 @@ resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
   parent: app
   name: 'scm'
   properties: {

@@ -42,7 +42,7 @@ var queueNames = [
 ]
 var backupsContainerName = 'backups'
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   // checkov:skip=CKV_AZURE_35: the Flex Consumption app reaches storage over the public endpoint; shared keys are off, so every request needs an Entra token and an RBAC role
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: no VNet in this template, access is by Entra ID and RBAC only
   // checkov:skip=CKV_AZURE_206: locally redundant on purpose: personal data stays in one region, and what is lost can be re-ingested from Graph (slices, contacts) or is a 21-day safety copy (backups)
@@ -89,7 +89,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-09-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -109,7 +109,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = {
   parent: blobService
   name: backupsContainerName
   properties: {
@@ -117,7 +117,7 @@ resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = {
   parent: blobService
   name: deploymentContainerName
   properties: {
@@ -125,24 +125,24 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-09-01' = [
   for queueName in queueNames: {
     parent: queueService
     name: queueName
   }
 ]
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' = [
   for tableName in tableNames: {
     parent: tableService
     name: tableName
@@ -152,7 +152,7 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 // The purge deletes a person's backups itself; this rule is the backstop that bounds every backup's life:
 // deleted at `backupRetentionDays`, then kept `softDeleteRetentionDays` in soft delete, and the policy runs
 // about once a day, so a backup is gone for good within 21 + 1 + 7 = 29 days.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2026-09-01' = {
   parent: storage
   name: 'default'
   properties: {
