@@ -46,8 +46,8 @@ param groupOptOutExistingData string
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+// 512 MB is refused by some API versions of sites; the two sizes every version accepts.
 @allowed([
-  512
   2048
   4096
 ])
@@ -107,6 +107,7 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
   // checkov:skip=CKV_AZURE_17: callers authenticate with Entra bearer tokens or webhook signatures; client certificates are not part of either contract
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per invocation and keeps no state on instances; an always-ready instance would shorten cold starts at a constant cost, not add failover
   // checkov:skip=CKV_AZURE_213: App Service health check rotates a fixed pool of instances; Flex Consumption allocates instances per invocation, so it does not apply (GET /api/health is there for external probes)
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP endpoint and ARM rejects siteConfig.ftpsState on Flex sites (BadRequest), so the property this check wants cannot be sent; basic-auth publishing is closed by the scm policy below
   // checkov:skip=CKV_AZURE_222: the API is called by Dynamics 365 and the Microsoft 365 admin center over the internet, so the endpoint is public; every data route authenticates (only /api/health and /api/openapi.json are anonymous)
   name: name
   location: location
@@ -131,7 +132,6 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
         for setting in items(appSettings): {
@@ -164,14 +164,7 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
 }
 
 // Deployment goes through Entra ID (azd uses the publish API with a token); basic-auth publishing is off.
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
-  parent: app
-  name: 'ftp'
-  properties: {
-    allow: false
-  }
-}
-
+// Flex Consumption has no FTP endpoint, so `scm` is the only basic-publishing policy there is to close.
 resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
   parent: app
   name: 'scm'
