@@ -20,6 +20,7 @@ param applicationInsightsConnectionString string
 param keyVaultName string
 param webhookSecretName string
 param contactHashKeySecretName string
+@description('Key Vault secret holding the Graph client secret; empty when none is stored, and then no reference is emitted.')
 param graphClientSecretName string
 
 param apiAudience string
@@ -54,7 +55,6 @@ param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
-var graphUsesClientSecret = graphAuth == 'client-secret'
 
 // Every app setting, as name → value. On Flex Consumption FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must not be set: the runtime comes from functionAppConfig.
@@ -77,9 +77,9 @@ var appSettings = {
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_AUTH: graphAuth
   GRAPH_CLIENT_ID: graphClientId
-  // Empty (not a dangling reference) when Graph is reached with the managed identity: a reference to a
-  // secret that does not exist would hand the app the literal reference text.
-  GRAPH_CLIENT_SECRET: graphUsesClientSecret ? '${keyVaultReference}${graphClientSecretName})' : ''
+  // A reference only to a secret that exists (main.bicep passes a name only when it stores one): a reference to
+  // a missing secret would hand the app the literal reference text instead of failing clearly.
+  GRAPH_CLIENT_SECRET: empty(graphClientSecretName) ? '' : '${keyVaultReference}${graphClientSecretName})'
   INGESTION_SCHEDULE: ingestionSchedule
   MAINTENANCE_SCHEDULE: maintenanceSchedule
   BACKUP_SCHEDULE: backupSchedule

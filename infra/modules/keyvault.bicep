@@ -14,7 +14,7 @@ param adminCenterWebhookSecret string
 param contactHashKey string
 
 @secure()
-@description('Client secret of the Graph app registration; empty unless GRAPH_AUTH is client-secret.')
+@description('Client secret of the Graph app registration; empty unless main.bicep stores one (storeGraphClientSecret), and then no secret is created.')
 param graphClientSecret string = ''
 
 // Secret names the app settings refer to (`@Microsoft.KeyVault(VaultName=...;SecretName=...)`).

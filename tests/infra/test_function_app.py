@@ -149,20 +149,76 @@ def test_secrets_are_key_vault_references() -> None:
     assert settings["CONTACT_HASH_KEY"] == "${keyVaultReference}${contactHashKeySecretName})"
 
 
-def test_graph_client_secret_is_a_key_vault_reference_only_in_client_secret_mode() -> None:
-    # In managed-identity mode it is empty rather than a reference to a secret that does not exist.
+def test_graph_client_secret_setting_is_a_key_vault_reference_only_when_given_a_secret_name() -> None:
+    # Without a stored secret the setting is empty, never a reference to a secret that does not exist.
     assert _app_settings()["GRAPH_CLIENT_SECRET"] == {
         "operator": {
             "type": "conditional",
             "operands": {
-                "condition": "graphUsesClientSecret",
-                "true_value": "${keyVaultReference}${graphClientSecretName})",
-                "false_value": "",
+                "condition": {
+                    "function": {"type": "empty", "parameters": {"item_to_test": "graphClientSecretName"}}
+                },
+                "true_value": "",
+                "false_value": "${keyVaultReference}${graphClientSecretName})",
             },
         }
     }
-    assert _file_var("graphUsesClientSecret") == {
-        "operator": {"type": "equals", "operands": {"operand_1": "graphAuth", "operand_2": "client-secret"}}
+
+
+def test_main_names_the_graph_client_secret_exactly_when_the_vault_stores_it() -> None:
+    # One condition, `storeGraphClientSecret`, decides both what the vault stores and what the app refers to.
+    params = parse(MAIN)["modules"]
+    assert params["functionApp"]["config"]["params"]["graphClientSecretName"] == _when_stored(
+        {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {
+                    "operand_1": "keyVault",
+                    "operand_2": {
+                        "operator": {
+                            "type": "property_accessor",
+                            "operands": {"operand_1": "outputs", "operand_2": "graphClientSecretName"},
+                        }
+                    },
+                },
+            }
+        }
+    )
+    assert params["keyVault"]["config"]["params"]["graphClientSecret"] == _when_stored("graphClientSecret")
+    assert resolve(MAIN, "storeGraphClientSecret") == {
+        "operator": {
+            "type": "and",
+            "operands": {
+                "operand_1": {
+                    "operator": {
+                        "type": "equals",
+                        "operands": {"operand_1": "graphAuth", "operand_2": "client-secret"},
+                    }
+                },
+                "operand_2": {
+                    "operator": {
+                        "type": "not",
+                        "operands": {
+                            "bool_value": {
+                                "function": {
+                                    "type": "empty",
+                                    "parameters": {"item_to_test": "graphClientSecret"},
+                                }
+                            }
+                        },
+                    }
+                },
+            },
+        }
+    }
+
+
+def _when_stored(value: Any) -> dict[str, Any]:
+    return {
+        "operator": {
+            "type": "conditional",
+            "operands": {"condition": "storeGraphClientSecret", "true_value": value, "false_value": ""},
+        }
     }
 
 
