@@ -8,8 +8,48 @@ targetScope = 'subscription'
 @description('Name of the azd environment; names the resource group and seeds unique resource names.')
 param environmentName string
 
-@minLength(1)
+// The regions that offer Flex Consumption (`az functionapp list-flexconsumption-locations`), so that another
+// region fails when the parameters are read, not half-way through a deployment when the plan is created. azd
+// offers exactly these when it asks for a location.
 @description('Azure region for every resource (one that offers Flex Consumption).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 param location string
 
 @description('`aud` of accepted bearer tokens: the client ID of the API app registration (v2 tokens).')
