@@ -50,7 +50,7 @@ var backupsContainerName = 'backups'
 resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   // checkov:skip=CKV_AZURE_35: the Flex Consumption app reaches storage over the public endpoint; shared keys are off, so every request needs an Entra token and an RBAC role
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: no VNet in this template, access is by Entra ID and RBAC only
-  // checkov:skip=CKV_AZURE_206: locally redundant on purpose: personal data stays in one region, and what is lost can be re-ingested from Graph (slices, contacts) or is a three-week safety copy (backups)
+  // checkov:skip=CKV_AZURE_206: locally redundant on purpose: personal data stays in one region, and what is lost can be re-ingested from Graph (slices, contacts) or is a short-lived safety copy (backups)
   name: name
   location: location
   tags: tags
