@@ -155,6 +155,8 @@ def _is_model(candidate: object) -> bool:
 
 
 def _is_rest_field(declared: object) -> bool:
+    # `rest_field(name=..., visibility=...)` keeps both on the field it returns. They are private, so the
+    # packages are pinned exactly; if they moved, every property would be unknown and tests/infra would fail.
     return hasattr(declared, "_rest_name_input") and hasattr(declared, "_visibility")
 
 
@@ -181,10 +183,8 @@ def _rest_fields(model: type) -> dict[str, Field]:
 def _attribute_map_fields(model: type) -> dict[str, Field]:
     """Fields of a multi-API package's model, whose flattened keys (`properties.principalId`) are unfolded."""
     models = _models_module(model)
-    try:
-        hints = typing.get_type_hints(model.__init__, localns={"_models": models})
-    except NameError:
-        hints = {}
+    # Only `__init__` names the enum of a string property (`Union[str, "_models.PrincipalType"]`).
+    hints = typing.get_type_hints(model.__init__, localns={"_models": models})
     validation: Mapping[str, Mapping[str, Any]] = getattr(model, "_validation", {})
     tree: dict[str, Any] = {}
     for attr, spec in model._attribute_map.items():  # type: ignore[attr-defined]

@@ -163,6 +163,21 @@ def test_a_value_outside_the_models_enum_is_reported(infra_copy: Path) -> None:
     assert finding.message.startswith("'TLS1_4' is not a value of MinimumTlsVersion (one of TLS1_0, TLS1_1")
 
 
+def test_a_value_outside_a_multi_api_packages_enum_is_reported(infra_copy: Path) -> None:
+    # The multi-API packages name a string property's enum only in `__init__` (`Union[str, PrincipalType]`).
+    owner = "storageBlobDataOwner)\n    principalId: principalId\n    principalType: 'ServicePrincipal'"
+    line = plant(infra_copy, "modules/rbac.bicep", owner, owner.replace("'ServicePrincipal'", "'Robot'"))
+    finding = the_one_finding(infra_copy)
+    assert (finding.file.name, finding.line, finding.path) == (
+        "rbac.bicep",
+        line + 2,
+        "properties.principalType",
+    )
+    assert finding.message.startswith(
+        "'Robot' is not a value of PrincipalType (one of User, Group, ServicePrincipal"
+    )
+
+
 def test_enum_values_compare_without_case_as_arm_does(infra_copy: Path) -> None:
     plant(infra_copy, STORAGE, TLS_1_2, TLS_1_2.replace("TLS1_2", "tls1_2"))
     assert findings(infra_copy) == []
