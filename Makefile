@@ -11,7 +11,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test test-unit test-integration test-e2e serve check fmt lint types bench requirements clean checkov test-infra
+.PHONY: install demo test test-unit test-integration test-e2e serve check fmt lint types bench requirements clean checkov test-infra deploy-check
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -57,6 +57,14 @@ $(CHECKOV_STAMP):
 # checkov's findings in readable form (tests/infra runs the same scan and asserts on its JSON report).
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact
+
+# What can be known about a deployment without Azure or the Bicep CLI: every resource body against Azure's own
+# resource models at the API version they speak (per resource), checkov per file, then tests/infra (pycep
+# structure tests, the model check with its planted errors, checkov's assertions). `make test` runs the same tests.
+deploy-check: install $(CHECKOV_STAMP)
+	$(PY) -m tests.infra.arm_models
+	$(PY) -m tests.infra.checkov
+	$(PY) -m pytest -q tests/infra
 
 serve: install
 	$(PY) -m devhost serve

@@ -8,8 +8,48 @@ targetScope = 'subscription'
 @description('Name of the azd environment; names the resource group and seeds unique resource names.')
 param environmentName string
 
-@minLength(1)
+// The regions that offer Flex Consumption (`az functionapp list-flexconsumption-locations`), so that another
+// region fails when the parameters are read, not half-way through a deployment when the plan is created. azd
+// offers exactly these when it asks for a location.
 @description('Azure region for every resource (one that offers Flex Consumption).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 param location string
 
 @description('`aud` of accepted bearer tokens: the client ID of the API app registration (v2 tokens).')
@@ -54,6 +94,12 @@ param backupSchedule string = '0 30 3 * * *'
 param legacyRelationshipAnalyticsExpiresAt string = '2022-09-30T23:59:59Z'
 param legacyWhoKnowsWhomExpiresAt string = '2022-07-30T23:59:59Z'
 
+// A deleted vault stays soft-deleted for 90 days under purge protection and keeps its name, so `azd up` after
+// `azd down` in the same environment cannot create it again: a suffix gives the new vault a new name.
+@description('Appended to the Key Vault name (letters and digits). Set a new value after `azd down` to provision again in the same environment.')
+@maxLength(7)
+param keyVaultNameSuffix string = ''
+
 @description('What a group opt-out does to data already ingested for its members.')
 @allowed([
   'purge'
@@ -66,10 +112,12 @@ var tags = {
   'azd-env-name': environmentName
 }
 var functionAppName = 'func-${resourceToken}'
-var graphUsesClientSecret = graphAuth == 'client-secret'
+// The one condition for the Graph client secret: the vault stores it and the app refers to it, or neither.
+var storeGraphClientSecret = (graphAuth == 'client-secret') && !empty(graphClientSecret)
+var keyVaultName = empty(keyVaultNameSuffix) ? 'kv-${resourceToken}' : 'kv-${resourceToken}-${keyVaultNameSuffix}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags
@@ -111,12 +159,12 @@ module keyVault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   scope: rg
   params: {
-    name: 'kv-${resourceToken}'
+    name: keyVaultName
     location: location
     tags: tags
     adminCenterWebhookSecret: adminCenterWebhookSecret
     contactHashKey: contactHashKey
-    graphClientSecret: graphUsesClientSecret ? graphClientSecret : ''
+    graphClientSecret: storeGraphClientSecret ? graphClientSecret : ''
   }
 }
 
@@ -149,7 +197,7 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultName: keyVault.outputs.name
     webhookSecretName: keyVault.outputs.webhookSecretName
     contactHashKeySecretName: keyVault.outputs.contactHashKeySecretName
-    graphClientSecretName: keyVault.outputs.graphClientSecretName
+    graphClientSecretName: storeGraphClientSecret ? keyVault.outputs.graphClientSecretName : ''
     apiAudience: apiAudience
     authIssuer: '${authorityHost}/{tenantId}/v2.0'
     authJwksUrl: '${authorityHost}/common/discovery/v2.0/keys'

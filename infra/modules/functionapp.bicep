@@ -20,6 +20,7 @@ param applicationInsightsConnectionString string
 param keyVaultName string
 param webhookSecretName string
 param contactHashKeySecretName string
+@description('Key Vault secret holding the Graph client secret; empty when none is stored, and then no reference is emitted.')
 param graphClientSecretName string
 
 param apiAudience string
@@ -46,15 +47,14 @@ param groupOptOutExistingData string
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+// 512 MB is refused by some API versions of sites; the two sizes every version accepts.
 @allowed([
-  512
   2048
   4096
 ])
 param instanceMemoryMB int = 2048
 
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
-var graphUsesClientSecret = graphAuth == 'client-secret'
 
 // Every app setting, as name → value. On Flex Consumption FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must not be set: the runtime comes from functionAppConfig.
@@ -77,9 +77,9 @@ var appSettings = {
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_AUTH: graphAuth
   GRAPH_CLIENT_ID: graphClientId
-  // Empty (not a dangling reference) when Graph is reached with the managed identity: a reference to a
-  // secret that does not exist would hand the app the literal reference text.
-  GRAPH_CLIENT_SECRET: graphUsesClientSecret ? '${keyVaultReference}${graphClientSecretName})' : ''
+  // A reference only to a secret that exists (main.bicep passes a name only when it stores one): a reference to
+  // a missing secret would hand the app the literal reference text instead of failing clearly.
+  GRAPH_CLIENT_SECRET: empty(graphClientSecretName) ? '' : '${keyVaultReference}${graphClientSecretName})'
   INGESTION_SCHEDULE: ingestionSchedule
   MAINTENANCE_SCHEDULE: maintenanceSchedule
   BACKUP_SCHEDULE: backupSchedule
@@ -88,7 +88,7 @@ var appSettings = {
   GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-05-01' = {
   // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy exists only in some regions and is fixed when the plan is created; the app keeps no state on instances, and queued work waits in storage until an instance runs it
   name: planName
   location: location
@@ -103,10 +103,11 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
-resource app 'Microsoft.Web/sites@2024-04-01' = {
+resource app 'Microsoft.Web/sites@2025-05-01' = {
   // checkov:skip=CKV_AZURE_17: callers authenticate with Entra bearer tokens or webhook signatures; client certificates are not part of either contract
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per invocation and keeps no state on instances; an always-ready instance would shorten cold starts at a constant cost, not add failover
   // checkov:skip=CKV_AZURE_213: App Service health check rotates a fixed pool of instances; Flex Consumption allocates instances per invocation, so it does not apply (GET /api/health is there for external probes)
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP endpoint and ARM rejects siteConfig.ftpsState on Flex sites (BadRequest), so the property this check wants cannot be sent; basic-auth publishing is closed by the scm policy below
   // checkov:skip=CKV_AZURE_222: the API is called by Dynamics 365 and the Microsoft 365 admin center over the internet, so the endpoint is public; every data route authenticates (only /api/health and /api/openapi.json are anonymous)
   name: name
   location: location
@@ -131,7 +132,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
         for setting in items(appSettings): {
@@ -164,15 +164,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 // Deployment goes through Entra ID (azd uses the publish API with a token); basic-auth publishing is off.
-resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
-  parent: app
-  name: 'ftp'
-  properties: {
-    allow: false
-  }
-}
-
-resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+// Flex Consumption has no FTP endpoint, so `scm` is the only basic-publishing policy there is to close.
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
   parent: app
   name: 'scm'
   properties: {

@@ -14,7 +14,7 @@ param adminCenterWebhookSecret string
 param contactHashKey string
 
 @secure()
-@description('Client secret of the Graph app registration; empty unless GRAPH_AUTH is client-secret.')
+@description('Client secret of the Graph app registration; empty unless main.bicep stores one (storeGraphClientSecret), and then no secret is created.')
 param graphClientSecret string = ''
 
 // Secret names the app settings refer to (`@Microsoft.KeyVault(VaultName=...;SecretName=...)`).
@@ -22,7 +22,7 @@ var webhookSecretName = 'admin-center-webhook-secret'
 var contactHashKeySecretName = 'contact-hash-key'
 var graphClientSecretName = 'graph-client-secret'
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   // checkov:skip=CKV_AZURE_109: the Flex Consumption app resolves Key Vault references over the public endpoint (no VNet in this template); reads need an Entra token and Key Vault Secrets User
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109: public network access stays on, access is by RBAC only
   name: name
@@ -46,7 +46,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = {
   // checkov:skip=CKV_AZURE_41: the admin center holds the same secret; it is rotated by adding a second one (space-separated), never by a date, and an expired secret would silently stop every webhook
   parent: vault
   name: webhookSecretName
@@ -56,7 +56,7 @@ resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource contactHashKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource contactHashKeySecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = {
   // checkov:skip=CKV_AZURE_41: the key must never expire: stored contact hashes are only comparable while it is unchanged
   parent: vault
   name: contactHashKeySecretName
@@ -66,7 +66,7 @@ resource contactHashKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(graphClientSecret)) {
+resource graphSecret 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = if (!empty(graphClientSecret)) {
   // checkov:skip=CKV_AZURE_114: false positive: checkov does not read the properties of a conditional (`if`) resource; contentType is set below, and tests/infra asserts it on every secret
   // checkov:skip=CKV_AZURE_41: the expiry lives on the app registration's credential; a second, earlier date here would only add an outage
   parent: vault

@@ -10,15 +10,20 @@ param tags object = {}
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
 
-@description('Days a deleted blob or container stays recoverable. Part of the 30-day backup deadline.')
+@description('Days a deleted blob or container stays recoverable. Counts against the 30-day backup deadline: the longer it is, the younger backups are deleted.')
 @minValue(1)
 @maxValue(7)
 param softDeleteRetentionDays int = 7
 
-@description('Age in days after which a backup blob is deleted. Age + soft delete + one day of policy lag < 30.')
-@minValue(1)
-@maxValue(21)
-param backupRetentionDays int = 21
+// The backup deadline, worked out here and nowhere else: a backup must be gone for good within 30 days of being
+// written (SPEC, Backups). The rule below acts on blobs more than `backupDeleteAfterDays` days old and counts
+// whole days, so a blob is due one day after that at the latest; lifecycle runs start up to a day after a policy
+// change and pick up what they miss "in subsequent runs", so two days are budgeted for the run that deletes it;
+// then soft delete keeps it `softDeleteRetentionDays` more. tests/infra checks the sum for every allowed value.
+var backupDeadlineDays = 30
+var wholeDaySlackDays = 1
+var lifecycleLagDays = 2
+var backupDeleteAfterDays = backupDeadlineDays - (wholeDaySlackDays + lifecycleLagDays + softDeleteRetentionDays)
 
 // Names are fixed by the storage layout in CONTRIBUTING.md. The app also creates them on first use; declaring
 // them here makes them exist before the first trigger fires and makes a typo visible in review.
@@ -42,10 +47,10 @@ var queueNames = [
 ]
 var backupsContainerName = 'backups'
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-09-01' = {
   // checkov:skip=CKV_AZURE_35: the Flex Consumption app reaches storage over the public endpoint; shared keys are off, so every request needs an Entra token and an RBAC role
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35: no VNet in this template, access is by Entra ID and RBAC only
-  // checkov:skip=CKV_AZURE_206: locally redundant on purpose: personal data stays in one region, and what is lost can be re-ingested from Graph (slices, contacts) or is a 21-day safety copy (backups)
+  // checkov:skip=CKV_AZURE_206: locally redundant on purpose: personal data stays in one region, and what is lost can be re-ingested from Graph (slices, contacts) or is a short-lived safety copy (backups)
   name: name
   location: location
   tags: tags
@@ -89,7 +94,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-09-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -109,7 +114,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = {
   parent: blobService
   name: backupsContainerName
   properties: {
@@ -117,7 +122,7 @@ resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-09-01' = {
   parent: blobService
   name: deploymentContainerName
   properties: {
@@ -125,34 +130,34 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2026-09-01' = [
   for queueName in queueNames: {
     parent: queueService
     name: queueName
   }
 ]
 
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-09-01' = {
   parent: storage
   name: 'default'
 }
 
-resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-09-01' = [
   for tableName in tableNames: {
     parent: tableService
     name: tableName
   }
 ]
 
-// The purge deletes a person's backups itself; this rule is the backstop that bounds every backup's life:
-// deleted at `backupRetentionDays`, then kept `softDeleteRetentionDays` in soft delete, and the policy runs
-// about once a day, so a backup is gone for good within 21 + 1 + 7 = 29 days.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+// The purge deletes a person's backups itself; this rule is the backstop that bounds every backup's life (see
+// backupDeleteAfterDays). Versions and snapshots are off today; their actions keep the bound if either is ever
+// switched on, since a previous version or a snapshot would otherwise outlive its base blob's deletion.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2026-09-01' = {
   parent: storage
   name: 'default'
   properties: {
@@ -174,12 +179,17 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
             actions: {
               baseBlob: {
                 delete: {
-                  daysAfterModificationGreaterThan: backupRetentionDays
+                  daysAfterModificationGreaterThan: backupDeleteAfterDays
+                }
+              }
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: backupDeleteAfterDays
                 }
               }
               snapshot: {
                 delete: {
-                  daysAfterCreationGreaterThan: backupRetentionDays
+                  daysAfterCreationGreaterThan: backupDeleteAfterDays
                 }
               }
             }

@@ -1,31 +1,59 @@
 """Reading the Bicep under infra/ with pycep-parser (there is no Bicep CLI here).
 
-pycep returns plain dicts. Two of its habits shape these helpers: a conditional or looped resource keeps its
-body one level down (`config.config`), and an identifier and a string literal both come back as a `str`, so
-`resolve` looks a name up among the file's parameters and variables before taking it literally.
+pycep returns plain dicts. Three of its habits shape these helpers: a conditional or looped resource keeps its
+body one level down (`config.config`); an identifier and a string literal both compare equal to a `str`, so
+`resolve` looks a name up among the file's parameters and variables before taking it literally (an identifier
+is a `pycep.models.BicepElement` when the difference matters); and it keeps no line numbers below a resource,
+so `parse` records each object key's line on the key itself (`Key.line`) for messages that name a line.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+from lark import Token, v_args
+from lark.tree import Meta
 from pycep import BicepParser
+from pycep.transformer import BicepToJson
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 MAIN = INFRA / "main.bicep"
 
 
-def bicep_files() -> list[Path]:
-    return sorted(INFRA.rglob("*.bicep"))
+class Key(str):
+    """An object key as pycep returns it, plus the line it is on."""
+
+    __slots__ = ("line",)
+    line: int
+
+
+class _KeyLines(BicepToJson):
+    @v_args(meta=True)
+    def pair(self, meta: Meta, args: tuple[str, bool | int | Token]) -> tuple[str, Any]:
+        key, value = super().pair(args)
+        located = Key(key)
+        located.line = meta.line
+        return located, value
+
+
+def bicep_files(root: Path = INFRA) -> list[Path]:
+    return sorted(root.rglob("*.bicep"))
 
 
 @cache
 def parse(path: Path) -> dict[str, Any]:
-    return cast("dict[str, Any]", BicepParser().parse(file_path=path))
+    parser = BicepParser()
+    tree = parser.lark_parser.parse(path.read_text(encoding="utf-8"))
+    return cast("dict[str, Any]", _KeyLines(add_line_numbers=False).transform(tree))
+
+
+def line_of(key: Any, default: int) -> int:
+    return key.line if isinstance(key, Key) else default
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,8 @@ class Resource:
     file: Path
     symbol: str
     type: str
+    api_version: str
+    line: int  # of the `resource` declaration
     existing: bool
     body: dict[str, Any]  # name, parent, scope, properties... with any `if` / `for` wrapper removed
     condition: Any  # the `if (...)` expression, None when unconditional
@@ -44,10 +74,13 @@ class Resource:
         return value
 
 
-def resources(type_: str | None = None, *, include_existing: bool = False) -> list[Resource]:
-    """Every resource declared in infra/, optionally of one type (`Microsoft.Storage/storageAccounts`)."""
+def resources(
+    type_: str | None = None, *, include_existing: bool = False, root: Path = INFRA
+) -> list[Resource]:
+    """Every resource declared in infra/ (or `root`), optionally of one type (`Microsoft.Web/sites`)."""
     found = []
-    for path in bicep_files():
+    for path in bicep_files(root):
+        text = path.read_text(encoding="utf-8")
         for symbol, declaration in (parse(path).get("resources") or {}).items():
             if type_ is not None and declaration["type"] != type_:
                 continue
@@ -60,6 +93,8 @@ def resources(type_: str | None = None, *, include_existing: bool = False) -> li
                     file=path,
                     symbol=symbol,
                     type=declaration["type"],
+                    api_version=declaration["api_version"],
+                    line=_declaration_line(text, symbol),
                     existing=declaration["existing"],
                     body=config["config"] if wrapped else config,
                     condition=config.get("condition") if wrapped else None,
@@ -97,3 +132,9 @@ def decorator(path: Path, parameter: str, kind: str) -> Any:
 
 def variable(path: Path, name: str) -> Any:
     return parse(path)["variables"][name]["value"]
+
+
+def _declaration_line(text: str, symbol: str) -> int:
+    match = re.search(rf"^resource\s+{re.escape(symbol)}\s", text, re.MULTILINE)
+    assert match, f"no `resource {symbol}` declaration"
+    return text.count("\n", 0, match.start()) + 1

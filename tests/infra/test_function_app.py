@@ -35,6 +35,22 @@ READ_BY_THE_PLATFORM = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName="
+# siteConfig properties that have no place on a Flex Consumption site: ARM answers BadRequest ("... for Flex
+# Consumption sites is invalid") for ftpsState, and the runtime and scale settings moved to functionAppConfig.
+# Azure's own Flex samples send none of them.
+NOT_ON_FLEX_CONSUMPTION = {
+    "ftpsState",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "netFrameworkVersion",
+    "javaVersion",
+    "powerShellVersion",
+    "pythonVersion",
+    "use32BitWorkerProcess",
+    "functionAppScaleLimit",
+    "minimumElasticInstanceCount",
+    "preWarmedInstanceCount",
+}
 
 
 def test_runs_on_a_flex_consumption_plan() -> None:
@@ -61,15 +77,30 @@ def test_key_vault_references_resolve_with_the_user_assigned_identity() -> None:
     assert one(SITE).properties["keyVaultReferenceIdentity"] == "identityId"
 
 
-def test_https_only_tls_1_2_and_no_ftp_or_basic_auth_publishing() -> None:
+def test_https_only_with_tls_1_2() -> None:
     site = one(SITE).properties
     assert site["httpsOnly"] is True
     assert site["siteConfig"]["minTlsVersion"] == "1.2"
-    assert site["siteConfig"]["ftpsState"] == "Disabled"
+    assert site["siteConfig"]["scmMinTlsVersion"] == "1.2"
+
+
+def test_site_config_sends_nothing_flex_consumption_rejects() -> None:
+    assert not NOT_ON_FLEX_CONSUMPTION & set(one(SITE).properties["siteConfig"])
+
+
+def test_basic_auth_publishing_is_off_on_the_one_endpoint_flex_consumption_has() -> None:
+    # Flex has no FTP endpoint, so `scm` is the only policy; deployment goes through Entra ID.
     policies = {
         p.body["name"]: p.properties["allow"] for p in _site_resources("basicPublishingCredentialsPolicies")
     }
-    assert policies == {"ftp": False, "scm": False}
+    assert policies == {"scm": False}
+
+
+def test_instance_memory_offers_only_the_sizes_every_sites_api_version_accepts() -> None:
+    assert decorator(_site_file(), "instanceMemoryMB", "allowed") == [2048, 4096]
+    assert one(SITE).properties["functionAppConfig"]["scaleAndConcurrency"]["instanceMemoryMB"] == (
+        "instanceMemoryMB"
+    )
 
 
 def test_app_settings_are_the_settings_variable() -> None:
@@ -118,20 +149,76 @@ def test_secrets_are_key_vault_references() -> None:
     assert settings["CONTACT_HASH_KEY"] == "${keyVaultReference}${contactHashKeySecretName})"
 
 
-def test_graph_client_secret_is_a_key_vault_reference_only_in_client_secret_mode() -> None:
-    # In managed-identity mode it is empty rather than a reference to a secret that does not exist.
+def test_graph_client_secret_setting_is_a_key_vault_reference_only_when_given_a_secret_name() -> None:
+    # Without a stored secret the setting is empty, never a reference to a secret that does not exist.
     assert _app_settings()["GRAPH_CLIENT_SECRET"] == {
         "operator": {
             "type": "conditional",
             "operands": {
-                "condition": "graphUsesClientSecret",
-                "true_value": "${keyVaultReference}${graphClientSecretName})",
-                "false_value": "",
+                "condition": {
+                    "function": {"type": "empty", "parameters": {"item_to_test": "graphClientSecretName"}}
+                },
+                "true_value": "",
+                "false_value": "${keyVaultReference}${graphClientSecretName})",
             },
         }
     }
-    assert _file_var("graphUsesClientSecret") == {
-        "operator": {"type": "equals", "operands": {"operand_1": "graphAuth", "operand_2": "client-secret"}}
+
+
+def test_main_names_the_graph_client_secret_exactly_when_the_vault_stores_it() -> None:
+    # One condition, `storeGraphClientSecret`, decides both what the vault stores and what the app refers to.
+    params = parse(MAIN)["modules"]
+    assert params["functionApp"]["config"]["params"]["graphClientSecretName"] == _when_stored(
+        {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {
+                    "operand_1": "keyVault",
+                    "operand_2": {
+                        "operator": {
+                            "type": "property_accessor",
+                            "operands": {"operand_1": "outputs", "operand_2": "graphClientSecretName"},
+                        }
+                    },
+                },
+            }
+        }
+    )
+    assert params["keyVault"]["config"]["params"]["graphClientSecret"] == _when_stored("graphClientSecret")
+    assert resolve(MAIN, "storeGraphClientSecret") == {
+        "operator": {
+            "type": "and",
+            "operands": {
+                "operand_1": {
+                    "operator": {
+                        "type": "equals",
+                        "operands": {"operand_1": "graphAuth", "operand_2": "client-secret"},
+                    }
+                },
+                "operand_2": {
+                    "operator": {
+                        "type": "not",
+                        "operands": {
+                            "bool_value": {
+                                "function": {
+                                    "type": "empty",
+                                    "parameters": {"item_to_test": "graphClientSecret"},
+                                }
+                            }
+                        },
+                    }
+                },
+            },
+        }
+    }
+
+
+def _when_stored(value: Any) -> dict[str, Any]:
+    return {
+        "operator": {
+            "type": "conditional",
+            "operands": {"condition": "storeGraphClientSecret", "true_value": value, "false_value": ""},
+        }
     }
 
 

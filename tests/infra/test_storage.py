@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,12 @@ from tests.infra.bicep import MAIN, decorator, one, parse, resolve, resources, v
 pytestmark = pytest.mark.infra
 
 ACCOUNT = "Microsoft.Storage/storageAccounts"
+# SPEC, Backups: a backup is gone for good (soft delete included) within 30 days of being written.
 BACKUP_DEADLINE_DAYS = 30
-# Lifecycle management runs about once a day, so a blob can outlive its rule by up to a day.
-LIFECYCLE_LAG_DAYS = 1
+# Lifecycle runs start up to a day after a policy change and take what they miss "in subsequent runs".
+LIFECYCLE_LAG_DAYS = 2
+# "More than N days" counts whole days, so a blob is due N + 1 days after it was written at the latest.
+WHOLE_DAY = 1
 
 
 def test_there_is_one_storage_account() -> None:
@@ -55,16 +59,40 @@ def test_lifecycle_rule_targets_the_backups_container() -> None:
     assert prefixes == ["backups/"]
 
 
-def test_backup_age_plus_soft_delete_stays_under_30_days_for_every_allowed_parameter_value() -> None:
-    # Worst case over what the parameters allow, so no deployment can break the deadline.
+def test_lifecycle_deletes_blobs_versions_and_snapshots_at_the_one_computed_age() -> None:
     (rule,) = _lifecycle_rules()
+    assert rule["definition"]["actions"] == {
+        "baseBlob": {"delete": {"daysAfterModificationGreaterThan": "backupDeleteAfterDays"}},
+        "version": {"delete": {"daysAfterCreationGreaterThan": "backupDeleteAfterDays"}},
+        "snapshot": {"delete": {"daysAfterCreationGreaterThan": "backupDeleteAfterDays"}},
+    }
+
+
+def test_the_soft_delete_in_the_deadline_is_the_one_the_blob_service_applies() -> None:
+    service = one(f"{ACCOUNT}/blobServices").properties
+    assert service["deleteRetentionPolicy"]["days"] == "softDeleteRetentionDays"
+    assert service["containerDeleteRetentionPolicy"]["days"] == "softDeleteRetentionDays"
+
+
+def test_a_backup_is_gone_for_good_within_30_days_for_every_allowed_soft_delete_retention() -> None:
+    # Worst case: due a whole day after the rule's age, deleted by a late run, then kept in soft delete.
     storage = one(ACCOUNT).file
-    delete_after = rule["definition"]["actions"]["baseBlob"]["delete"]["daysAfterModificationGreaterThan"]
-    soft_delete = one(f"{ACCOUNT}/blobServices").properties["deleteRetentionPolicy"]["days"]
-    assert (delete_after, soft_delete) == ("backupRetentionDays", "softDeleteRetentionDays")
-    worst = decorator(storage, delete_after, "max_value") + decorator(storage, soft_delete, "max_value")
-    assert worst + LIFECYCLE_LAG_DAYS < BACKUP_DEADLINE_DAYS
-    assert resolve(storage, delete_after) + resolve(storage, soft_delete) == 21 + 7
+    lowest = decorator(storage, "softDeleteRetentionDays", "min_value")
+    highest = decorator(storage, "softDeleteRetentionDays", "max_value")
+    for soft_delete in range(lowest, highest + 1):
+        delete_after = _evaluate(storage, "backupDeleteAfterDays", softDeleteRetentionDays=soft_delete)
+        assert delete_after >= 1, soft_delete
+        assert delete_after + WHOLE_DAY + LIFECYCLE_LAG_DAYS + soft_delete <= BACKUP_DEADLINE_DAYS, (
+            soft_delete
+        )
+
+
+def test_with_the_default_soft_delete_backups_are_kept_20_days() -> None:
+    assert _evaluate(one(ACCOUNT).file, "backupDeleteAfterDays") == 20
+
+
+def test_the_template_budgets_at_least_the_lifecycle_lag_this_test_assumes() -> None:
+    assert resolve(one(ACCOUNT).file, "lifecycleLagDays") >= LIFECYCLE_LAG_DAYS
 
 
 def test_tables_of_the_storage_layout_are_declared() -> None:
@@ -120,6 +148,24 @@ def test_flex_deployment_package_goes_to_the_declared_container_with_the_app_ide
             },
         }
     }
+
+
+def _evaluate(path: Path, expression: Any, **parameters: int) -> int:
+    """The integer value of a Bicep expression of sums and differences, given some parameters' values."""
+    if isinstance(expression, int):
+        return expression
+    if isinstance(expression, str):
+        if expression in parameters:
+            return parameters[expression]
+        template = parse(path)
+        if expression in template["variables"]:
+            return _evaluate(path, template["variables"][expression]["value"], **parameters)
+        default: int = template["parameters"][expression]["default"]
+        return default
+    operator = expression["operator"]
+    left, right = (_evaluate(path, operator["operands"][k], **parameters) for k in ("operand_1", "operand_2"))
+    assert operator["type"] in ("add", "substract"), f"cannot evaluate {operator['type']}"
+    return left + right if operator["type"] == "add" else left - right
 
 
 def _lifecycle_rules() -> list[dict[str, Any]]:

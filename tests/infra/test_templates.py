@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, parse
+from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, decorator, parse
 
 pytestmark = pytest.mark.infra
 
@@ -60,6 +60,25 @@ def test_parameters_file_reads_secrets_from_the_azd_environment_never_inline() -
     assert secure, "main.bicep has no @secure() parameter"
     for name in secure:
         assert re.fullmatch(r"\$\{[A-Z_]+\}", _parameters_file()[name]["value"]), name
+
+
+def test_location_is_limited_to_flex_consumption_regions_and_azd_asks_for_one() -> None:
+    regions = decorator(MAIN, "location", "allowed")
+    assert {"eastus", "westeurope", "swedencentral", "australiaeast"} <= set(regions)
+    assert all(re.fullmatch(r"[a-z]+[0-9]?", region) for region in regions)
+    assert len(set(regions)) == len(regions)
+    # Canary and preview regions are not for customers.
+    assert not [region for region in regions if region.endswith("euap")]
+    assert decorator(MAIN, "location", "metadata") == {"azd": {"type": "location"}}
+
+
+def test_main_bicep_names_every_module_parameter_its_module_requires() -> None:
+    for symbol, module in parse(MAIN)["modules"].items():
+        declared = parse(INFRA / module["detail"]["path"])["parameters"]
+        required = {name for name, p in declared.items() if p["default"] is None}
+        passed = set(module["config"]["params"])
+        assert required <= passed, symbol
+        assert passed <= set(declared), symbol
 
 
 def test_azure_yaml_deploys_the_function_app_that_the_bicep_tags() -> None:

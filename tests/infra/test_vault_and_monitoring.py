@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.bicep import one, resources
+from tests.infra.bicep import MAIN, decorator, one, parse, resources
 
 pytestmark = pytest.mark.infra
 
@@ -45,6 +45,29 @@ def test_graph_client_secret_is_stored_only_when_one_is_given() -> None:
             },
         }
     }
+
+
+def test_the_vault_name_takes_a_suffix_so_azd_up_after_azd_down_gets_a_new_vault() -> None:
+    # A deleted vault keeps its name for 90 days (purge protection), so the same name cannot be created again.
+    assert parse(MAIN)["modules"]["keyVault"]["config"]["params"]["name"] == "keyVaultName"
+    assert parse(MAIN)["variables"]["keyVaultName"]["value"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": {
+                    "function": {"type": "empty", "parameters": {"item_to_test": "keyVaultNameSuffix"}}
+                },
+                "true_value": "kv-${resourceToken}",
+                "false_value": "kv-${resourceToken}-${keyVaultNameSuffix}",
+            },
+        }
+    }
+    assert parse(MAIN)["parameters"]["keyVaultNameSuffix"]["default"] == ""
+
+
+def test_the_longest_suffix_keeps_the_vault_name_within_24_characters() -> None:
+    # `kv-` + uniqueString (13 characters) + `-` + suffix: Key Vault names are 3 to 24 characters.
+    assert len("kv-") + 13 + len("-") + decorator(MAIN, "keyVaultNameSuffix", "max_length") <= 24
 
 
 def test_log_analytics_accepts_no_shared_keys() -> None:
