@@ -37,11 +37,14 @@ var tableNames = [
   'contacts'
   'cursors'
   'introductions'
+  'requests'
 ]
 // Each queue-triggered function moves a message to `<queue>-poison` after maxDequeueCount (host.json).
 var queueNames = [
   'ingest'
   'ingest-poison'
+  'membership'
+  'membership-poison'
   'purges'
   'purges-poison'
 ]

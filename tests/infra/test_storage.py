@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+import functions.adapters
+from functions.app import create_app
 
 from tests.infra.bicep import MAIN, decorator, one, parse, resolve, resources, variable
 
@@ -98,23 +103,30 @@ def test_the_template_budgets_at_least_the_lifecycle_lag_this_test_assumes() -> 
 def test_tables_of_the_storage_layout_are_declared() -> None:
     tables = one(f"{ACCOUNT}/tableServices/tables")
     assert tables.loop["detail"]["array_name"] == "tableNames"
-    assert set(variable(tables.file, "tableNames")) == {
-        "consents",
-        "optouts",
-        "webhookreceipts",
-        "purges",
-        "audit",
-        "slices",
-        "contacts",
-        "cursors",
-        "introductions",
-    }
+    assert set(variable(tables.file, "tableNames")) == tables_the_code_uses()
 
 
 def test_queues_and_their_poison_queues_are_declared() -> None:
     queues = one(f"{ACCOUNT}/queueServices/queues")
     assert queues.loop["detail"]["array_name"] == "queueNames"
-    assert set(variable(queues.file, "queueNames")) == {"ingest", "ingest-poison", "purges", "purges-poison"}
+    triggered = {
+        str(function.get_trigger().queue_name)
+        for function in create_app(check_settings=False).get_functions()
+        if getattr(function.get_trigger(), "queue_name", None)
+    }
+    assert triggered == {"ingest", "membership", "purges"}
+    assert set(variable(queues.file, "queueNames")) == triggered | {f"{q}-poison" for q in triggered}
+
+
+def tables_the_code_uses() -> set[str]:
+    """Every table name an adapter declares (`TABLE`, `*_TABLE`, or a table store's `name`)."""
+    names: set[str] = set()
+    for module_info in pkgutil.iter_modules(functions.adapters.__path__):
+        module = importlib.import_module(f"functions.adapters.{module_info.name}")
+        for attribute, value in vars(module).items():
+            if (attribute == "TABLE" or attribute.endswith("_TABLE")) and isinstance(value, str):
+                names.add(value)
+    return names
 
 
 def test_backups_and_deployment_containers_are_declared() -> None:
