@@ -11,7 +11,6 @@ import pytest
 
 import functions.adapters
 from functions.app import create_app
-
 from tests.infra.bicep import MAIN, decorator, one, parse, resolve, resources, variable
 
 pytestmark = pytest.mark.infra
