@@ -70,6 +70,34 @@ def normalise_address(text: str) -> str:
     return address
 
 
+def domain_of(address: str) -> str:
+    """The domain part of an address, as accounts are keyed: lower-cased, without a trailing root dot
+    ("Ann@Fabrikam.COM." -> "fabrikam.com"); "" when there is none. Subdomains are kept: sales.fabrikam.com
+    is an account of its own, as verified domains are (functions/domain/interactions.py)."""
+    _, at, domain = address.strip().lower().rpartition("@")
+    return domain.rstrip(".") if at else ""
+
+
+def normalise_domain(text: str) -> str:
+    """The lower-cased domain an account request names, or `ValidationFailed` (field `domain`)."""
+    domain = text.strip().lower().rstrip(".")
+    problem = _domain_problem(domain)
+    if problem is not None:
+        raise ValidationFailed("the domain is not a valid email domain", [FieldError("domain", problem)])
+    return domain
+
+
+def _domain_problem(domain: str) -> str | None:
+    if not domain:
+        return "a domain is required"
+    if len(domain) > _MAX_ADDRESS:
+        return f"a domain has at most {_MAX_ADDRESS} characters"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        return "not a valid domain name (labels of letters, digits and hyphens, separated by dots)"
+    return None
+
+
 def _address_problem(address: str) -> str | None:
     if not address:
         return "an email address is required"
@@ -80,7 +108,6 @@ def _address_problem(address: str) -> str | None:
         return "an email address has the form name@domain"
     if len(local) > _MAX_LOCAL or not _LOCAL.match(local):
         return "the part before @ is not a valid mailbox name"
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+    if _domain_problem(domain) is not None:
         return "the part after @ is not a valid domain name"
     return None

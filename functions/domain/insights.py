@@ -21,6 +21,11 @@ of one message (or meeting) held by several mailboxes into one occurrence. Then,
   the customer's emails that got one. Three customer emails answered by one of ours count as three replies.
   None when there is nothing to average (no email from that side, or none answered).
 - `lastInteraction`: the latest occurrence (time, kind, direction); None when there is none.
+- `nextInteraction`: the earliest meeting with the contact starting after `now` (time, kind "meeting",
+  direction: who organises it), on the calendar of an included user who has not declined it, and not
+  declined by the contact; None when there is none. Future meetings are outside the window above, so they
+  are read on their own (`upcoming_meetings`), under the same exclusion and merging rules; there is no
+  horizon: how far ahead calendars are read is ingestion's choice.
 - `timeline`: 52 calendar weeks, oldest first; a week starts Monday 00:00 UTC and the last one is the week
   containing `now`. Each week counts distinct emails and meetings by their time.
 - `computedAt` is `now`; `accuracy` is "partial" while any included user's ingestion batch is failing.
@@ -34,7 +39,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from functions.domain.interactions import Direction, Interaction, Kind, Occurrence, distinct_interactions
+from functions.domain.interactions import (
+    Direction,
+    Interaction,
+    Kind,
+    Occurrence,
+    distinct_interactions,
+    upcoming_meetings,
+)
 
 Accuracy = Literal["complete", "partial"]
 
@@ -48,6 +60,16 @@ class LastInteraction:
     at: datetime
     kind: Kind
     direction: Direction
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "kind": self.kind, "direction": self.direction}
+
+
+@dataclass(frozen=True, slots=True)
+class NextInteraction:
+    at: datetime  # the meeting's start
+    direction: Direction  # "sent": our side organises it; "received": the customer side does
+    kind: Kind = "meeting"  # only meetings are scheduled ahead
 
     def to_json(self) -> dict[str, Any]:
         return {"at": iso(self.at), "kind": self.kind, "direction": self.direction}
@@ -79,6 +101,7 @@ class RelationshipKpis:
     timeline: tuple[WeekCount, ...]
     computed_at: datetime
     accuracy: Accuracy
+    next_interaction: NextInteraction | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +116,7 @@ class RelationshipKpis:
             "responseRateByUs": self.response_rate_by_us,
             "responseRateByThem": self.response_rate_by_them,
             "lastInteraction": self.last_interaction.to_json() if self.last_interaction else None,
+            "nextInteraction": self.next_interaction.to_json() if self.next_interaction else None,
             "timeline": [week.to_json() for week in self.timeline],
             "computedAt": iso(self.computed_at),
             "accuracy": self.accuracy,
@@ -106,6 +130,7 @@ def relationship_kpis(
     partial: bool = False,
 ) -> RelationshipKpis:
     """The KPIs of one contact from every included user's facts about it (see the module docstring)."""
+    facts = list(facts)  # read twice: the past year, and the meetings ahead
     occurrences = distinct_interactions(facts, now, excluded_users)
     counts = {
         ("email", "sent"): 0,
@@ -119,7 +144,7 @@ def relationship_kpis(
         fact = occurrence.fact
         counts[fact.kind, fact.direction] += 1
         team.append(_team_minutes(occurrence))
-        customer.append(_customer_minutes(fact))
+        customer.append(customer_minutes(fact))
     by_us, by_them = _responses(occurrences)
     return RelationshipKpis(
         emails_sent=counts["email", "sent"],
@@ -136,7 +161,19 @@ def relationship_kpis(
         timeline=weekly_timeline(occurrences, now),
         computed_at=now,
         accuracy="partial" if partial else "complete",
+        next_interaction=next_interaction(facts, now, excluded_users),
     )
+
+
+def next_interaction(
+    facts: Iterable[Interaction], now: datetime, excluded_users: frozenset[str] = frozenset()
+) -> NextInteraction | None:
+    """The earliest meeting ahead that an included user and the contact still plan to attend."""
+    for occurrence in upcoming_meetings(facts, now, excluded_users):
+        fact = occurrence.fact
+        if fact.contact_role != "declined" and any(role != "declined" for _, role in occurrence.participants):
+            return NextInteraction(fact.at, fact.direction)
+    return None
 
 
 def _team_minutes(occurrence: Occurrence) -> float:
@@ -149,7 +186,8 @@ def _team_minutes(occurrence: Occurrence) -> float:
     return fact.minutes * sum(1 for _, role in occurrence.participants if role != "declined")
 
 
-def _customer_minutes(fact: Interaction) -> float:
+def customer_minutes(fact: Interaction) -> float:
+    """The contact's own time on one interaction (see `timeSpentByCustomerMinutes`)."""
     if fact.kind == "email":
         return EMAIL_WRITE_MINUTES if fact.contact_role == "author" else EMAIL_READ_MINUTES
     return 0.0 if fact.contact_role == "declined" else fact.minutes

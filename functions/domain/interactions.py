@@ -254,10 +254,28 @@ def distinct_interactions(
     """The contact's distinct interactions within `WINDOW` up to `now`, seen by included users only.
 
     Facts of excluded users are dropped first, so nothing downstream can see them. Facts after `now`
-    (a meeting next week) have not happened yet and are ignored. All facts must be about one contact:
-    mixing contacts is a caller bug (ValueError), not something to average over. Sorted by (at, key).
+    (a meeting next week) have not happened yet and are ignored (`upcoming_meetings` reads those). All facts
+    must be about one contact: mixing contacts is a caller bug (ValueError), not something to average over.
+    Sorted by (at, key).
     """
     earliest = now - WINDOW
+    return _merged(facts, excluded_users, lambda fact: earliest < fact.at <= now)
+
+
+def upcoming_meetings(
+    facts: Iterable[Interaction], now: datetime, excluded_users: frozenset[str]
+) -> list[Occurrence]:
+    """The contact's distinct meetings starting after `now`, as included users' calendars show them.
+
+    The same merging as `distinct_interactions` (one occurrence per meeting, excluded users dropped first,
+    one contact only), sorted by (start, key). Whether anyone will actually attend is the caller's rule.
+    """
+    return _merged(facts, excluded_users, lambda fact: fact.kind == "meeting" and fact.at > now)
+
+
+def _merged(
+    facts: Iterable[Interaction], excluded_users: frozenset[str], wanted: Callable[[Interaction], bool]
+) -> list[Occurrence]:
     groups: dict[str, list[Interaction]] = {}
     contact: str | None = None
     for fact in facts:
@@ -265,7 +283,7 @@ def distinct_interactions(
             contact = fact.contact
         elif fact.contact != contact:
             raise ValueError("insights are computed for one contact at a time")
-        if fact.user_id in excluded_users or not earliest < fact.at <= now:
+        if fact.user_id in excluded_users or not wanted(fact):
             continue
         groups.setdefault(fact.key, []).append(fact)
     occurrences = []

@@ -1,19 +1,33 @@
 """Who knows whom: the included colleagues who know one external contact best.
 
 Connection strength of a colleague u with the contact, over the distinct interactions of the last 365 days
-up to `now` that u holds a copy of (excluded users' facts are dropped before anything is computed):
+up to `now` that u holds a copy of (excluded users' facts are dropped before anything is computed), on the
+health score's curve (functions/domain/health.py), anchored to the tenant's cadence f (two-way exchanges a
+week, `HealthConfig.cadence`, weekly by default):
 
     w(i)     = 3    for a meeting u organised or attended (a declined meeting counts 0)
                1    for an email u wrote to the contact, or the contact wrote (u among the recipients)
                0.5  for an email neither wrote (both copied on someone else's email)
-    raw(u)   = sum of w(i) * 2 ** (-age(i) / 90)          age in days; a 90-day half-life
-    strength = floor(100 * (1 - exp(-raw(u) / 10)) + 0.5)   0..100; roughly a meeting a month or a weekly
-                                                             email exchange keeps a colleague "strong"
-    band     = strong (>= 60), moderate (30-59), weak (< 30)
+    W(u)     = sum of w(i) * 2 ** (-age(i) / 90)          age in days; a 90-day half-life
+    K_W      = 2 * (f / 7) * (90 / ln 2) * (1 - 2 ** (-365 / 90))  = 34.87 * f
+                                                          W of a colleague exchanging an email each way
+                                                          with the contact at the cadence, averaged over
+                                                          time (the year's window keeps 94 % of it)
+    raw      = 100 * W / (W + K_W)                          0..100, unrounded
+                                                          (computed as 100 * (1 - K_W / (W + K_W)))
+    strength = floor(raw + 0.5)
+    band     = strong (>= 50: at least the cadence), moderate (20-49: at least a quarter of it), weak (< 20)
 
-Ranking: strength descending, then the more recent last interaction, then the user ID (ascending), so equal
-inputs always give the same list. At most 5 colleagues; a colleague with only declined meetings, or absent
-from the directory (deleted since), is not listed.
+A colleague keeping up m times the cadence on their own has strength 100 * m / (m + 1): 20 at a quarter,
+33 at half, 50 at the cadence, 67 at twice, 91 at ten times; a meeting counts as one and a half exchanges.
+The half-life is longer than health's 30 days on purpose: knowing someone fades slower than a relationship
+cools. Strength never falls when an interaction is added or made more recent (the curve is increasing, and
+non-decreasing in floating point in the form computed).
+
+Ranking: the unrounded strength descending (two colleagues shown as 63 still rank by what separates them),
+then the more recent last interaction, then the user ID (ascending), so equal inputs always give the same
+list. At most 5 colleagues; a colleague with only declined meetings, or absent from the directory (deleted
+since), is not listed.
 """
 
 from __future__ import annotations
@@ -24,6 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from functions.domain.health import saturation
+from functions.domain.health_config import WEEKLY, Cadence
 from functions.domain.insights import iso
 from functions.domain.interactions import Interaction, Role, distinct_interactions
 from functions.domain.records import DirectoryUser
@@ -31,12 +47,11 @@ from functions.domain.records import DirectoryUser
 Band = Literal["strong", "moderate", "weak"]
 
 HALF_LIFE_DAYS = 90.0
-STRENGTH_SCALE = 10.0
 MEETING_WEIGHT = 3.0
 DIRECT_EMAIL_WEIGHT = 1.0
 COPIED_EMAIL_WEIGHT = 0.5
-STRONG_FROM = 60
-MODERATE_FROM = 30
+STRONG_FROM = 50
+MODERATE_FROM = 20
 MAX_COLLEAGUES = 5
 
 
@@ -48,6 +63,7 @@ class Colleague:
     strength: int  # 0..100
     band: Band
     last_interaction_at: datetime
+    raw: float  # the unrounded strength, what the ranking sorts on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +82,8 @@ def who_knows_whom(
     directory: Mapping[str, DirectoryUser],
     excluded_users: frozenset[str] = frozenset(),
     limit: int = MAX_COLLEAGUES,
+    *,
+    cadence: Cadence = WEEKLY,
 ) -> list[Colleague]:
     """Up to `limit` colleagues ranked by connection strength with the contact the facts are about."""
     weights: dict[str, list[float]] = {}
@@ -85,7 +103,8 @@ def who_knows_whom(
         user = directory.get(user_id)
         if user is None:
             continue
-        strength = connection_strength(math.fsum(parts))
+        raw = connection_strength(math.fsum(parts), cadence)
+        strength = min(max(math.floor(raw + 0.5), 0), 100)
         colleagues.append(
             Colleague(
                 user_id=user_id,
@@ -94,14 +113,21 @@ def who_knows_whom(
                 strength=strength,
                 band=band(strength),
                 last_interaction_at=last[user_id],
+                raw=raw,
             )
         )
-    colleagues.sort(key=lambda c: (-c.strength, -c.last_interaction_at.timestamp(), c.user_id))
+    colleagues.sort(key=ranking)
     return colleagues[:limit]
 
 
-def connection_strength(raw: float) -> int:
-    return min(max(math.floor(100.0 * (1.0 - math.exp(-raw / STRENGTH_SCALE)) + 0.5), 0), 100)
+def ranking(colleague: Colleague) -> tuple[float, float, str]:
+    """The sort key of the module docstring: unrounded strength, then recency, then user ID."""
+    return (-colleague.raw, -colleague.last_interaction_at.timestamp(), colleague.user_id)
+
+
+def connection_strength(weight: float, cadence: Cadence = WEEKLY) -> float:
+    """The unrounded 0..100 strength of a colleague whose decayed weight with the contact is `weight`."""
+    return 100.0 * saturation(weight, cadence.steady_state(HALF_LIFE_DAYS))
 
 
 def band(strength: int) -> Band:

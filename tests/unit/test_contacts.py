@@ -1,4 +1,4 @@
-"""Contact hashing and address validation (functions/domain/contacts.py)."""
+"""Contact hashing, address and domain validation (functions/domain/contacts.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import hmac
 
 import pytest
 
-from functions.domain.contacts import ContactHasher, contact_hash, normalise_address
+from functions.domain.contacts import (
+    ContactHasher,
+    contact_hash,
+    domain_of,
+    normalise_address,
+    normalise_domain,
+)
 from functions.domain.errors import ValidationFailed
 
 KEY = b"deployment-secret"
@@ -88,3 +94,37 @@ def test_a_malformed_address_is_refused_with_a_contact_field_error(text: str) ->
         normalise_address(text)
 
     assert [error.field for error in refused.value.errors] == ["contact"]
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("ann@fabrikam.com", "fabrikam.com"),
+        ("  Ann@Fabrikam.COM ", "fabrikam.com"),
+        ("ann@fabrikam.com.", "fabrikam.com"),  # the DNS root dot names the same domain
+        ("ann@sales.fabrikam.com", "sales.fabrikam.com"),  # a subdomain is an account of its own
+        ('"a@b"@fabrikam.com', "fabrikam.com"),  # the last @ separates the domain
+        ("no-domain", ""),
+    ],
+)
+def test_the_domain_of_an_address_is_its_lower_cased_part_after_the_last_at(
+    address: str, domain: str
+) -> None:
+    assert domain_of(address) == domain
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [(" Fabrikam.COM ", "fabrikam.com"), ("fabrikam.com.", "fabrikam.com")]
+)
+def test_a_valid_domain_is_trimmed_and_lower_cased(text: str, expected: str) -> None:
+    assert normalise_domain(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "fabrikam", "ann@fabrikam.com", "-fabrikam.com", "fabrikam..com", "10.0.0.1"]
+)
+def test_a_malformed_domain_is_refused_with_a_domain_field_error(text: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        normalise_domain(text)
+
+    assert [error.field for error in refused.value.errors] == ["domain"]

@@ -1,4 +1,4 @@
-"""Relationship health: score, grade, trend (functions/domain/health.py)."""
+"""Relationship health: score, sub-scores, grade and trend (functions/domain/health.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,21 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from functions.domain.errors import ValidationFailed
-from functions.domain.health import HealthConfig, health_score, relationship_health
-from functions.domain.interactions import Interaction, distinct_interactions
+from functions.domain.health import Breakdown, HealthConfig, health_breakdown, relationship_health
+from functions.domain.health_config import NAMED_CADENCES, Cadence
+from functions.domain.interactions import WINDOW, Interaction, distinct_interactions
 from tests.support.interactions import NOW, email, histories, meeting
 
 EXCLUDED = "zoe"
+K_WEEKLY = 2 * 30 / (7 * math.log(2)) * (1 - 2 ** (-365 / 30))  # an email each way a week: 12.36
+
+
+def breakdown(facts: list[Interaction], config: HealthConfig | None = None) -> Breakdown:
+    return health_breakdown(distinct_interactions(facts, NOW, frozenset()), NOW, config or HealthConfig())
 
 
 def score(facts: list[Interaction], config: HealthConfig | None = None) -> int:
-    return health_score(distinct_interactions(facts, NOW, frozenset()), NOW, config or HealthConfig())
+    return breakdown(facts, config).score
 
 
 def steady_exchange(weeks: int) -> list[Interaction]:
@@ -31,36 +36,75 @@ def steady_exchange(weeks: int) -> list[Interaction]:
     return facts
 
 
+def rhythm(multiple: float, cadence: Cadence) -> list[Interaction]:
+    """A year of `multiple` times the cadence (an email each way per exchange), seen halfway between two."""
+    gap = timedelta(weeks=1) / (multiple * cadence.per_week)
+    facts = []
+    at = NOW - gap / 2
+    while at > NOW - WINDOW:
+        facts += [email(f"s{at}", at=at, direction="sent"), email(f"r{at}", at=at, direction="received")]
+        at -= gap
+    return facts
+
+
+# --- the formula ----------------------------------------------------------------------------------------
+
+
 def test_one_email_received_now_scores_by_the_documented_formula() -> None:
-    activity = 1 - math.exp(-1 / 10)  # A = 1
+    activity = 1 / (1 + K_WEEKLY)  # A = 1
     expected = 100 * (0.4 * activity + 0.3 * 1.0 + 0.3 * 0.0)  # latest age 0; nothing sent, so R = 0
 
-    assert score([email("r1", at=NOW)]) == round(expected) == 34
+    assert score([email("r1", at=NOW)]) == round(expected) == 33
 
 
 def test_an_exchange_both_ways_adds_reciprocity() -> None:
-    both = 1 - math.exp(-2 / 10)  # A = 2
-    reciprocity = 1 - math.exp(-1 / 5)  # R = min(1, 1)
-    expected = 100 * (0.4 * both + 0.3 * 1.0 + 0.3 * reciprocity)
+    activity = 2 / (2 + K_WEEKLY)  # A = 2
+    reciprocity = 1 / (1 + K_WEEKLY / 2)  # R = min(1, 1), K_R = K_A / 2
+    expected = 100 * (0.4 * activity + 0.3 * 1.0 + 0.3 * reciprocity)
 
     facts = [email("r1", at=NOW), email("s1", at=NOW, direction="sent")]
 
-    assert score(facts) == round(expected) == 43
+    assert score(facts) == round(expected) == 40
 
 
-def test_activity_decays_with_a_30_day_half_life_and_recency_after_a_free_week() -> None:
-    activity = 1 - math.exp(-(3 * 0.5) / 10)  # one meeting (base weight 3) 30 days ago counts half
-    recency = 2 ** (-(30 - 7) / 30)
-    expected = 100 * (0.4 * activity + 0.3 * recency)
+def test_activity_decays_with_a_30_day_half_life_and_recency_after_the_grace_week() -> None:
+    decayed = 3 * 0.5  # one meeting (base weight 3) 30 days ago counts half
+    expected = 100 * (0.4 * decayed / (decayed + K_WEEKLY) + 0.3 * 2 ** (-(30 - 7) / 30))
 
-    assert score([meeting("e1", at=NOW - timedelta(days=30))]) == round(expected)
+    assert breakdown([meeting("e1", at=NOW - timedelta(days=30))]).raw == pytest.approx(expected)
 
 
-def test_recency_stays_full_for_the_first_week() -> None:
-    activity = 1 - math.exp(-(3 * 2 ** (-7 / 30)) / 10)
-    expected = 100 * (0.4 * activity + 0.3 * 1.0)  # recency not yet decayed at 7 days
+def test_recency_stays_full_for_the_grace_period_of_7_over_f_days() -> None:
+    three_weeks_ago = [meeting("e1", at=NOW - timedelta(days=21))]
+    monthly = HealthConfig(cadence=Cadence.named("monthly"))  # 7 / (7/30) = 30 days of grace
 
-    assert score([meeting("e1", at=NOW - timedelta(days=7))]) == round(expected)
+    assert breakdown(three_weeks_ago, monthly).components.recency == 100.0
+    assert breakdown(three_weeks_ago).components.recency == pytest.approx(100 * 2 ** (-14 / 30))
+
+
+def test_a_slower_cadence_scores_the_same_facts_higher() -> None:
+    facts = steady_exchange(8)
+
+    scores = [score(facts, HealthConfig(cadence=Cadence.named(name))) for name in NAMED_CADENCES]
+
+    assert scores == sorted(scores)  # weekly, fortnightly, monthly
+    assert len(set(scores)) == 3
+
+
+def test_the_module_docstrings_worked_example() -> None:
+    facts = [
+        email("r1", at=NOW - timedelta(days=2)),
+        email("r2", at=NOW - timedelta(days=9)),
+        email("r3", at=NOW - timedelta(days=16)),
+        email("s1", at=NOW - timedelta(days=8), direction="sent"),
+        meeting("e1", at=NOW - timedelta(days=20), direction="sent"),
+    ]
+
+    result = breakdown(facts)
+
+    assert round(result.raw, 1) == 50.3
+    assert result.components.to_json() == {"activity": 29.5, "recency": 100.0, "reciprocity": 28.5}
+    assert result.score == 50
 
 
 def test_no_interaction_scores_zero() -> None:
@@ -82,11 +126,88 @@ def test_the_email_weight_applies_to_emails_only() -> None:
     assert score(facts, HealthConfig(email_weight=0.5)) == score(facts, HealthConfig(email_weight=1.5))
 
 
-def test_too_little_activity_is_not_enough_info_without_score_or_trend() -> None:
+# --- the calibration: anchored to the cadence -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cadence", list(NAMED_CADENCES))
+@pytest.mark.parametrize(("multiple", "anchor"), [(0.5, 53), (1, 65), (2, 77), (10, 94)])
+def test_a_steady_rhythm_scores_its_anchor_whatever_the_cadence(
+    cadence: str, multiple: float, anchor: int
+) -> None:
+    config = HealthConfig(cadence=Cadence.from_json(cadence))
+
+    assert abs(score(rhythm(multiple, config.cadence), config) - anchor) <= 2
+
+
+def test_a_contact_at_the_cadence_is_good_at_half_of_it_fair_and_at_a_quarter_poor() -> None:
+    weekly = Cadence.named("weekly")
+
+    grades = [relationship_health(rhythm(m, weekly), NOW).grade for m in (1, 0.5, 0.25)]
+
+    assert grades == ["good", "fair", "poor"]
+
+
+def test_heavy_relationships_no_longer_saturate() -> None:
+    scores = [score(rhythm(m, Cadence.named("weekly"))) for m in (4, 6, 10, 20)]
+
+    assert scores == sorted(scores)
+    assert len(set(scores)) == 4
+    assert scores[-1] < 100
+
+
+# --- explained --------------------------------------------------------------------------------------------
+
+
+def test_the_score_is_the_weighted_sum_of_its_three_sub_scores() -> None:
+    result = relationship_health(steady_exchange(10), NOW)
+
+    assert result.components is not None
+    parts = result.components
+    assert result.raw == pytest.approx(0.4 * parts.activity + 0.3 * parts.recency + 0.3 * parts.reciprocity)
+    assert result.score == math.floor(result.raw + 0.5)
+
+
+def test_the_json_carries_the_sub_scores_and_the_cadence() -> None:
+    config = HealthConfig(cadence=Cadence.from_json("fortnightly"))
+
+    body = relationship_health(steady_exchange(52), NOW, config=config).to_json()
+
+    assert set(body) == {"score", "grade", "trend", "components", "cadence"}
+    assert body["cadence"] == "fortnightly"
+    assert set(body["components"]) == {"activity", "recency", "reciprocity"}
+    assert all(0 <= value <= 100 for value in body["components"].values())
+
+
+def test_a_numeric_cadence_is_shown_as_the_number_of_exchanges_a_week() -> None:
+    config = HealthConfig(cadence=Cadence.from_json(2.5))
+
+    assert relationship_health([], NOW, config=config).to_json()["cadence"] == 2.5
+
+
+def test_two_contacts_shown_with_the_same_score_rank_by_the_unrounded_one() -> None:
+    more = relationship_health(steady_exchange(52), NOW)
+    less = relationship_health(steady_exchange(51), NOW)  # a year-old exchange fewer: a sliver of activity
+
+    ranked = sorted([less, more], key=lambda health: -(health.raw or 0.0))
+
+    assert more.score == less.score
+    assert ranked[0] is more
+
+
+# --- grade and trend ------------------------------------------------------------------------------------
+
+
+def test_too_little_activity_is_not_enough_info_without_score_sub_scores_or_trend() -> None:
     health = relationship_health([email("r1", at=NOW), email("s1", at=NOW, direction="sent")], NOW)
 
-    assert (health.grade, health.score, health.trend) == ("not_enough_info", None, None)
-    assert health.to_json() == {"score": None, "grade": "not_enough_info", "trend": None}
+    assert (health.grade, health.score, health.trend, health.raw) == ("not_enough_info", None, None, None)
+    assert health.to_json() == {
+        "score": None,
+        "grade": "not_enough_info",
+        "trend": None,
+        "components": None,
+        "cadence": "weekly",
+    }
 
 
 def test_three_interactions_are_enough_to_grade() -> None:
@@ -134,69 +255,36 @@ def test_a_change_under_five_points_is_steady() -> None:
     assert abs(health.score - health.score_30_days_ago) < 5
 
 
-@pytest.mark.parametrize(
-    ("value", "grade"),
-    [(100, "good"), (60, "good"), (59, "fair"), (40, "fair"), (39, "poor"), (0, "poor")],
+# --- invariants -------------------------------------------------------------------------------------------
+
+cadences = st.one_of(
+    st.sampled_from([Cadence.from_json(name) for name in NAMED_CADENCES]),
+    st.builds(Cadence, st.floats(0.1, 10.0)),
 )
-def test_default_grades_follow_the_documented_bounds(value: int, grade: str) -> None:
-    assert HealthConfig().grade(value) == grade
-
-
-def test_grade_bounds_can_be_moved() -> None:
-    config = HealthConfig(good=(80, 100), fair=(50, 79), poor=(0, 49))
-
-    assert [config.grade(value) for value in (80, 79, 50, 49)] == ["good", "fair", "fair", "poor"]
-
-
-@pytest.mark.parametrize("weight", [0.49, 1.51, 0.0, -1.0, math.nan, math.inf])
-def test_weights_outside_plus_or_minus_50_percent_are_refused(weight: float) -> None:
-    with pytest.raises(ValidationFailed) as refused:
-        HealthConfig(email_weight=weight, meeting_weight=weight)
-
-    assert [error.field for error in refused.value.errors] == ["emailWeight", "meetingWeight"]
-
-
-@pytest.mark.parametrize("weight", [0.5, 1.5])
-def test_weights_at_the_limits_are_accepted(weight: float) -> None:
-    assert HealthConfig(email_weight=weight, meeting_weight=weight).email_weight == weight
-
-
-@pytest.mark.parametrize(
-    ("good", "fair", "poor"),
-    [
-        ((60, 100), (40, 58), (0, 39)),  # a gap at 59
-        ((60, 100), (39, 59), (0, 39)),  # 39 twice
-        ((60, 99), (40, 59), (0, 39)),  # 100 uncovered
-        ((60, 100), (40, 59), (1, 39)),  # 0 uncovered
-        ((0, 39), (40, 59), (60, 100)),  # upside down
-        ((60, 100), (60, 59), (0, 59)),  # an empty fair range
-    ],
-)
-def test_grade_bounds_that_do_not_partition_0_to_100_are_refused(
-    good: tuple[int, int], fair: tuple[int, int], poor: tuple[int, int]
-) -> None:
-    with pytest.raises(ValidationFailed) as refused:
-        HealthConfig(good=good, fair=fair, poor=poor)
-
-    assert [error.field for error in refused.value.errors] == ["grades"]
-
-
 configs = st.builds(
     HealthConfig,
     email_weight=st.floats(0.5, 1.5),
     meeting_weight=st.floats(0.5, 1.5),
+    cadence=cadences,
 )
 
 
 @given(histories(), configs)
-def test_the_score_is_always_between_0_and_100(facts: list[Interaction], config: HealthConfig) -> None:
-    assert 0 <= score(facts, config) <= 100
+def test_the_score_and_its_sub_scores_are_always_between_0_and_100(
+    facts: list[Interaction], config: HealthConfig
+) -> None:
+    result = breakdown(facts, config)
+    parts = result.components
+
+    assert 0 <= result.score <= 100
+    assert all(0 <= value <= 100 for value in (result.raw, parts.activity, parts.recency, parts.reciprocity))
 
 
 @given(histories(prefix="old"), histories(max_interactions=3, prefix="new"), configs)
 def test_adding_interactions_never_lowers_the_score(
     facts: list[Interaction], more: list[Interaction], config: HealthConfig
 ) -> None:
+    assert breakdown(facts + more, config).raw >= breakdown(facts, config).raw
     assert score(facts + more, config) >= score(facts, config)
 
 
@@ -224,7 +312,45 @@ def test_a_more_recent_interaction_never_lowers_the_score(
         for fact in facts
     ]
 
+    assert breakdown(later, config).raw >= breakdown(facts, config).raw
     assert score(later, config) >= score(facts, config)
+
+
+@given(histories(prefix="old"), histories(max_interactions=4, prefix="new"), configs)
+def test_strictly_more_activity_at_the_same_recency_and_reciprocity_never_ranks_lower(
+    facts: list[Interaction], extra: list[Interaction], config: HealthConfig
+) -> None:
+    seen = distinct_interactions(facts, NOW, frozenset())
+    assume(seen)
+    latest = seen[-1].fact.at
+    # The extra interactions go to the side with more weight (so the matched weight R stays), and no
+    # later than the latest one (so recency stays): only the activity grows.
+    sent, received = (_side_weight(facts, side, config) for side in ("sent", "received"))
+    side = "sent" if sent >= received else "received"
+    more = [
+        replace(fact, direction=side, at=min(fact.at, latest))
+        for fact in extra
+        if NOW - WINDOW < fact.at <= NOW
+    ]
+    assume(more)
+
+    fewer_result, more_result = breakdown(facts, config), breakdown(facts + more, config)
+
+    assert more_result.components.recency == fewer_result.components.recency
+    assert more_result.components.reciprocity == fewer_result.components.reciprocity
+    assert more_result.raw >= fewer_result.raw
+    ranked = sorted([("fewer", fewer_result.raw), ("more", more_result.raw)], key=lambda entry: -entry[1])
+    assert ranked[0][0] == "more" or ranked[0][1] == ranked[1][1]
+
+
+def _side_weight(facts: list[Interaction], direction: str, config: HealthConfig) -> float:
+    """The documented decayed weight of one side: sum of weight(kind) * 2 ** (-age / 30)."""
+    return math.fsum(
+        config.weight(occurrence.fact.kind)
+        * 2 ** (-max((NOW - occurrence.fact.at).total_seconds() / 86_400, 0) / 30)
+        for occurrence in distinct_interactions(facts, NOW, frozenset())
+        if occurrence.fact.direction == direction
+    )
 
 
 @given(histories(users=("alice", "bob")), histories(users=(EXCLUDED,)))

@@ -262,10 +262,12 @@ def test_interactions_before_the_timeline_still_count_in_the_totals() -> None:
     assert sum(week.emails for week in kpis.timeline) == 0
 
 
-def test_future_meetings_and_interactions_older_than_a_year_are_ignored() -> None:
+def test_future_meetings_and_interactions_older_than_a_year_count_in_no_figure_of_the_past_year() -> None:
     facts = [meeting("e1", at=NOW + timedelta(days=7)), email("m1", at=NOW - timedelta(days=366))]
 
-    assert relationship_kpis(facts, NOW) == relationship_kpis([], NOW)
+    kpis = relationship_kpis(facts, NOW)
+
+    assert replace(kpis, next_interaction=None) == relationship_kpis([], NOW)
 
 
 def test_computed_at_is_now_and_accuracy_follows_the_partial_flag() -> None:
@@ -294,6 +296,7 @@ def test_the_json_shape_is_camel_case_with_utc_times() -> None:
         "responseRateByUs": 1.0,
         "responseRateByThem": 0.0,
         "lastInteraction": {"at": "2026-11-17T11:00:00Z", "kind": "email", "direction": "sent"},
+        "nextInteraction": None,
         "computedAt": "2026-11-27T09:00:00Z",
         "accuracy": "partial",
     }
@@ -321,12 +324,16 @@ def test_more_copies_of_the_same_interactions_change_nothing_but_the_teams_time(
         for user in extra_holders
     ]
 
-    before = relationship_kpis(facts, NOW).to_json()
-    after = relationship_kpis(facts + copies, NOW).to_json()
+    before = relationship_kpis(facts, NOW)
+    after = relationship_kpis(facts + copies, NOW)
 
-    assert after["timeSpentByTeamMinutes"] >= before["timeSpentByTeamMinutes"]
-    del before["timeSpentByTeamMinutes"], after["timeSpentByTeamMinutes"]
-    assert after == before
+    assert after.time_spent_by_team_minutes >= before.time_spent_by_team_minutes
+    # A colleague attending a meeting ahead that the only other holder declined makes it the next one.
+    if before.next_interaction is not None:
+        assert after.next_interaction is not None
+        assert after.next_interaction.at <= before.next_interaction.at
+    unchanged = {"time_spent_by_team_minutes": 0.0, "next_interaction": None}
+    assert replace(after, **unchanged) == replace(before, **unchanged)
 
 
 @given(histories(users=("alice", "bob", "carol")), histories(users=(EXCLUDED,), prefix="k"))
