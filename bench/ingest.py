@@ -57,12 +57,16 @@ def run(ctx: Context) -> list[Figure]:
     cursors = rig.cursors.tenant(rig.tenant_id).cursors
     messages = sum(c.counts.get("messages", 0) for c in cursors)
     meetings = sum(c.counts.get("meetings", 0) for c in cursors)
-    facts = sum(c.counts.get("facts", 0) for c in cursors)
+    interactions = sum(c.counts.get("interactions", 0) for c in cursors)
     ok = sum(1 for s in statuses if s == "succeeded")
     ctx.say(f"{len(requests)} windows ({ok} succeeded): {messages:,} messages, {meetings:,} events")
-    ctx.say(f"{facts:,} facts written to the slices and the contact index")
+    ctx.say(f"{interactions:,} interactions written to the slices and the contact index")
     ctx.say(f"{seconds:.1f} s wall clock")
-    detail: dict[str, Any] = {"windows": len(requests), "facts": facts, "seconds": round(seconds, 1)}
+    detail: dict[str, Any] = {
+        "windows": len(requests),
+        "interactions": interactions,
+        "seconds": round(seconds, 1),
+    }
     return [
         Figure("end-to-end ingestion (simulator + Azurite)", messages / seconds, "msg/s", detail=str(detail)),
         Figure("end-to-end ingestion, windows", len(requests) / seconds, "windows/s"),

@@ -76,7 +76,9 @@ def run(ctx: Context) -> list[Figure]:
         results[label] = probe(ctx, per_month)
         r = results[label]
         rss = r["maxRssKiB"] / 1024
-        ctx.say(f"{label}: {r['messages']:,} messages, {r['facts']:,} facts, peak RSS {rss:.1f} MiB")
+        ctx.say(
+            f"{label}: {r['messages']:,} messages, {r['interactions']:,} interactions, peak RSS {rss:.1f} MiB"
+        )
     small, large = results["5k"], results["50k"]
     ratio = large["maxRssKiB"] / small["maxRssKiB"]
     return [

@@ -1,5 +1,6 @@
 """Run in a subprocess by bench/memory.py: read one mailbox's whole year through the Graph adapter as the
-ingestion worker does (pages streamed, facts flushed every 2,000), print messages read and peak RSS as JSON.
+ingestion worker does (pages streamed, interactions flushed every 2,000), print messages read and peak RSS as
+JSON.
 
     python -m bench.memory_probe GRAPH_URL TOKEN USER_ID START END
 """
@@ -16,7 +17,7 @@ from functions.adapters.graph import GraphAdapter
 from functions.adapters.graph_auth import StaticTokenCredential
 from functions.domain.contacts import ContactHasher
 from functions.domain.interactions import Directory, Interaction, interactions_from_message
-from functions.services.ingestion import FLUSH_FACTS
+from functions.services.ingestion import FLUSH_INTERACTIONS
 
 TENANT = "00000000-0000-4000-8000-000000000000"
 
@@ -29,22 +30,22 @@ async def read(url: str, token: str, user_id: str, start: datetime, end: datetim
         hasher = ContactHasher(b"bench-key", TENANT)
         per_contact: dict[str, int] = {}
         buffer: list[Interaction] = []
-        messages = facts = 0
+        messages = interactions = 0
         async for page in graph.messages(TENANT, user_id, start, end):
             messages += len(page)
             for message in page:
                 buffer.extend(interactions_from_message(message, directory, hasher))
-            if len(buffer) >= FLUSH_FACTS:  # the worker writes these to storage and forgets them
-                facts += _flush(buffer, per_contact)
-        facts += _flush(buffer, per_contact)
+            if len(buffer) >= FLUSH_INTERACTIONS:  # the worker writes these to storage and forgets them
+                interactions += _flush(buffer, per_contact)
+        interactions += _flush(buffer, per_contact)
     finally:
         await graph.aclose()
-    return {"messages": messages, "facts": facts, "contacts": len(per_contact)}
+    return {"messages": messages, "interactions": interactions, "contacts": len(per_contact)}
 
 
 def _flush(buffer: list[Interaction], per_contact: dict[str, int]) -> int:
-    for fact in buffer:
-        per_contact[fact.contact] = per_contact.get(fact.contact, 0) + 1
+    for interaction in buffer:
+        per_contact[interaction.contact] = per_contact.get(interaction.contact, 0) + 1
     flushed = len(buffer)
     buffer.clear()
     return flushed

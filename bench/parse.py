@@ -1,11 +1,12 @@
 """(a) Parse and aggregate, messages per second per core: the raw-JSON path against the SDK's models.
 
 Both paths read the same Graph pages (1,000 messages each, as the simulator serves them with the adapter's
-`$select`) and do the same work after parsing: each message becomes facts (`interactions_from_message`) and
-the facts are aggregated per contact, deduped by key. Raw JSON: `graph_parse.parse_messages_page`. SDK:
-kiota's `JsonParseNode` into `MessageCollectionResponse` (what `client.users.by_user_id(u).messages.get()`
-does), mapped to the same records. CPU time of this one process (`time.process_time`), so the figure is per
-core. The SDK path is timed on fewer messages: it is about two orders of magnitude slower.
+`$select`) and do the same work after parsing: each message becomes interactions
+(`interactions_from_message`) and the interactions are aggregated per contact, deduped by key. Raw JSON:
+`graph_parse.parse_messages_page`. SDK: kiota's `JsonParseNode` into `MessageCollectionResponse` (what
+`client.users.by_user_id(u).messages.get()` does), mapped to the same records. CPU time of this one process
+(`time.process_time`), so the figure is per core. The SDK path is timed on fewer messages: it is about two
+orders of magnitude slower.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bench.framework import Context, Figure
 from functions.adapters.graph_parse import MESSAGE_FIELDS, parse_messages_page
 from functions.domain.contacts import ContactHasher
 from functions.domain.interactions import Directory, interactions_from_message
-from functions.domain.records import DirectoryUser, MessageMeta
+from functions.domain.metadata import DirectoryUser, MessageMeta
 from graphsim import wire
 from graphsim.generate import TenantSpec
 from graphsim.tenant import Tenant
@@ -65,8 +66,8 @@ def aggregate(
     messages: list[MessageMeta], directory: Directory, hasher: ContactHasher, into: dict[str, set[str]]
 ) -> None:
     for message in messages:
-        for fact in interactions_from_message(message, directory, hasher):
-            into.setdefault(fact.contact, set()).add(fact.key)
+        for interaction in interactions_from_message(message, directory, hasher):
+            into.setdefault(interaction.contact, set()).add(interaction.key)
 
 
 def timed(

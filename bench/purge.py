@@ -1,8 +1,8 @@
 """(e) Purge: a tenant of 200,000+ live entities plus backups, deleted and verified; deleting one entity at a
 time for the baseline (same run); a user purge inside the large tenant.
 
-Rows are those the stores write (`fact_entity` for slices and the contact index, cursors, one backup blob per
-user), seeded with raw insert changesets for speed. Then:
+Rows are those the stores write (`interaction_codec.to_entity` for slices and the contact index, cursors, one
+backup blob per user), seeded with raw insert changesets for speed. Then:
 1. one at a time: 3,000 slice rows of another tenant, in the same (full) tables, listed then deleted with one
    `delete_entity` each;
 2. a user purge in the large tenant (its partition of slices, its rows in the tenant-wide contact index, its
@@ -53,7 +53,7 @@ from functions.adapters.contact_store import TableContactStore, contact_partitio
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.purge_registry import purge_stores
 from functions.adapters.purge_store import TablePurgeStore
-from functions.adapters.slice_store import TableSliceStore, fact_entity, slice_partition
+from functions.adapters.slice_store import TableSliceStore, interaction_codec.to_entity, slice_partition
 from functions.adapters.storage import StorageClients
 from functions.domain.events import Provenance
 from functions.domain.ingestion import Cursor
@@ -61,7 +61,7 @@ from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeService
 from functions.settings import storage_settings
-from tests.support.purge_data import facts
+from tests.support.purge_data import interactions
 from tests.support.purge_fakes import StaticMembers
 
 TITLE = "(e) purge: 200,000+ entities plus backups, against one-at-a-time deletion"
@@ -243,12 +243,12 @@ def seed(storage: StorageClients, tenant_id: str, users: list[str], *, backups: 
     slice_rows: list[dict[str, Any]] = []
     contact_rows: dict[tuple[str, str], dict[str, Any]] = {}
     for user in users:
-        written = facts(user, FACTS_PER_USER, contacts=50, salt=tenant_id)
+        written = interactions(user, FACTS_PER_USER, contacts=50, salt=tenant_id)
         partition = slice_partition(tenant_id, user)
-        slice_rows += [fact_entity(partition, f.record_key, f, "bench") for f in written]
+        slice_rows += [interaction_codec.to_entity(partition, f.record_key, f, "bench") for f in written]
         for f in written:
             key = (contact_partition(tenant_id, f.contact), contact_row_key(f))
-            contact_rows[key] = fact_entity(key[0], key[1], f, "bench")
+            contact_rows[key] = interaction_codec.to_entity(key[0], key[1], f, "bench")
         if backups:
             backup_store.write(
                 tenant_id, user, DAY, (f.to_record() | {"at": f.at.isoformat()} for f in written)

@@ -1,8 +1,8 @@
 """(d) Insight reads for a tenant with 10,000 contacts: p50 / p99 of both routes, over HTTP.
 
-The stores are seeded directly (consent granted, 40 user profiles, 10,000 contacts with 1-40 facts each from
-several colleagues, Zipf-like), then the app runs in the local host (`python -m devhost run`, its own
-process) and each lookup route (POST, the form clients should use) is called sequentially with a valid
+The stores are seeded directly (consent granted, 40 user profiles, 10,000 contacts with 1-40 interactions
+each from several colleagues, Zipf-like), then the app runs in the local host (`python -m devhost run`, its
+own process) and each lookup route (POST, the form clients should use) is called sequentially with a valid
 token for random contacts, timed by the client (so HTTP, token validation and JSON are included). The first
 calls warm up the host and are not counted.
 """
@@ -61,7 +61,7 @@ def seed(ctx: Context, now: datetime) -> Seeded:
     for rank, addr in enumerate(addresses):
         hashed = contact_hash(HASH_KEY.encode(), tenant, addr)
         count = max(1, min(40, int(40 / (1 + rank) ** 0.35)))
-        batch.extend(_fact(hashed, random.choice(users), f"{rank}-{n}", now) for n in range(count))
+        batch.extend(_interaction(hashed, random.choice(users), f"{rank}-{n}", now) for n in range(count))
         if len(batch) >= 5000:
             rows += rig.contacts.write(tenant, batch, "bench-seed")
             batch = []
@@ -69,7 +69,7 @@ def seed(ctx: Context, now: datetime) -> Seeded:
     return Seeded(tenant, addresses, rows)
 
 
-def _fact(contact: str, user: str, key: str, now: datetime) -> Interaction:
+def _interaction(contact: str, user: str, key: str, now: datetime) -> Interaction:
     sent = random.random() < 0.5
     meeting = random.random() < 0.2
     return Interaction(
@@ -102,7 +102,9 @@ def run(ctx: Context) -> list[Figure]:
     now = datetime.now().astimezone()
     started = time.perf_counter()
     seeded = seed(ctx, now)
-    ctx.say(f"seeded {CONTACTS:,} contacts ({seeded.rows:,} facts) in {time.perf_counter() - started:.0f} s")
+    ctx.say(
+        f"seeded {CONTACTS:,} contacts ({seeded.rows:,} interactions) in {time.perf_counter() - started:.0f} s"
+    )
     figures = []
     with Identity() as identity:
         env = app_host_env(

@@ -1,14 +1,16 @@
-"""The composition root: builds clients and services once, lazily, from settings.
+"""The composition root: builds every port and service once, lazily, from settings.
 
-Handlers call `container()`; tests build their own `Container` (with their own settings, clock or clients)
-and `install()` it. Nothing else in the package constructs an Azure or Graph client.
+Handlers call `container()`. Every part is one `cached_property`; any of them can be given by name instead,
+`Container(settings, clock=..., slice_store=fake, graph_factory=...)`, and everything built from it uses
+the override. Tests wire in-memory fakes this way (tests/support/fakes.py) and `install()` a container;
+nothing else in the package constructs an Azure or Graph client.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -22,7 +24,7 @@ from functions.adapters.group_members import GraphMemberResolver
 from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.purge_queue import StoragePurgeQueue
-from functions.adapters.purge_registry import PurgeStores, purge_stores
+from functions.adapters.purge_registry import purge_stores
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
@@ -31,16 +33,34 @@ from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.adapters.tenant_list import TableTenantList
 from functions.adapters.tokens import TokenValidator
+from functions.domain.scope import Feature
 from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.inclusion import InclusionReader
-from functions.services.ingestion import DirectoryCache, GraphReader, IngestionWorker, MailboxSlots
+from functions.services.ingestion import FLUSH_INTERACTIONS, DirectoryCache, IngestionWorker, MailboxSlots
 from functions.services.insights import InsightService
 from functions.services.legacy import LegacyService
 from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
 from functions.services.membership import MembershipService
 from functions.services.optouts import OptOutService
-from functions.services.purge import PurgeService
+from functions.services.ports.consent import (
+    AuditLog,
+    ConsentStore,
+    OptOutStore,
+    ReceiptStore,
+    TenantList,
+)
+from functions.services.ports.ingestion import (
+    BackupStore,
+    ContactStore,
+    CursorStore,
+    GraphFactory,
+    IntroductionStore,
+    SliceStore,
+)
+from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores
+from functions.services.ports.queues import PurgeRedrive, WorkQueues
+from functions.services.purge import CompletionHook, PurgeService
 from functions.services.restore import RestoreService
 from functions.services.scheduling import ResumeAfterPurge, SchedulingService
 from functions.services.webhooks import WebhookService
@@ -54,24 +74,36 @@ def utc_now() -> datetime:
 
 
 class Container:
-    """Everything the entry points need, built on first use. Add a service as one `cached_property`."""
+    """Everything the entry points need, built on first use. Add a part as one `cached_property`."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        clock: Clock = utc_now,
-        storage: StorageClients | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **overrides: object) -> None:
         self.settings = settings
-        self.now = clock
-        self._storage = storage
+        unknown = sorted(
+            name for name in overrides if not isinstance(getattr(type(self), name, None), cached_property)
+        )
+        if unknown:
+            raise TypeError(f"the container has no part named {', '.join(unknown)}")
+        # A cached_property reads the instance dict first: an override is simply already "built".
+        self.__dict__.update(overrides)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # --- the outside world --------------------------------------------------------------------------------
+
+    @cached_property
+    def clock(self) -> Clock:
+        return utc_now
 
     @cached_property
     def storage(self) -> StorageClients:
-        return self._storage or StorageClients(self.settings.storage)
+        return StorageClients(self.settings.storage)
 
-    # --- consent, opt-outs, webhooks (issue 3) -----------------------------------------------------------
+    @cached_property
+    def graph_factory(self) -> GraphFactory:
+        """A new Graph reader per call: one per event loop (each queue invocation runs its own)."""
+        settings = self.settings
+        return lambda: GraphAdapter.from_settings(settings)
 
     @cached_property
     def token_validator(self) -> TokenValidator:
@@ -83,28 +115,38 @@ class Container:
         return WebhookVerifier(self.settings.webhook_secrets)
 
     @cached_property
-    def consent_store(self) -> TableConsentStore:
+    def work_queues(self) -> WorkQueues:
+        return StorageWorkQueues(self.storage)
+
+    # --- consent, opt-outs, webhooks, legacy forms --------------------------------------------------------
+
+    @cached_property
+    def consent_store(self) -> ConsentStore:
         return TableConsentStore(self.storage)
 
     @cached_property
-    def optout_store(self) -> TableOptOutStore:
+    def optout_store(self) -> OptOutStore:
         return TableOptOutStore(self.storage)
 
     @cached_property
-    def receipt_store(self) -> TableReceiptStore:
+    def receipt_store(self) -> ReceiptStore:
         return TableReceiptStore(self.storage)
 
     @cached_property
-    def purge_store(self) -> TablePurgeStore:
-        return TablePurgeStore(self.storage)
-
-    @cached_property
-    def audit_log(self) -> TableAuditLog:
+    def audit_log(self) -> AuditLog:
         return TableAuditLog(self.storage)
 
     @cached_property
-    def work_queues(self) -> StorageWorkQueues:
-        return StorageWorkQueues(self.storage)
+    def tenant_list(self) -> TenantList:
+        return TableTenantList(self.storage)
+
+    @cached_property
+    def legacy_expiry(self) -> Mapping[Feature, datetime]:
+        s = self.settings
+        return {
+            "relationship_analytics": s.legacy_relationship_analytics_expires_at,
+            "who_knows_whom": s.legacy_who_knows_whom_expires_at,
+        }
 
     @cached_property
     def purge_requests(self) -> PurgeRequests:
@@ -112,14 +154,9 @@ class Container:
 
     @cached_property
     def consent_service(self) -> ConsentService:
-        s = self.settings
         return ConsentService(
             self.consent_store, self.optout_store, self.purge_requests, self.work_queues, self.audit_log,
-            group_policy=s.group_optout_existing_data,
-            legacy_expiry={
-                "relationship_analytics": s.legacy_relationship_analytics_expires_at,
-                "who_knows_whom": s.legacy_who_knows_whom_expires_at,
-            },
+            group_policy=self.settings.group_optout_existing_data, legacy_expiry=self.legacy_expiry,
         )  # fmt: skip
 
     @cached_property
@@ -130,69 +167,72 @@ class Container:
         )  # fmt: skip
 
     @cached_property
+    def webhook_service(self) -> WebhookService:
+        return WebhookService(self.receipt_store, self.consent_service, self.optout_service, self.audit_log)
+
+    @cached_property
+    def legacy_service(self) -> LegacyService:
+        return LegacyService(
+            self.consent_store, self.consent_service, self.purge_requests, self.audit_log,
+            legacy_expiry=self.legacy_expiry,
+        )  # fmt: skip
+
+    # --- who is in ----------------------------------------------------------------------------------------
+
+    @cached_property
     def inclusion(self) -> InclusionReader:
-        """Who is in: every part that touches a person's data asks this (functions/domain/inclusion.py)."""
+        """Every part that touches a person's data asks this (functions/domain/inclusion.py)."""
         return InclusionReader(self.consent_store, self.optout_store, self.purge_store)
 
     @cached_property
     def membership_service(self) -> MembershipService:
         return MembershipService(
             self.consent_store, self.optout_store, self.cursor_store, self.work_queues,
-            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph,
+            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph_factory,
             group_policy=self.settings.group_optout_existing_data,
         )  # fmt: skip
 
-    @cached_property
-    def webhook_service(self) -> WebhookService:
-        return WebhookService(
-            self.receipt_store, self.consent_service, self.optout_service, self.audit_log
-        )  # fmt: skip
-
-    # --- ingestion, insights, backups (issue 4) ------------------------------------------------------------
+    # --- ingestion, insights, backups ---------------------------------------------------------------------
 
     @cached_property
-    def slice_store(self) -> TableSliceStore:
-        return TableSliceStore(self.storage)
-
-    @cached_property
-    def contact_store(self) -> TableContactStore:
-        return TableContactStore(self.storage)
-
-    @cached_property
-    def cursor_store(self) -> TableCursorStore:
+    def cursor_store(self) -> CursorStore:
         return TableCursorStore(self.storage)
 
     @cached_property
-    def introduction_store(self) -> TableIntroductionStore:
+    def slice_store(self) -> SliceStore:
+        return TableSliceStore(self.storage)
+
+    @cached_property
+    def contact_store(self) -> ContactStore:
+        return TableContactStore(self.storage)
+
+    @cached_property
+    def introduction_store(self) -> IntroductionStore:
         return TableIntroductionStore(self.storage)
 
     @cached_property
-    def backup_store(self) -> BlobBackupStore:
+    def backup_store(self) -> BackupStore:
         return BlobBackupStore(self.storage)
 
     @cached_property
-    def tenant_list(self) -> TableTenantList:
-        return TableTenantList(self.storage)
-
-    def graph(self) -> GraphReader:
-        """A new Graph adapter: one per event loop (each queue invocation runs its own)."""
-        return GraphAdapter.from_settings(self.settings)
+    def ingestion_flush(self) -> int:
+        """Interactions a window buffers before it writes: memory stays flat whatever the mailbox's size."""
+        return FLUSH_INTERACTIONS
 
     @cached_property
     def ingestion_worker(self) -> IngestionWorker:
         return IngestionWorker(
             self.inclusion, self.slice_store, self.contact_store, self.cursor_store,
-            requests=self.work_queues, audit=self.audit_log, graph_factory=self.graph,
-            contact_hash_key=self.settings.contact_hash_key, clock=self.now,
-            directories=DirectoryCache(), slots=MailboxSlots(),
+            requests=self.work_queues, audit=self.audit_log, graph_factory=self.graph_factory,
+            contact_hash_key=self.settings.contact_hash_key, clock=self.clock,
+            directories=DirectoryCache(), slots=MailboxSlots(), flush_interactions=self.ingestion_flush,
         )  # fmt: skip
 
     @cached_property
     def scheduling_service(self) -> SchedulingService:
         return SchedulingService(
             self.inclusion, self.membership_service, self.cursor_store, self.tenant_list,
-            queues=self.work_queues, requests=self.work_queues, audit=self.audit_log,
-            graph_factory=self.graph,
+            queues=self.work_queues, audit=self.audit_log, graph_factory=self.graph_factory,
         )  # fmt: skip
 
     @cached_property
@@ -205,25 +245,48 @@ class Container:
     @cached_property
     def insight_service(self) -> InsightService:
         return InsightService(
-            self.inclusion, self.contact_store, self.cursor_store,
-            self.introduction_store, contact_hash_key=self.settings.contact_hash_key,
+            self.inclusion, self.contact_store, self.cursor_store, self.introduction_store,
+            contact_hash_key=self.settings.contact_hash_key,
         )  # fmt: skip
 
-    # --- purge and maintenance (issue 5) -------------------------------------------------------------------
+    # --- purge, restore -----------------------------------------------------------------------------------
+
+    @cached_property
+    def purge_store(self) -> PurgeLedger:
+        return TablePurgeStore(self.storage)
 
     @cached_property
     def purge_stores(self) -> PurgeStores:
         return purge_stores(self.storage)
 
     @cached_property
-    def purge_queue(self) -> StoragePurgeQueue:
+    def member_resolver(self) -> MemberResolver:
+        return GraphMemberResolver(self.graph_factory())
+
+    @cached_property
+    def purge_queue(self) -> PurgeRedrive:
         return StoragePurgeQueue(self.storage)
 
     @cached_property
+    def purge_completed(self) -> CompletionHook:
+        """What runs when a purge completes: ingestion resumes for a scope that is included again."""
+        return ResumeAfterPurge(self.inclusion, self.work_queues)
+
+    @cached_property
     def purge_service(self) -> PurgeService:
-        members = GraphMemberResolver(GraphAdapter.from_settings(self.settings))
-        resume = ResumeAfterPurge(self.inclusion, self.work_queues)
-        return PurgeService(self.purge_store, self.purge_stores, self.audit_log, members, on_completed=resume)
+        return PurgeService(
+            self.purge_store, self.purge_stores, self.audit_log, self.member_resolver,
+            on_completed=self.purge_completed,
+        )  # fmt: skip
+
+    @cached_property
+    def restore_service(self) -> RestoreService:
+        return RestoreService(
+            self.backup_store, self.slice_store, self.contact_store, self.purge_store, self.purge_service,
+            inclusion=self.inclusion, audit=self.audit_log,
+        )  # fmt: skip
+
+    # --- maintenance --------------------------------------------------------------------------------------
 
     @cached_property
     def purge_maintenance(self) -> PurgeMaintenance:
@@ -237,29 +300,9 @@ class Container:
             ("legacy-expiry", self.legacy_service.expire_due),
         ]
 
-    # --- legacy consent life cycle (issue 6) ---------------------------------------------------------------
-
-    @cached_property
-    def legacy_service(self) -> LegacyService:
-        s = self.settings
-        return LegacyService(
-            self.consent_store, self.consent_store, self.consent_service, self.purge_requests, self.audit_log,
-            legacy_expiry={
-                "relationship_analytics": s.legacy_relationship_analytics_expires_at,
-                "who_knows_whom": s.legacy_who_knows_whom_expires_at,
-            },
-        )  # fmt: skip
-
     @cached_property
     def maintenance_service(self) -> MaintenanceService:
         return MaintenanceService(self.maintenance_steps)
-
-    @cached_property
-    def restore_service(self) -> RestoreService:
-        return RestoreService(
-            self.backup_store, self.slice_store, self.contact_store, self.purge_store, self.purge_service,
-            inclusion=self.inclusion, audit=self.audit_log,
-        )  # fmt: skip
 
 
 _container: Container | None = None

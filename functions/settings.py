@@ -23,8 +23,8 @@ from typing import Literal, TypeVar
 from croniter import croniter
 
 from functions.domain.errors import ConfigurationError
+from functions.domain.optouts import GroupOptOutPolicy
 
-GroupOptOutPolicy = Literal["purge", "retain"]
 GraphAuth = Literal["managed-identity", "client-secret", "client-certificate", "static-token"]
 
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"

@@ -12,7 +12,7 @@ import threading
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from azure.data.tables import TableClient
 
@@ -32,12 +32,6 @@ from functions.domain.audit import AuditEntry, AuditPage
 
 TABLE = "audit"
 MAX_PAGE_SIZE = 200
-
-
-class AuditLog(Protocol):
-    def append(self, entry: AuditEntry) -> AuditEntry: ...
-
-    def page(self, tenant_id: str, limit: int, continuation: str | None) -> AuditPage: ...
 
 
 class TableAuditLog:

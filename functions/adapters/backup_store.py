@@ -1,6 +1,6 @@
-"""Daily slice backups in blob container `backups`: `{tenantId}/{userId}/{yyyy-mm-dd}.jsonl`, one JSON
-record (a slice row) per line. One subject is one prefix: a tenant `{tenantId}/`, a user
-`{tenantId}/{userId}/`.
+"""Daily slice backups in blob container `backups`: `{tenantId}/{userId}/{yyyy-mm-dd}.jsonl`, one
+interaction per line (functions/adapters/interaction_codec.py `to_line`). One subject is one prefix: a tenant
+`{tenantId}/`, a user `{tenantId}/{userId}/`.
 
 ScopedStore: tenant and user scopes delete by prefix (blob batch deletes of up to 256 blobs); feature scope
 = nothing (a backup holds slices, which serve both features).
@@ -8,15 +8,15 @@ ScopedStore: tenant and user scopes delete by prefix (blob batch deletes of up t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
+from functions.adapters import interaction_codec
 from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
 
 CONTAINER = "backups"
@@ -37,15 +37,15 @@ class BlobBackupStore:
     def _container(self) -> ContainerClient:
         return self._storage.container(CONTAINER)
 
-    def write(self, tenant_id: str, user_id: str, day: date, records: Iterable[dict[str, Any]]) -> int:
-        """Write (or overwrite) one user's backup of `day`, streaming the records; returns how many."""
+    def write(self, tenant_id: str, user_id: str, day: date, interactions: Iterable[Interaction]) -> int:
+        """Write (or overwrite) one user's backup of `day`, streaming the interactions; returns how many."""
         written = 0
 
         def lines() -> Iterator[bytes]:
             nonlocal written
-            for record in records:
+            for interaction in interactions:
                 written += 1
-                yield json.dumps(record, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+                yield interaction_codec.to_line(interaction)
 
         with translate_storage_errors():
             self._container.upload_blob(
@@ -56,16 +56,22 @@ class BlobBackupStore:
             )
         return written
 
-    def read(self, tenant_id: str, user_id: str, day: date) -> list[dict[str, Any]]:
+    def read(self, tenant_id: str, user_id: str, day: date) -> list[Interaction]:
         with translate_storage_errors():
             try:
                 data = self._container.download_blob(backup_name(tenant_id, user_id, day)).readall()
             except ResourceNotFoundError:
                 return []
-        return [json.loads(line) for line in data.splitlines() if line.strip()]
+        return [interaction_codec.from_line(line) for line in data.splitlines() if line.strip()]
 
     def delete(self, tenant_id: str, user_id: str, day: date) -> int:
         return self._delete_names([backup_name(tenant_id, user_id, day)])
+
+    def users_with_backup(self, tenant_id: str, day: date) -> list[str]:
+        """The users of the tenant who have a backup of `day`."""
+        suffix = f"/{day.isoformat()}.jsonl"
+        names = self.names(f"{tenant_id.lower()}/")
+        return [name.split("/")[1] for name in names if name.endswith(suffix)]
 
     def names(self, prefix: str) -> list[str]:
         with translate_storage_errors():

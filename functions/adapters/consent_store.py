@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
 
@@ -33,29 +32,12 @@ from functions.adapters.table_rows import (
 )
 from functions.domain.consent import ConsentChange, LegacyConsent, TenantConsent
 from functions.domain.scope import FEATURES, Feature
+from functions.services.ports.consent import StoredConsent
 
 TABLE = "consents"
 _CURRENT = "current"
 _LEGACY = "legacy-"
 _CHANGE = "change-"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredConsent:
-    consent: TenantConsent
-    etag: str | None  # None: never saved
-
-
-class ConsentStore(Protocol):
-    def load(self, tenant_id: str) -> StoredConsent: ...
-
-    def save(self, consent: TenantConsent, etag: str | None, changes: Sequence[ConsentChange]) -> None:
-        """Write the state and append `changes`; `ConcurrencyConflict` if it changed since `load`."""
-        ...
-
-    def history(self, tenant_id: str) -> list[ConsentChange]:
-        """The change history, newest first."""
-        ...
 
 
 class TableConsentStore:

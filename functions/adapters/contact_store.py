@@ -3,8 +3,8 @@
 Each row is a copy of one slice row (functions/adapters/slice_store.py), keyed by contact instead of by user,
 so everything the insight routes need about one contact is one small partition: one query, whatever the
 size of the tenant. Nothing here is an aggregate: KPIs, health and who knows whom are computed from these
-facts at read time, so removing a user's rows *is* recomputing the contact without them, and the index can
-be rebuilt from the slices at any time (`write` every slice again).
+interactions at read time, so removing a user's rows *is* recomputing the contact without them, and the index
+can be rebuilt from the slices at any time (`write` every slice again).
 
 ScopedStore: tenant scope = every partition `{tenantId}_*`; user scope = the rows whose `userId` is the user,
 searched over the tenant's whole index (not trusted to the user's slice, which a purge may already have
@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from functions.adapters import table_batch
+from functions.adapters import interaction_codec, table_batch
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
-from functions.adapters.slice_store import FACT_FIELDS, fact_entity, fact_from
 from functions.adapters.storage import translate_storage_errors
 from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
@@ -30,36 +29,39 @@ def contact_partition(tenant_id: str, contact: str) -> str:
     return f"{tenant_id.lower()}_{contact}"
 
 
-def contact_row_key(fact: Interaction) -> str:
-    return f"{fact.user_id.lower()}_{fact.key}"
+def contact_row_key(interaction: Interaction) -> str:
+    return f"{interaction.user_id.lower()}_{interaction.key}"
 
 
 class TableContactStore(ScopedTableStore):
     name = TABLE
 
-    def write(self, tenant_id: str, facts: Iterable[Interaction], run: str) -> int:
+    def write(self, tenant_id: str, interactions: Iterable[Interaction], run: str) -> int:
         rows = {
-            (fact.contact, contact_row_key(fact)): fact_entity(
-                contact_partition(tenant_id, fact.contact), contact_row_key(fact), fact, run
+            (interaction.contact, contact_row_key(interaction)): interaction_codec.to_entity(
+                interaction,
+                contact_partition(tenant_id, interaction.contact),
+                contact_row_key(interaction),
+                run,
             )
-            for fact in facts
+            for interaction in interactions
         }
         # A transaction holds one partition: hand the rows over grouped by contact.
         return table_batch.upsert_all(self._table, (rows[key] for key in sorted(rows)))
 
-    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:
-        """Every user's facts about one contact (one partition)."""
+    def interactions(self, tenant_id: str, contact: str) -> list[Interaction]:
+        """Every user's interactions about one contact (one partition)."""
         with translate_storage_errors():
             rows = self._table.query_entities(
                 "PartitionKey eq @pk",
                 parameters={"pk": contact_partition(tenant_id, contact)},
-                select=list(FACT_FIELDS),
+                select=interaction_codec.SELECT,
                 results_per_page=1000,
             )
-            return [fact_from(row) for row in rows]
+            return [interaction_codec.from_entity(row) for row in rows]
 
-    def delete_facts(self, tenant_id: str, facts: Iterable[Interaction]) -> int:
-        keys = sorted({(contact_partition(tenant_id, f.contact), contact_row_key(f)) for f in facts})
+    def delete_interactions(self, tenant_id: str, interactions: Iterable[Interaction]) -> int:
+        keys = sorted({(contact_partition(tenant_id, f.contact), contact_row_key(f)) for f in interactions})
         return table_batch.delete_keys(self._table, keys)
 
     # --- ScopedStore ----------------------------------------------------------------------------------------

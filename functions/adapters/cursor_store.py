@@ -10,7 +10,6 @@ serve both features).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -22,20 +21,10 @@ from functions.adapters.storage import translate_storage_errors
 from functions.adapters.table_rows import Entity, get_json, iso, parse_iso, put_json, required_iso
 from functions.domain.ingestion import WINDOW_STATUSES, Cursor, UserProfile, WindowStatus
 from functions.domain.scope import Scope
+from functions.services.ports.ingestion import TenantCursors
 
 TABLE = "cursors"
 _PROFILE = "profile"
-
-
-@dataclass(frozen=True, slots=True)
-class TenantCursors:
-    """One read of a tenant's partition: every window cursor and every user profile."""
-
-    cursors: list[Cursor]
-    profiles: dict[str, UserProfile]
-
-    def of_user(self, user_id: str) -> list[Cursor]:
-        return [c for c in self.cursors if c.user_id == user_id]
 
 
 def _row_key(user_id: str, suffix: str) -> str:

@@ -67,7 +67,7 @@ from functions.adapters.graph_parse import (
     parse_users_page,
 )
 from functions.domain.errors import GraphError, GraphMalformedResponse, GraphNotFound, GraphThrottled
-from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
 from functions.settings import Settings
 
 T = TypeVar("T")

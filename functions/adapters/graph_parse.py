@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from functions.domain.errors import GraphMalformedResponse
-from functions.domain.records import Attendee, DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import Attendee, DirectoryUser, MeetingMeta, MessageMeta
 
 # What `messages` asks for: metadata only (Mail.ReadBasic.All), never body, subject, preview or attachments.
 MESSAGE_FIELDS = (

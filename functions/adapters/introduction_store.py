@@ -12,7 +12,7 @@ was asked for; feature scope `who_knows_whom` = every request (get introduced is
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,22 +23,12 @@ from functions.adapters import table_batch
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.storage import translate_storage_errors
 from functions.adapters.table_rows import Entity, inverted_ticks, iso, required_iso
-from functions.domain.introductions import IntroductionTemplate
+from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
 from functions.domain.scope import Scope
 
 TABLE = "introductions"
 _REQUEST = "request-"
 _TEMPLATE = "template"
-
-
-@dataclass(frozen=True, slots=True)
-class IntroductionRequest:
-    tenant_id: str
-    requester_id: str  # the caller's object ID ("" for an app-only token)
-    colleague_user_id: str
-    contact: str  # the contact's hash
-    requested_at: datetime
-    id: str = ""  # assigned by the store
 
 
 class TableIntroductionStore(ScopedTableStore):

@@ -15,8 +15,7 @@ then the rows of users who are no longer members (so nobody is briefly un-exclud
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
@@ -39,6 +38,7 @@ from functions.adapters.table_rows import (
 from functions.domain.errors import ConcurrencyConflict
 from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOut, GroupOptOuts, GroupSource, UserOptOut
+from functions.services.ports.consent import OptOutSnapshot, StoredGroups, StoredUser
 
 TABLE = "optouts"
 _GROUPS = "groups"
@@ -47,57 +47,6 @@ _MEMBERSHIP = "membership"
 _MEMBER = "member-"  # a user found in a resolved group: the groups they are in
 _SAVE_ATTEMPTS = 10
 _SOURCES: tuple[GroupSource, ...] = ("admin", "consent-grant", "legacy-migration")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredGroups:
-    groups: GroupOptOuts
-    etag: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredUser:
-    user: UserOptOut | None
-    etag: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OptOutSnapshot:
-    """Everything the opt-out store holds of a tenant, read at once (what an inclusion decision needs)."""
-
-    groups: GroupOptOuts
-    users: list[UserOptOut]
-    membership: GroupMembership
-
-
-class OptOutStore(Protocol):
-    def snapshot(self, tenant_id: str) -> OptOutSnapshot:
-        """The group list, every user row and the resolved membership, in one read of the partition."""
-        ...
-
-    def load_groups(self, tenant_id: str) -> StoredGroups: ...
-
-    def save_groups(self, groups: GroupOptOuts, etag: str | None) -> None: ...
-
-    def load_user(self, tenant_id: str, user_id: str) -> StoredUser: ...
-
-    def save_user(self, user: UserOptOut, etag: str | None) -> None: ...
-
-    def users(self, tenant_id: str) -> list[UserOptOut]:
-        """Every user row of the tenant (opted out or back in)."""
-        ...
-
-    def membership(self, tenant_id: str) -> GroupMembership:
-        """The stored resolution of the opted-out groups, with every member."""
-        ...
-
-    def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
-        """The stored resolution, knowing only `user_id`'s groups (two point reads)."""
-        ...
-
-    def save_membership(self, tenant_id: str, membership: GroupMembership) -> bool:
-        """Store a resolution; False (nothing replaced) when a resolution of a newer group list is stored."""
-        ...
 
 
 class TableOptOutStore:

@@ -13,23 +13,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
-from functions.adapters.queues import PURGE_QUEUE
+from functions.adapters.queues import PURGE_QUEUE, purge_message, send_json
 from functions.adapters.storage import StorageClients, translate_storage_errors
+from functions.services.ports.queues import PurgeMessage
 
 POISON_QUEUE = f"{PURGE_QUEUE}-poison"
 _RECEIVE_BATCH = 32  # the most messages one receive call returns
 _INSPECT_SECONDS = 60  # how long a poison message stays hidden while it is being moved
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeMessage:
-    tenant_id: str
-    purge_id: str
 
 
 def parse_purge_message(body: str | bytes) -> PurgeMessage | None:
@@ -46,24 +39,13 @@ def parse_purge_message(body: str | bytes) -> PurgeMessage | None:
     return PurgeMessage(tenant_id, purge_id)
 
 
-class PurgeQueue(Protocol):
-    def enqueue(self, tenant_id: str, purge_id: str) -> None: ...
-
-    def requeue_poison(self, keep: Callable[[PurgeMessage], bool]) -> list[PurgeMessage]:
-        """Move poison messages back to the queue (those for which `keep` is true; the others are deleted
-        as done); unreadable messages stay in the poison queue. Returns the messages moved back."""
-        ...
-
-
 class StoragePurgeQueue:
     def __init__(self, storage: StorageClients, queue: str = PURGE_QUEUE) -> None:
         self._storage = storage
         self.queue_name, self.poison_name = queue, f"{queue}-poison"
 
     def enqueue(self, tenant_id: str, purge_id: str) -> None:
-        body = json.dumps({"tenantId": tenant_id, "purgeId": purge_id}, separators=(",", ":"))
-        with translate_storage_errors():
-            self._storage.queue(self.queue_name).send_message(body)
+        send_json(self._storage, self.queue_name, purge_message(tenant_id, purge_id))
 
     def requeue_poison(self, keep: Callable[[PurgeMessage], bool]) -> list[PurgeMessage]:
         poison = self._storage.queue(self.poison_name)

@@ -14,7 +14,6 @@ store of subject data cannot be added without the purge knowing it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.backup_store import BlobBackupStore
@@ -27,10 +26,10 @@ from functions.adapters.purge_queue import StoragePurgeQueue
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
-from functions.adapters.scoped import ScopedStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.adapters.tenant_list import TableTenantList
+from functions.services.ports.purge import PurgeStores, ScopedStore
 
 LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
     TableSliceStore,
@@ -50,18 +49,6 @@ KEPT_STORES: Mapping[type, str] = {
     StorageWorkQueues: "queue messages and pending requests: tenant, user and purge IDs, no content",
     StoragePurgeQueue: "purge messages: tenant and purge IDs",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeStores:
-    """What the purge deletes from and verifies."""
-
-    live: tuple[ScopedStore, ...]
-    backups: tuple[ScopedStore, ...]
-
-    @property
-    def all(self) -> tuple[ScopedStore, ...]:
-        return self.live + self.backups
 
 
 def purge_stores(storage: StorageClients) -> PurgeStores:

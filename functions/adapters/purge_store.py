@@ -7,9 +7,8 @@ record its steps, counts and status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
@@ -38,45 +37,12 @@ from functions.domain.purge import (
     PurgeTarget,
 )
 from functions.domain.scope import FEATURES, Scope
+from functions.services.ports.purge import PurgePage, StoredPurge
 
 TABLE = "purges"
 _DEADLINE_FLAGS: frozenset[DeadlineFlag] = frozenset(
     ("live-deadline-near", "live-deadline-passed", "backup-deadline-near", "backup-deadline-passed")
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PurgePage:
-    records: list[PurgeRecord]
-    continuation: str | None  # opaque; pass back for the next (older) page
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPurge:
-    record: PurgeRecord
-    etag: str | None
-
-
-class PurgeStore(Protocol):
-    def create(self, record: PurgeRecord) -> tuple[PurgeRecord, bool]:
-        """Insert `record` → (record, True); or (the record already stored under its ID, False)."""
-        ...
-
-    def get(self, tenant_id: str, purge_id: str) -> PurgeRecord | None: ...
-
-    def list(self, tenant_id: str) -> list[PurgeRecord]:
-        """The tenant's purges, newest request first."""
-        ...
-
-    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
-        """The tenant's purges not completed yet."""
-        ...
-
-
-class PendingPurges(Protocol):
-    def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
-        """The tenant's purges not completed yet (see `functions.domain.purge.purge_hold`)."""
-        ...
 
 
 class TablePurgeStore:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from functions.adapters.storage import StorageClients, translate_storage_errors
 from functions.adapters.table_rows import conflicts_as_concurrency, etag_of, guarded_update, iso, parse_iso
 from functions.domain.errors import ConcurrencyConflict
+from functions.services.ports.queues import RequestKind
 
 PURGE_QUEUE = "purges"
 INGEST_QUEUE = "ingest"
@@ -30,23 +31,15 @@ MEMBERSHIP_QUEUE = "membership"
 REQUESTS_TABLE = "requests"
 STALE_REQUEST = timedelta(minutes=15)
 
-RequestKind = Literal["schedule", "membership"]
+
+def send_json(storage: StorageClients, queue: str, message: Mapping[str, Any]) -> None:
+    """The one writer of every queue: compact JSON (base64 on the wire, by `StorageClients.queue`)."""
+    with translate_storage_errors():
+        storage.queue(queue).send_message(json.dumps(message, separators=(",", ":")))
 
 
-class WorkQueues(Protocol):
-    def enqueue_purge(self, tenant_id: str, purge_id: str) -> None: ...
-
-    def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
-        """Ask ingestion to schedule the tenant now; False when such a request is already pending."""
-        ...
-
-    def request_membership(self, tenant_id: str, now: datetime) -> bool:
-        """Ask for the tenant's opted-out groups to be resolved now; False when already pending."""
-        ...
-
-    def taken(self, kind: RequestKind, tenant_id: str) -> None:
-        """A worker starts on the tenant's pending request of `kind`: later requests send again."""
-        ...
+def purge_message(tenant_id: str, purge_id: str) -> dict[str, Any]:
+    return {"tenantId": tenant_id, "purgeId": purge_id}
 
 
 def schedule_message(tenant_id: str) -> dict[str, Any]:
@@ -63,11 +56,20 @@ class StorageWorkQueues:
         self._stale_after = stale_after
 
     def send(self, queue: str, message: Mapping[str, Any]) -> None:
-        with translate_storage_errors():
-            self._storage.queue(queue).send_message(json.dumps(message, separators=(",", ":")))
+        send_json(self._storage, queue, message)
 
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
-        self.send(PURGE_QUEUE, {"tenantId": tenant_id, "purgeId": purge_id})
+        self.send(PURGE_QUEUE, purge_message(tenant_id, purge_id))
+
+    def enqueue_windows(self, messages: Iterable[dict[str, Any]]) -> None:
+        for message in messages:
+            self.send(INGEST_QUEUE, message)
+
+    def poison(self, queue: str, body: str) -> None:
+        """Put a message its function cannot read on `<queue>-poison` as it came, for a person to look at
+        (the one policy for malformed messages: never a silent drop, never five pointless retries)."""
+        with translate_storage_errors():
+            self._storage.queue(f"{queue}-poison").send_message(body)
 
     def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         return self._request("schedule", tenant_id, now, INGEST_QUEUE, schedule_message(tenant_id))

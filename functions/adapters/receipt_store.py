@@ -11,9 +11,8 @@ Receipts hold the body's SHA-256 and our response (IDs, type, outcome): no user 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Literal, Protocol
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
@@ -28,36 +27,10 @@ from functions.adapters.table_rows import (
     required_iso,
     safe_key,
 )
+from functions.services.ports.consent import Receipt
 
 TABLE = "webhookreceipts"
 _ROW = "receipt"
-
-ReceiptState = Literal["pending", "done"]
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    webhook_id: str
-    body_sha256: str
-    state: ReceiptState
-    claimed_at: datetime
-    status: int | None = None
-    body: str | None = None
-    etag: str | None = None
-
-
-class ReceiptStore(Protocol):
-    def claim(self, webhook_id: str, body_sha256: str, now: datetime) -> tuple[bool, Receipt]:
-        """(True, our pending receipt) when this call claimed the id; (False, the existing one) otherwise."""
-        ...
-
-    def take_over(self, receipt: Receipt, now: datetime) -> Receipt:
-        """Claim an abandoned pending receipt; `ConcurrencyConflict` if someone else changed it first."""
-        ...
-
-    def complete(self, receipt: Receipt, status: int, body: str) -> None: ...
-
-    def release(self, receipt: Receipt) -> None: ...
 
 
 class TableReceiptStore:

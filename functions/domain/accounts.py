@@ -1,9 +1,9 @@
 """The account view: the relationship with one customer organisation, all contacts of one email domain.
 
 Input is, per contact of the domain (`functions.domain.contacts.domain_of`), every included user's stored
-facts about that contact, keyed by contact hash; optionally the addresses of the contacts the caller knows
-(addresses are not stored, so a contact may well have none). Excluded users' facts are dropped first, as
-everywhere. The account is one relationship, so an email to two of its people is one email:
+interactions about that contact, keyed by contact hash; optionally the addresses of the contacts the caller
+knows (addresses are not stored, so a contact may well have none). Excluded users' interactions are dropped
+first, as everywhere. The account is one relationship, so an email to two of its people is one email:
 
 - KPIs and health are computed as for one contact (functions/domain/insights.py, health.py) over the union
   of the contacts' distinct interactions, merged by key. Where the contacts' parts differ the account's
@@ -34,11 +34,11 @@ from typing import Any
 from functions.domain.health import Health, HealthConfig, relationship_health
 from functions.domain.insights import RelationshipKpis, customer_minutes, iso, relationship_kpis
 from functions.domain.interactions import ROLE_RANK, Interaction, Role, distinct_interactions
-from functions.domain.records import DirectoryUser
+from functions.domain.metadata import DirectoryUser
 from functions.domain.who_knows_whom import Colleague, who_knows_whom
 
 TOP = 3
-# Every fact of the union is relabelled with this contact so the one-contact rules accept the account.
+# Every interaction of the union is relabelled with this contact so the one-contact rules accept the account.
 _ACCOUNT = "account"
 
 
@@ -77,7 +77,7 @@ class AccountRelationships:
 
 
 def account_relationships(
-    facts_by_contact: Mapping[str, Iterable[Interaction]],
+    interactions_by_contact: Mapping[str, Iterable[Interaction]],
     now: datetime,
     directory: Mapping[str, DirectoryUser],
     excluded_users: frozenset[str] = frozenset(),
@@ -88,14 +88,14 @@ def account_relationships(
 ) -> AccountRelationships:
     """The account's KPIs, health, most-contacted people and best-connected colleagues (module docstring).
 
-    Each contact's facts must be about that contact (ValueError otherwise, a caller bug).
+    Each contact's interactions must be about that contact (ValueError otherwise, a caller bug).
     """
     config = config or HealthConfig()
     addresses = addresses or {}
-    per_contact = {contact: list(facts) for contact, facts in facts_by_contact.items()}
-    for contact, facts in per_contact.items():
-        if any(fact.contact != contact for fact in facts):
-            raise ValueError("facts filed under one contact are about another")
+    per_contact = {contact: list(interactions) for contact, interactions in interactions_by_contact.items()}
+    for contact, interactions in per_contact.items():
+        if any(interaction.contact != contact for interaction in interactions):
+            raise ValueError("interactions filed under one contact are about another")
     union = _union(per_contact.values())
     kpis = relationship_kpis(union, now, excluded_users, partial)
     everyone: list[float] = []
@@ -104,9 +104,9 @@ def account_relationships(
         occurrences = distinct_interactions(per_contact[contact], now, excluded_users)
         if not occurrences:
             continue
-        everyone.extend(customer_minutes(occurrence.fact) for occurrence in occurrences)
+        everyone.extend(customer_minutes(occurrence.interaction) for occurrence in occurrences)
         ranked.append(
-            AccountContact(contact, addresses.get(contact), len(occurrences), occurrences[-1].fact.at)
+            AccountContact(contact, addresses.get(contact), len(occurrences), occurrences[-1].interaction.at)
         )
     ranked.sort(key=lambda c: (-c.interactions, -c.last_interaction_at.timestamp(), c.contact))
     return AccountRelationships(
@@ -120,12 +120,15 @@ def account_relationships(
     )
 
 
-def _union(facts_per_contact: Iterable[list[Interaction]]) -> list[Interaction]:
-    """Every fact relabelled as the account's, with the account's part in each interaction."""
-    facts = [fact for facts in facts_per_contact for fact in facts]
+def _union(interactions_per_contact: Iterable[list[Interaction]]) -> list[Interaction]:
+    """Every interaction relabelled as the account's, with the account's part in each interaction."""
+    interactions = [interaction for interactions in interactions_per_contact for interaction in interactions]
     part: dict[str, Role] = {}
-    for fact in facts:
-        known = part.get(fact.key)
-        if known is None or ROLE_RANK[fact.contact_role] > ROLE_RANK[known]:
-            part[fact.key] = fact.contact_role
-    return [replace(fact, contact=_ACCOUNT, contact_role=part[fact.key]) for fact in facts]
+    for interaction in interactions:
+        known = part.get(interaction.key)
+        if known is None or ROLE_RANK[interaction.contact_role] > ROLE_RANK[known]:
+            part[interaction.key] = interaction.contact_role
+    return [
+        replace(interaction, contact=_ACCOUNT, contact_role=part[interaction.key])
+        for interaction in interactions
+    ]

@@ -67,8 +67,9 @@ rounded and so monotone, where A / (A + K) divides two growing numbers and could
 
 Grade: `not_enough_info` when fewer than 3 distinct interactions fall in the window; otherwise the grade
 whose bounds contain the score (default good 60-100, fair 40-59, poor 0-39). Trend: the score now against
-the score computed from the same facts as of now - 30 days; a difference of 5 points or more is `improving`
-or `declining`, less is `steady`. With `not_enough_info` there is no score, no sub-scores and no trend.
+the score computed from the same interactions as of now - 30 days; a difference of 5 points or more is
+`improving` or `declining`, less is `steady`. With `not_enough_info` there is no score, no sub-scores and no
+trend.
 """
 
 from __future__ import annotations
@@ -161,22 +162,22 @@ class Health:
 
 
 def relationship_health(
-    facts: Iterable[Interaction],
+    interactions: Iterable[Interaction],
     now: datetime,
     excluded_users: frozenset[str] = frozenset(),
     config: HealthConfig | None = None,
 ) -> Health:
-    """Score, sub-scores, grade and trend of one contact from every included user's facts about it."""
+    """Score, sub-scores, grade and trend of one contact from every included user's interactions about it."""
     config = config or HealthConfig()
-    facts = list(facts)  # read twice: as of now and as of 30 days ago
-    current = distinct_interactions(facts, now, excluded_users)
+    interactions = list(interactions)  # read twice: as of now and as of 30 days ago
+    current = distinct_interactions(interactions, now, excluded_users)
     if len(current) < MIN_INTERACTIONS:
         return Health(
             score=None, grade="not_enough_info", trend=None, score_30_days_ago=None, cadence=config.cadence
         )
     breakdown = health_breakdown(current, now, config)
     then = now - TREND_OFFSET
-    earlier = health_score(distinct_interactions(facts, then, excluded_users), then, config)
+    earlier = health_score(distinct_interactions(interactions, then, excluded_users), then, config)
     return Health(
         score=breakdown.score,
         grade=config.grade(breakdown.score),
@@ -207,11 +208,11 @@ def health_breakdown(occurrences: Sequence[Occurrence], now: datetime, config: H
     received: list[float] = []
     latest_age = math.inf
     for occurrence in occurrences:
-        fact = occurrence.fact
-        age = max((now - fact.at).total_seconds() / 86_400.0, 0.0)
+        interaction = occurrence.interaction
+        age = max((now - interaction.at).total_seconds() / 86_400.0, 0.0)
         latest_age = min(latest_age, age)
-        decayed = config.weight(fact.kind) * math.pow(2.0, -age / ACTIVITY_HALF_LIFE_DAYS)
-        (sent if fact.direction == "sent" else received).append(decayed)
+        decayed = config.weight(interaction.kind) * math.pow(2.0, -age / ACTIVITY_HALF_LIFE_DAYS)
+        (sent if interaction.direction == "sent" else received).append(decayed)
     cadence = config.cadence
     activity_scale = cadence.steady_state(ACTIVITY_HALF_LIFE_DAYS)
     activity = saturation(math.fsum(sent + received), activity_scale)

@@ -1,10 +1,10 @@
 """Who is in: the one decision every part of the app asks before it touches a person's data.
 
 Ingestion's fence, scheduling, the backup job, both insights, introductions, restore and the purge's resume
-hook all build a `TenantInclusion` from the same stored facts and call `decide(user_id)`. Nothing else in
-the package decides whether a user is included (a rule decided in several places drifts).
+hook all build a `TenantInclusion` from the same stored interactions and call `decide(user_id)`. Nothing else
+in the package decides whether a user is included (a rule decided in several places drifts).
 
-The facts, all as stored at `now`:
+The interactions, all as stored at `now`:
 - the consent (state, and which features are enabled: granted, or a legacy record in force);
 - the user opt-outs (object IDs of users opted out now);
 - the opted-out groups in force (the tenant's list plus the groups of legacy records that are the basis of
@@ -126,7 +126,7 @@ class Fence:
 
 @dataclass(frozen=True, slots=True)
 class TenantInclusion:
-    """The facts of one tenant at `now` from which every inclusion decision is made."""
+    """The interactions of one tenant at `now` from which every inclusion decision is made."""
 
     tenant_id: str
     consent_state: ConsentState
@@ -139,7 +139,7 @@ class TenantInclusion:
     hold: PurgeHold
 
     @classmethod
-    def of(  # noqa: PLR0917  (the facts of the decision, in the order the module docstring lists them)
+    def of(  # noqa: PLR0917  (the interactions of the decision, in the order the module docstring lists them)
         cls,
         consent: TenantConsent,
         groups: GroupOptOuts,

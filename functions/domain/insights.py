@@ -1,8 +1,8 @@
 """Relationship analytics KPIs for one external contact, over the included users (SPEC section 2).
 
 Input is every stored `Interaction` about the contact, from every user's slice; `distinct_interactions`
-drops excluded users' facts, ignores anything outside the last 365 days up to `now`, and merges the copies
-of one message (or meeting) held by several mailboxes into one occurrence. Then, precisely:
+drops excluded users' interactions, ignores anything outside the last 365 days up to `now`, and merges the
+copies of one message (or meeting) held by several mailboxes into one occurrence. Then, precisely:
 
 - `emailsSent` / `emailsReceived`: distinct emails with the contact written by our side / by the customer
   side (the contact, or a colleague of theirs writing to us with the contact among the recipients).
@@ -124,14 +124,14 @@ class RelationshipKpis:
 
 
 def relationship_kpis(
-    facts: Iterable[Interaction],
+    interactions: Iterable[Interaction],
     now: datetime,
     excluded_users: frozenset[str] = frozenset(),
     partial: bool = False,
 ) -> RelationshipKpis:
-    """The KPIs of one contact from every included user's facts about it (see the module docstring)."""
-    facts = list(facts)  # read twice: the past year, and the meetings ahead
-    occurrences = distinct_interactions(facts, now, excluded_users)
+    """The KPIs of one contact from every included user's interactions about it (see the module docstring)."""
+    interactions = list(interactions)  # read twice: the past year, and the meetings ahead
+    occurrences = distinct_interactions(interactions, now, excluded_users)
     counts = {
         ("email", "sent"): 0,
         ("email", "received"): 0,
@@ -141,10 +141,10 @@ def relationship_kpis(
     team: list[float] = []
     customer: list[float] = []
     for occurrence in occurrences:
-        fact = occurrence.fact
-        counts[fact.kind, fact.direction] += 1
+        interaction = occurrence.interaction
+        counts[interaction.kind, interaction.direction] += 1
         team.append(_team_minutes(occurrence))
-        customer.append(customer_minutes(fact))
+        customer.append(customer_minutes(interaction))
     by_us, by_them = _responses(occurrences)
     return RelationshipKpis(
         emails_sent=counts["email", "sent"],
@@ -161,36 +161,38 @@ def relationship_kpis(
         timeline=weekly_timeline(occurrences, now),
         computed_at=now,
         accuracy="partial" if partial else "complete",
-        next_interaction=next_interaction(facts, now, excluded_users),
+        next_interaction=next_interaction(interactions, now, excluded_users),
     )
 
 
 def next_interaction(
-    facts: Iterable[Interaction], now: datetime, excluded_users: frozenset[str] = frozenset()
+    interactions: Iterable[Interaction], now: datetime, excluded_users: frozenset[str] = frozenset()
 ) -> NextInteraction | None:
     """The earliest meeting ahead that an included user and the contact still plan to attend."""
-    for occurrence in upcoming_meetings(facts, now, excluded_users):
-        fact = occurrence.fact
-        if fact.contact_role != "declined" and any(role != "declined" for _, role in occurrence.participants):
-            return NextInteraction(fact.at, fact.direction)
+    for occurrence in upcoming_meetings(interactions, now, excluded_users):
+        interaction = occurrence.interaction
+        if interaction.contact_role != "declined" and any(
+            role != "declined" for _, role in occurrence.participants
+        ):
+            return NextInteraction(interaction.at, interaction.direction)
     return None
 
 
 def _team_minutes(occurrence: Occurrence) -> float:
-    fact = occurrence.fact
-    if fact.kind == "email":
+    interaction = occurrence.interaction
+    if interaction.kind == "email":
         return sum(
             EMAIL_WRITE_MINUTES if role == "author" else EMAIL_READ_MINUTES
             for _, role in occurrence.participants
         )
-    return fact.minutes * sum(1 for _, role in occurrence.participants if role != "declined")
+    return interaction.minutes * sum(1 for _, role in occurrence.participants if role != "declined")
 
 
-def customer_minutes(fact: Interaction) -> float:
+def customer_minutes(interaction: Interaction) -> float:
     """The contact's own time on one interaction (see `timeSpentByCustomerMinutes`)."""
-    if fact.kind == "email":
-        return EMAIL_WRITE_MINUTES if fact.contact_role == "author" else EMAIL_READ_MINUTES
-    return 0.0 if fact.contact_role == "declined" else fact.minutes
+    if interaction.kind == "email":
+        return EMAIL_WRITE_MINUTES if interaction.contact_role == "author" else EMAIL_READ_MINUTES
+    return 0.0 if interaction.contact_role == "declined" else interaction.minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +215,9 @@ def _responses(occurrences: Sequence[Occurrence]) -> tuple[_ResponseStats, _Resp
     """(our replies to their emails, their replies to ours)."""
     conversations: dict[str, list[Interaction]] = {}
     for occurrence in occurrences:
-        fact = occurrence.fact
-        if fact.kind == "email" and fact.conversation:
-            conversations.setdefault(fact.conversation, []).append(fact)
+        interaction = occurrence.interaction
+        if interaction.kind == "email" and interaction.conversation:
+            conversations.setdefault(interaction.conversation, []).append(interaction)
     messages = {"sent": 0, "received": 0}
     delays: dict[Direction, list[float]] = {"sent": [], "received": []}
     for emails in conversations.values():
@@ -245,8 +247,8 @@ def _last_interaction(occurrences: Sequence[Occurrence]) -> LastInteraction | No
     if not occurrences:
         return None
     last = max(
-        (occurrence.fact for occurrence in occurrences),
-        key=lambda fact: (fact.at, fact.kind, fact.direction, fact.key),
+        (occurrence.interaction for occurrence in occurrences),
+        key=lambda interaction: (interaction.at, interaction.kind, interaction.direction, interaction.key),
     )
     return LastInteraction(last.at, last.kind, last.direction)
 
@@ -262,12 +264,12 @@ def weekly_timeline(occurrences: Iterable[Occurrence], now: datetime) -> tuple[W
     emails = [0] * TIMELINE_WEEKS
     meetings = [0] * TIMELINE_WEEKS
     for occurrence in occurrences:
-        fact = occurrence.fact
-        if fact.at > now:
+        interaction = occurrence.interaction
+        if interaction.at > now:
             continue
-        index = (fact.at.astimezone(UTC).date() - first).days // 7
+        index = (interaction.at.astimezone(UTC).date() - first).days // 7
         if 0 <= index < TIMELINE_WEEKS:
-            (emails if fact.kind == "email" else meetings)[index] += 1
+            (emails if interaction.kind == "email" else meetings)[index] += 1
     return tuple(
         WeekCount(first + timedelta(weeks=week), emails[week], meetings[week])
         for week in range(TIMELINE_WEEKS)

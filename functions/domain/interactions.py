@@ -1,26 +1,27 @@
-"""From one mailbox's metadata to storable facts, and from stored facts back to distinct interactions.
+"""From one mailbox's metadata to storable interactions, and from stored interactions back to distinct
+interactions.
 
 Storage design these rules serve
 --------------------------------
 Ingestion reads one user's mailbox window and keeps an `Interaction` per (message or meeting, external
-contact) in that user's slice. A fact describes only what that mailbox shows and only its owner's part:
-`user_role` is what the owner did (wrote or read an email; organised, attended or declined a meeting); no
-other colleague is named. Hence:
+contact) in that user's slice. An interaction describes only what that mailbox shows and only its owner's
+part: `user_role` is what the owner did (wrote or read an email; organised, attended or declined a meeting);
+no other colleague is named. Hence:
 
-- re-processing a window writes the same facts under the same `record_key` (no double counting);
+- re-processing a window writes the same interactions under the same `record_key` (no double counting);
 - deleting a user is deleting their slice: no other slice mentions them;
-- insights for one contact are computed from the facts of every included user about that contact, deduped
-  by `key` (a message in three mailboxes counts once, a meeting once, per SPEC). An excluded user's facts are
-  dropped before anything is computed. A message between the contact and users A and B where A is excluded
-  still counts through B's copy, but A's part (A's writing or reading time, A as a colleague) does not;
-  if only excluded users hold a copy, the message does not exist for the insights.
+- insights for one contact are computed from the interactions of every included user about that contact,
+  deduped by `key` (a message in three mailboxes counts once, a meeting once, per SPEC). An excluded user's
+  interactions are dropped before anything is computed. A message between the contact and users A and B
+  where A is excluded still counts through B's copy, but A's part (A's writing or reading time, A as a
+  colleague) does not; if only excluded users hold a copy, the message does not exist for the insights.
 
 Classification
 --------------
 An address is internal when it belongs to a tenant user (mail or UPN) or its domain is one of the tenant's
 verified domains (exact match, as Entra verifies each subdomain on its own); anything else is external.
 Drafts, cancelled meetings, messages without a sender, meetings without an organizer, and anything with no
-external party yield no facts. Resource attendees (rooms, equipment) are not people and are ignored.
+external party yield no interactions. Resource attendees (rooms, equipment) are not people and are ignored.
 
 `direction` is the side that wrote the email or organised the meeting: "sent" (ours) or "received" (the
 customer side, whether or not the sender is this very contact). `at` is the send time of an email (the same
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
-from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
 
 Kind = Literal["email", "meeting"]
 Direction = Literal["sent", "received"]
@@ -50,11 +51,12 @@ Role = Literal["author", "reader", "organizer", "attendee", "declined"]
 KINDS: frozenset[str] = frozenset(("email", "meeting"))
 DIRECTIONS: frozenset[str] = frozenset(("sent", "received"))
 ROLES: frozenset[str] = frozenset(("author", "reader", "organizer", "attendee", "declined"))
-# When one user holds two facts for the same key (a rescheduled meeting seen twice), the larger part wins.
+# When one user holds two interactions for the same key (a rescheduled meeting seen twice), the larger part
+# wins.
 ROLE_RANK: Mapping[str, int] = {"declined": 0, "reader": 1, "attendee": 1, "author": 2, "organizer": 2}
 
 MAX_MEETING_MINUTES = 480.0
-# Insights look at one year, the span ingestion backfills; older facts in a slice are ignored.
+# Insights look at one year, the span ingestion backfills; older interactions in a slice are ignored.
 WINDOW = timedelta(days=365)
 
 HashContact = Callable[[str], str]
@@ -66,7 +68,7 @@ class Interaction:
 
     key: str  # digest of internetMessageId / iCalUId: the same in every mailbox, the dedupe key
     kind: Kind
-    user_id: str  # the mailbox owner, whose slice holds this fact
+    user_id: str  # the mailbox owner, whose slice holds this interaction
     contact: str  # contact hash (functions.domain.contacts)
     at: datetime  # timezone-aware: email send time / meeting start
     direction: Direction  # "sent": our side wrote/organised it; "received": the customer side did
@@ -77,26 +79,14 @@ class Interaction:
 
     @property
     def record_key(self) -> str:
-        """Unique within a user's slice; contact first so one contact's facts are one key range."""
+        """Unique within a user's slice; contact first so one contact's interactions are one key range."""
         return f"{self.contact}-{self.key}"
 
-    def to_record(self) -> dict[str, str | float | datetime]:
-        return {
-            "key": self.key,
-            "kind": self.kind,
-            "user_id": self.user_id,
-            "contact": self.contact,
-            "at": self.at,
-            "direction": self.direction,
-            "user_role": self.user_role,
-            "contact_role": self.contact_role,
-            "conversation": self.conversation,
-            "minutes": self.minutes,
-        }
-
     @classmethod
-    def from_record(cls, record: Mapping[str, object]) -> Interaction:
-        """The inverse of `to_record`; ValueError for a row that is not one (corrupt or foreign)."""
+    def validated(cls, record: Mapping[str, object]) -> Interaction:
+        """An interaction from its fields by attribute name, checked: ValueError for anything that is not one
+        (a corrupt or foreign stored row). The stored forms themselves are the adapters'
+        (interaction_codec)."""
         try:
             at, minutes = record["at"], record["minutes"]
             text = {name: record[name] for name in _TEXT_FIELDS}
@@ -172,7 +162,7 @@ def digest(namespace: str, value: str) -> str:
 def interactions_from_message(
     message: MessageMeta, directory: Directory, hash_contact: HashContact
 ) -> list[Interaction]:
-    """The facts one mailbox copy of a message gives: one per distinct external participant."""
+    """The interactions one mailbox copy of a message gives: one per distinct external participant."""
     sender = message.sender
     if message.is_draft or not sender:
         return []
@@ -203,7 +193,7 @@ def interactions_from_message(
 def interactions_from_meeting(
     meeting: MeetingMeta, directory: Directory, hash_contact: HashContact
 ) -> list[Interaction]:
-    """The facts one calendar copy of a meeting gives: one per distinct external participant."""
+    """The interactions one calendar copy of a meeting gives: one per distinct external participant."""
     organizer = meeting.organizer
     if meeting.is_cancelled or not organizer:
         return []
@@ -240,52 +230,56 @@ def interactions_from_meeting(
 class Occurrence:
     """One distinct email or meeting with the contact, merged over every included mailbox copy.
 
-    `fact` is a representative copy (the same for any order of the input); `participants` pairs each included
-    user holding a copy with their part in it, sorted by user ID.
+    `interaction` is a representative copy (the same for any order of the input); `participants` pairs each
+    included user holding a copy with their part in it, sorted by user ID.
     """
 
-    fact: Interaction
+    interaction: Interaction
     participants: tuple[tuple[str, Role], ...]
 
 
 def distinct_interactions(
-    facts: Iterable[Interaction], now: datetime, excluded_users: frozenset[str]
+    interactions: Iterable[Interaction], now: datetime, excluded_users: frozenset[str]
 ) -> list[Occurrence]:
     """The contact's distinct interactions within `WINDOW` up to `now`, seen by included users only.
 
-    Facts of excluded users are dropped first, so nothing downstream can see them. Facts after `now`
-    (a meeting next week) have not happened yet and are ignored (`upcoming_meetings` reads those). All facts
-    must be about one contact: mixing contacts is a caller bug (ValueError), not something to average over.
-    Sorted by (at, key).
+    Interactions of excluded users are dropped first, so nothing downstream can see them. Interactions after
+    `now` (a meeting next week) have not happened yet and are ignored (`upcoming_meetings` reads those). All
+    interactions must be about one contact: mixing contacts is a caller bug (ValueError), not something to
+    average over. Sorted by (at, key).
     """
     earliest = now - WINDOW
-    return _merged(facts, excluded_users, lambda fact: earliest < fact.at <= now)
+    return _merged(interactions, excluded_users, lambda interaction: earliest < interaction.at <= now)
 
 
 def upcoming_meetings(
-    facts: Iterable[Interaction], now: datetime, excluded_users: frozenset[str]
+    interactions: Iterable[Interaction], now: datetime, excluded_users: frozenset[str]
 ) -> list[Occurrence]:
     """The contact's distinct meetings starting after `now`, as included users' calendars show them.
 
     The same merging as `distinct_interactions` (one occurrence per meeting, excluded users dropped first,
     one contact only), sorted by (start, key). Whether anyone will actually attend is the caller's rule.
     """
-    return _merged(facts, excluded_users, lambda fact: fact.kind == "meeting" and fact.at > now)
+    return _merged(
+        interactions,
+        excluded_users,
+        lambda interaction: interaction.kind == "meeting" and interaction.at > now,
+    )
 
 
 def _merged(
-    facts: Iterable[Interaction], excluded_users: frozenset[str], wanted: Callable[[Interaction], bool]
+    interactions: Iterable[Interaction], excluded_users: frozenset[str], wanted: Callable[[Interaction], bool]
 ) -> list[Occurrence]:
     groups: dict[str, list[Interaction]] = {}
     contact: str | None = None
-    for fact in facts:
+    for interaction in interactions:
         if contact is None:
-            contact = fact.contact
-        elif fact.contact != contact:
+            contact = interaction.contact
+        elif interaction.contact != contact:
             raise ValueError("insights are computed for one contact at a time")
-        if fact.user_id in excluded_users or not wanted(fact):
+        if interaction.user_id in excluded_users or not wanted(interaction):
             continue
-        groups.setdefault(fact.key, []).append(fact)
+        groups.setdefault(interaction.key, []).append(interaction)
     occurrences = []
     for copies in groups.values():
         if len(copies) == 1:  # the common case, kept cheap: reads must answer in milliseconds
@@ -298,19 +292,19 @@ def _merged(
             if previous is None or ROLE_RANK[copy.user_role] > ROLE_RANK[previous]:
                 parts[copy.user_id] = copy.user_role
         occurrences.append(Occurrence(max(copies, key=_representative_rank), tuple(sorted(parts.items()))))
-    occurrences.sort(key=lambda occurrence: (occurrence.fact.at, occurrence.fact.key))
+    occurrences.sort(key=lambda occurrence: (occurrence.interaction.at, occurrence.interaction.key))
     return occurrences
 
 
-def _representative_rank(fact: Interaction) -> tuple[datetime, str, str, str, float, str, str]:
+def _representative_rank(interaction: Interaction) -> tuple[datetime, str, str, str, float, str, str]:
     # Copies of one key agree in real data; if they do not (a meeting rescheduled between two windows),
     # the latest wins, and the remaining fields make the choice independent of the input order.
     return (
-        fact.at,
-        fact.direction,
-        fact.contact_role,
-        fact.conversation,
-        fact.minutes,
-        fact.user_role,
-        fact.user_id,
+        interaction.at,
+        interaction.direction,
+        interaction.contact_role,
+        interaction.conversation,
+        interaction.minutes,
+        interaction.user_role,
+        interaction.user_id,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from functions.domain.contacts import normalise_address
@@ -28,6 +29,18 @@ MAX_SUBJECT = 255
 MAX_BODY = 10_000
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+@dataclass(frozen=True, slots=True)
+class IntroductionRequest:
+    """A recorded request to be introduced: object IDs and the contact's hash, never the address."""
+
+    tenant_id: str
+    requester_id: str  # the caller's object ID ("" for an app-only token)
+    colleague_user_id: str
+    contact: str  # the contact's hash
+    requested_at: datetime
+    id: str = ""  # assigned by the store
 
 
 @dataclass(frozen=True, slots=True)

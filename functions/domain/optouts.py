@@ -18,6 +18,9 @@ from typing import Literal
 from functions.domain.events import Outcome, Provenance, is_stale, latest
 
 GroupSource = Literal["admin", "consent-grant", "legacy-migration"]
+# What happens to data a group opt-out covers (setting GROUP_OPTOUT_EXISTING_DATA): purged like a user
+# opt-out, or kept with only future collection stopped.
+GroupOptOutPolicy = Literal["purge", "retain"]
 
 
 @dataclass(frozen=True, slots=True)

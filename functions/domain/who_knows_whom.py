@@ -1,8 +1,8 @@
 """Who knows whom: the included colleagues who know one external contact best.
 
 Connection strength of a colleague u with the contact, over the distinct interactions of the last 365 days
-up to `now` that u holds a copy of (excluded users' facts are dropped before anything is computed), on the
-health score's curve (functions/domain/health.py), anchored to the tenant's cadence f (two-way exchanges a
+up to `now` that u holds a copy of (excluded users' interactions are dropped before anything is computed), on
+the health score's curve (functions/domain/health.py), anchored to the tenant's cadence f (two-way exchanges a
 week, `HealthConfig.cadence`, weekly by default):
 
     w(i)     = 3    for a meeting u organised or attended (a declined meeting counts 0)
@@ -42,7 +42,7 @@ from functions.domain.health import saturation
 from functions.domain.health_config import WEEKLY, Cadence
 from functions.domain.insights import iso
 from functions.domain.interactions import Interaction, Role, distinct_interactions
-from functions.domain.records import DirectoryUser
+from functions.domain.metadata import DirectoryUser
 
 Band = Literal["strong", "moderate", "weak"]
 
@@ -77,7 +77,7 @@ class Colleague:
 
 
 def who_knows_whom(
-    facts: Iterable[Interaction],
+    interactions: Iterable[Interaction],
     now: datetime,
     directory: Mapping[str, DirectoryUser],
     excluded_users: frozenset[str] = frozenset(),
@@ -85,19 +85,19 @@ def who_knows_whom(
     *,
     cadence: Cadence = WEEKLY,
 ) -> list[Colleague]:
-    """Up to `limit` colleagues ranked by connection strength with the contact the facts are about."""
+    """Up to `limit` colleagues ranked by connection strength with the contact the interactions are about."""
     weights: dict[str, list[float]] = {}
     last: dict[str, datetime] = {}
-    for occurrence in distinct_interactions(facts, now, excluded_users):
-        fact = occurrence.fact
-        decay = math.pow(2.0, -max((now - fact.at).total_seconds() / 86_400.0, 0.0) / HALF_LIFE_DAYS)
+    for occurrence in distinct_interactions(interactions, now, excluded_users):
+        interaction = occurrence.interaction
+        decay = math.pow(2.0, -max((now - interaction.at).total_seconds() / 86_400.0, 0.0) / HALF_LIFE_DAYS)
         for user_id, role in occurrence.participants:
-            weight = _weight(fact.kind, role, fact.contact_role)
+            weight = _weight(interaction.kind, role, interaction.contact_role)
             if weight == 0.0 or user_id in excluded_users:
                 continue
             weights.setdefault(user_id, []).append(weight * decay)
-            if user_id not in last or fact.at > last[user_id]:
-                last[user_id] = fact.at
+            if user_id not in last or interaction.at > last[user_id]:
+                last[user_id] = interaction.at
     colleagues = []
     for user_id, parts in weights.items():
         user = directory.get(user_id)

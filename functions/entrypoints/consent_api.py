@@ -29,7 +29,7 @@ from functions.entrypoints.consent_schemas import (
 )
 from functions.entrypoints.http import json_object, json_response, query_integer
 from functions.entrypoints.problems import http_handler
-from functions.services import audit as records
+from functions.services import admin_reads
 from functions.services.consent import api_provenance
 
 bp = func.Blueprint()
@@ -207,7 +207,7 @@ def purges_list(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
     limit = query_integer(req, "limit", default=DEFAULT_PURGE_PAGE, minimum=1, maximum=MAX_PURGE_PAGE)
     continuation = req.params.get("continuation") or None
-    page = records.purge_page(call.c.purge_store, call.tenant_id, limit, continuation)
+    page = admin_reads.purge_page(call.c.purge_store, call.tenant_id, limit, continuation)
     return json_response({"purges": [purge_view(p) for p in page.records], "continuation": page.continuation})
 
 
@@ -217,7 +217,7 @@ def purges_list(req: func.HttpRequest) -> func.HttpResponse:
 def purge_get(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
     purge_id = _guid_param(req, "purgeId")
-    return json_response(purge_view(records.purge_of(call.c.purge_store, call.tenant_id, purge_id)))
+    return json_response(purge_view(admin_reads.purge_of(call.c.purge_store, call.tenant_id, purge_id)))
 
 
 @bp.function_name("audit_get")
@@ -227,7 +227,7 @@ def audit_get(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
     limit = query_integer(req, "limit", default=DEFAULT_AUDIT_PAGE, minimum=1, maximum=MAX_AUDIT_PAGE)
     continuation = req.params.get("continuation") or None
-    page = records.audit_page(call.c.audit_log, call.tenant_id, limit, continuation)
+    page = admin_reads.audit_page(call.c.audit_log, call.tenant_id, limit, continuation)
     return json_response(audit_page_view(page))
 
 

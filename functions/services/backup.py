@@ -14,13 +14,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.backup_store import BlobBackupStore
-from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
 from functions.services.inclusion import InclusionReader
-from functions.services.scheduling import TenantList
+from functions.services.ports.consent import AuditLog, TenantList
+from functions.services.ports.ingestion import BackupStore, CursorStore, SliceStore
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +34,10 @@ class BackupService:
     def __init__(
         self,
         inclusion: InclusionReader,
-        cursors: TableCursorStore,
-        slices: TableSliceStore,
+        cursors: CursorStore,
+        slices: SliceStore,
         *,
-        backups: BlobBackupStore,
+        backups: BackupStore,
         tenants: TenantList,
         audit: AuditLog,
     ) -> None:
@@ -62,7 +59,7 @@ class BackupService:
         for user_id in sorted(self._cursors.tenant(tenant_id).profiles):
             if not inclusion.includes(user_id):
                 continue
-            rows = self._slices.records(tenant_id, user_id)
+            rows = self._slices.interactions(tenant_id, user_id)
             first = next(rows, None)
             if first is None:
                 continue  # nothing ingested for this user: no empty blob

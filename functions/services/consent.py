@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.consent_store import ConsentStore
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.purge_store import PurgeStore
-from functions.adapters.queues import WorkQueues
 from functions.domain import consent as rules
 from functions.domain.audit import change_entry
 from functions.domain.errors import ConcurrencyConflict
 from functions.domain.events import LegacyConsentImported, Outcome, Provenance
-from functions.domain.optouts import GroupOptOuts, GroupSource, add_groups
+from functions.domain.optouts import GroupOptOutPolicy, GroupOptOuts, GroupSource, add_groups
 from functions.domain.purge import GroupScope, PurgeReason, PurgeRecord, PurgeTarget, new_purge
 from functions.domain.scope import Feature, Scope
-from functions.settings import GroupOptOutPolicy
+from functions.services.ports.consent import AuditLog, ConsentStore, OptOutStore
+from functions.services.ports.purge import PurgeLedger
+from functions.services.ports.queues import WorkQueues
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 40
@@ -59,7 +56,7 @@ class ChangeResult:
 class PurgeRequests:
     """Creates a purge record (if absent), queues it, and audits the request."""
 
-    def __init__(self, purges: PurgeStore, queues: WorkQueues, audit: AuditLog) -> None:
+    def __init__(self, purges: PurgeLedger, queues: WorkQueues, audit: AuditLog) -> None:
         self._purges, self._queues, self._audit = purges, queues, audit
 
     def existing(self, tenant_id: str, purge_id: str) -> PurgeRecord | None:

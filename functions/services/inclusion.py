@@ -1,4 +1,4 @@
-"""Reading the facts of the inclusion decision (`functions.domain.inclusion`) from the stores.
+"""Reading the interactions of the inclusion decision (`functions.domain.inclusion`) from the stores.
 
 Two shapes of read, the same decision: `tenant(t, now)` for a caller that asks about many users (scheduling,
 backups, insights, restore) reads every opt-out and member row once; `user(t, u, now)` for the ingestion
@@ -11,21 +11,20 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from functions.adapters.consent_store import ConsentStore
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.purge_store import PendingPurges
 from functions.domain.inclusion import Fence, TenantInclusion
+from functions.services.ports.consent import ConsentStore, OptOutStore
+from functions.services.ports.purge import PurgeLedger
 
 _READ_THREADS = 8  # the reads of one decision are independent: issued at once they cost the slowest
 
 
 class InclusionReader:
-    def __init__(self, consents: ConsentStore, optouts: OptOutStore, purges: PendingPurges) -> None:
+    def __init__(self, consents: ConsentStore, optouts: OptOutStore, purges: PurgeLedger) -> None:
         self._consents, self._optouts, self._purges = consents, optouts, purges
         self._pool = ThreadPoolExecutor(max_workers=_READ_THREADS, thread_name_prefix="inclusion-read")
 
     def tenant(self, tenant_id: str, now: datetime) -> TenantInclusion:
-        """Every fact of the tenant: ask it about any number of its users."""
+        """Every interaction of the tenant: ask it about any number of its users."""
         t = tenant_id.lower()
         consent = self._pool.submit(self._consents.load, t)
         optouts = self._pool.submit(self._optouts.snapshot, t)
@@ -41,7 +40,7 @@ class InclusionReader:
         )
 
     def user(self, tenant_id: str, user_id: str, now: datetime) -> TenantInclusion:
-        """The facts that decide one user (ask it about that user only)."""
+        """The interactions that decide one user (ask it about that user only)."""
         t, u = tenant_id.lower(), user_id.lower()
         consent = self._pool.submit(self._consents.load, t)
         groups = self._pool.submit(self._optouts.load_groups, t)

@@ -7,8 +7,8 @@
    delivers the message again in a moment. The cursor becomes `running` with `started_at` (what the purge
    fences on) and a run ID that tags every row this run writes.
 2. Stream: mail pages (the list call for backfill windows, Graph delta for the incremental one), then the
-   calendar view; each page becomes facts (`interactions_from_message` / `_from_meeting`) buffered up to
-   `flush_facts`, so memory stays flat however large the mailbox is.
+   calendar view; each page becomes interactions (`interactions_from_message` / `_from_meeting`) buffered up
+   to `flush_interactions`, so memory stays flat however large the mailbox is.
 3. Before each flush the fence is taken again: any change since the start (withdrawal, opt-out, group
    exclusion, even a revoke-and-grant) stops the reads. A flush writes the slice rows, then their copies in
    the contact index (a slice row always exists for an index row; re-writing a key overwrites it).
@@ -28,16 +28,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.contact_store import TableContactStore
-from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.queues import WorkQueues
-from functions.adapters.slice_store import TableSliceStore
 from functions.domain.audit import AuditEntry
 from functions.domain.contacts import ContactHasher
 from functions.domain.errors import AppError, GraphNotFound, MembershipPending, ValidationFailed
@@ -49,49 +44,23 @@ from functions.domain.interactions import (
     interactions_from_meeting,
     interactions_from_message,
 )
-from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
 from functions.services.inclusion import InclusionReader
+from functions.services.ports.consent import AuditLog
+from functions.services.ports.ingestion import (
+    ContactStore,
+    CursorStore,
+    GraphFactory,
+    GraphReader,
+    SliceStore,
+)
+from functions.services.ports.queues import WorkQueues
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-FLUSH_FACTS = 2000
+FLUSH_INTERACTIONS = 2000
 DIRECTORY_TTL_SECONDS = 600.0
 MAX_WINDOWS_PER_MAILBOX = 4  # each window has one request in flight: Outlook's 4 per mailbox
-
-
-class MessagesRound(Protocol):
-    @property
-    def delta_link(self) -> str: ...
-
-    def pages(self) -> AsyncIterator[list[MessageMeta]]: ...
-
-
-class GraphReader(Protocol):
-    """What ingestion reads from Microsoft Graph (functions/adapters/graph.py `GraphAdapter`)."""
-
-    def list_users(self, tenant_id: str) -> AsyncIterator[DirectoryUser]: ...
-
-    async def verified_domains(self, tenant_id: str) -> list[str]: ...
-
-    def transitive_user_members(self, tenant_id: str, group_id: str) -> AsyncIterator[str]: ...
-
-    def messages(
-        self, tenant_id: str, user_id: str, start: datetime, end: datetime
-    ) -> AsyncIterator[list[MessageMeta]]: ...
-
-    def calendar_view(
-        self, tenant_id: str, user_id: str, start: datetime, end: datetime
-    ) -> AsyncIterator[list[MeetingMeta]]: ...
-
-    def messages_delta(
-        self, tenant_id: str, user_id: str, delta_link: str | None, since: datetime
-    ) -> MessagesRound: ...
-
-    async def aclose(self) -> None: ...
-
-
-GraphFactory = Callable[[], GraphReader]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +107,9 @@ class _Run:
     run_id: str
     fence: Fence
     counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("messages", "meetings", "facts"), 0)
+        default_factory=lambda: dict.fromkeys(("messages", "meetings", "interactions"), 0)
     )
-    written: dict[tuple[str, str], Interaction] = field(default_factory=dict)  # (contact, key) -> fact
+    written: dict[tuple[str, str], Interaction] = field(default_factory=dict)  # (contact, key) -> interaction
     delta_link: str | None = None
 
 
@@ -185,9 +154,9 @@ class IngestionWorker:
     def __init__(
         self,
         inclusion: InclusionReader,
-        slices: TableSliceStore,
-        contacts: TableContactStore,
-        cursors: TableCursorStore,
+        slices: SliceStore,
+        contacts: ContactStore,
+        cursors: CursorStore,
         *,
         requests: WorkQueues,
         audit: AuditLog,
@@ -196,7 +165,7 @@ class IngestionWorker:
         clock: Clock,
         directories: DirectoryCache | None = None,
         slots: MailboxSlots | None = None,
-        flush_facts: int = FLUSH_FACTS,
+        flush_interactions: int = FLUSH_INTERACTIONS,
     ) -> None:
         self._inclusion, self._requests = inclusion, requests
         self._slices, self._contacts, self._cursors, self._audit = slices, contacts, cursors, audit
@@ -205,7 +174,7 @@ class IngestionWorker:
         self._clock = clock
         self._directories = directories or DirectoryCache()
         self._slots = slots or MailboxSlots()
-        self._flush_facts = flush_facts
+        self._flush_interactions = flush_interactions
 
     def run(self, request: WindowRequest) -> WindowStatus:
         """Process one window (blocking; each queue invocation gets its own event loop)."""
@@ -277,7 +246,7 @@ class IngestionWorker:
             run.counts["messages"] += len(page)
             for message in page:
                 buffer.extend(interactions_from_message(message, directory, hasher))
-            if len(buffer) >= self._flush_facts:
+            if len(buffer) >= self._flush_interactions:
                 self._flush(run, buffer)
         if mail_round is not None:
             run.delta_link = mail_round.delta_link
@@ -286,7 +255,7 @@ class IngestionWorker:
             run.counts["meetings"] += len(events)
             for meeting in events:
                 buffer.extend(interactions_from_meeting(meeting, directory, hasher))
-            if len(buffer) >= self._flush_facts:
+            if len(buffer) >= self._flush_interactions:
                 self._flush(run, buffer)
         self._flush(run, buffer)
 
@@ -296,21 +265,21 @@ class IngestionWorker:
             raise _FenceChanged
         if not buffer:
             return
-        for fact in buffer:
-            run.written[fact.contact, fact.key] = fact
+        for interaction in buffer:
+            run.written[interaction.contact, interaction.key] = interaction
         self._slices.write(t, u, buffer, run.run_id)
         self._contacts.write(t, buffer, run.run_id)
-        run.counts["facts"] += len(buffer)
+        run.counts["interactions"] += len(buffer)
         buffer.clear()
 
     def _take_back(self, cursor: Cursor, run: _Run) -> WindowStatus:
         t, u = cursor.tenant_id, cursor.user_id
-        facts = {
+        interactions = {
             **run.written,
-            **{(f.contact, f.key): f for f in self._slices.facts_of_run(t, u, run.run_id)},
+            **{(f.contact, f.key): f for f in self._slices.interactions_of_run(t, u, run.run_id)},
         }
-        removed = self._contacts.delete_facts(t, facts.values())
-        removed += self._slices.delete_facts(t, u, facts.values())
+        removed = self._contacts.delete_interactions(t, interactions.values())
+        removed += self._slices.delete_interactions(t, u, interactions.values())
         counts = {**run.counts, "rowsTakenBack": removed}
         now_fence = self._fence(t, u)
         if now_fence.allowed or now_fence.decision.transient:

@@ -1,10 +1,10 @@
 """The insight use cases: relationship analytics, who knows whom, get introduced (SPEC section 2).
 
 A read is: the feature enabled (else `FeatureNotEnabled`, 404), the address normalised and hashed with the
-tenant ID lower-cased (as ingestion hashed it), the contact's facts from its one partition of the contact
-index, every user the inclusion decision (functions/domain/inclusion.py) does not include dropped, then the
-pure rules. A contact with no fact from an included user is unknown (404): excluded people are never
-visible, not even as "someone knows them". While a changed group list is being resolved, users whose
+tenant ID lower-cased (as ingestion hashed it), the contact's interactions from its one partition of the
+contact index, every user the inclusion decision (functions/domain/inclusion.py) does not include dropped,
+then the pure rules. A contact with no interaction from an included user is unknown (404): excluded people
+are never visible, not even as "someone knows them". While a changed group list is being resolved, users whose
 membership is unknown are hidden too and the answer says `accuracy: "partial"` (and is not a 404: the
 contact may well be known). `accuracy` is also `partial` while any included user has a failed window.
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from functions.adapters.introduction_store import IntroductionRequest
 from functions.domain.contacts import contact_hash, normalise_address
 from functions.domain.errors import (
     FeatureNotEnabled,
@@ -31,42 +30,31 @@ from functions.domain.errors import (
 )
 from functions.domain.health import HealthConfig, relationship_health
 from functions.domain.inclusion import TenantInclusion
-from functions.domain.ingestion import Cursor, UserProfile, is_partial
+from functions.domain.ingestion import UserProfile, is_partial
 from functions.domain.insights import iso, relationship_kpis
 from functions.domain.interactions import Interaction
-from functions.domain.introductions import DEFAULT_TEMPLATE, IntroductionTemplate, Person, introduction_draft
-from functions.domain.records import DirectoryUser
+from functions.domain.introductions import (
+    DEFAULT_TEMPLATE,
+    IntroductionRequest,
+    IntroductionTemplate,
+    Person,
+    introduction_draft,
+)
+from functions.domain.metadata import DirectoryUser
 from functions.domain.scope import Feature
 from functions.domain.who_knows_whom import who_knows_whom
 from functions.services.inclusion import InclusionReader
+from functions.services.ports.ingestion import ContactStore, CursorStore, IntroductionStore
 
 ALL_COLLEAGUES = 10_000
 READ_THREADS = 16  # up to six reads per request, a few requests at once
-
-
-class ContactFacts(Protocol):
-    def facts(self, tenant_id: str, contact: str) -> list[Interaction]: ...
-
-
-class CursorReader(Protocol):
-    def failed(self, tenant_id: str) -> list[Cursor]: ...
-
-    def profiles(self, tenant_id: str) -> dict[str, UserProfile]: ...
-
-
-class IntroductionRecords(Protocol):
-    def record(self, request: IntroductionRequest) -> IntroductionRequest: ...
-
-    def template(self, tenant_id: str) -> IntroductionTemplate | None: ...
-
-    def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class _Contact:
     tenant_id: str
     address: str
-    facts: list[Interaction]  # included users' facts only
+    interactions: list[Interaction]  # included users' interactions only
     partial: bool
     profiles: dict[str, UserProfile]  # included users' only
     inclusion: TenantInclusion
@@ -76,9 +64,9 @@ class InsightService:
     def __init__(
         self,
         inclusion: InclusionReader,
-        contacts: ContactFacts,
-        cursors: CursorReader,
-        introductions: IntroductionRecords,
+        contacts: ContactStore,
+        cursors: CursorStore,
+        introductions: IntroductionStore,
         *,
         contact_hash_key: bytes,
         health_config: HealthConfig | None = None,
@@ -91,13 +79,13 @@ class InsightService:
 
     def relationship(self, tenant_id: str, contact: str, now: datetime) -> dict[str, Any]:
         found = self._contact(tenant_id, contact, "relationship_analytics", now, all_profiles=False)
-        kpis = relationship_kpis(found.facts, now, partial=found.partial)
-        health = relationship_health(found.facts, now, config=self._health)
+        kpis = relationship_kpis(found.interactions, now, partial=found.partial)
+        health = relationship_health(found.interactions, now, config=self._health)
         return {"contact": found.address, **kpis.to_json(), "health": health.to_json()}
 
     def who_knows_whom(self, tenant_id: str, contact: str, now: datetime) -> dict[str, Any]:
         found = self._contact(tenant_id, contact, "who_knows_whom", now, all_profiles=True)
-        colleagues = who_knows_whom(found.facts, now, _directory(found.profiles))
+        colleagues = who_knows_whom(found.interactions, now, _directory(found.profiles))
         return {
             "contact": found.address,
             "colleagues": [c.to_json() for c in colleagues],
@@ -117,7 +105,7 @@ class InsightService:
                 raise Forbidden("you are not included in these insights, so you cannot ask for introductions")
         colleague_id = colleague_user_id.lower()
         directory = _directory(found.profiles)
-        known = {c.user_id for c in who_knows_whom(found.facts, now, directory, limit=ALL_COLLEAGUES)}
+        known = {c.user_id for c in who_knows_whom(found.interactions, now, directory, limit=ALL_COLLEAGUES)}
         if colleague_id not in known:
             raise NotFound("this colleague has no known interactions with the contact")
         colleague = directory[colleague_id]
@@ -164,15 +152,15 @@ class InsightService:
         # read is returned unless the consent allows it. Names (profiles) only where colleagues are shown.
         pool = self._pool
         inclusion_f = pool.submit(self._inclusion.tenant, tenant_id, now)
-        facts_f = pool.submit(self._contacts.facts, tenant_id, self._hash(tenant_id, address))
+        interactions_f = pool.submit(self._contacts.interactions, tenant_id, self._hash(tenant_id, address))
         profiles_f = pool.submit(self._cursors.profiles, tenant_id) if all_profiles else None
         failed_f = pool.submit(self._cursors.failed, tenant_id)
         inclusion = inclusion_f.result()
         if not inclusion.enabled(feature):
             raise FeatureNotEnabled(f"{feature} is not enabled for this tenant")
-        facts = facts_f.result()
-        decisions = {uid: inclusion.decide(uid) for uid in {f.user_id.lower() for f in facts}}
-        included = [f for f in facts if decisions[f.user_id.lower()].included]
+        interactions = interactions_f.result()
+        decisions = {uid: inclusion.decide(uid) for uid in {f.user_id.lower() for f in interactions}}
+        included = [f for f in interactions if decisions[f.user_id.lower()].included]
         unknown = any(d.transient for d in decisions.values())
         if not included and not unknown:
             raise NotFound("no interactions with this contact are known")

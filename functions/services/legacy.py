@@ -20,22 +20,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.consent_store import ConsentStore
 from functions.domain.audit import change_entry
 from functions.domain.errors import AppError
 from functions.domain.events import LegacyConsentImported, Outcome, Provenance
 from functions.domain.legacy import LegacyExpiry, LegacyRow, expire_legacy
 from functions.domain.scope import Feature, Scope
 from functions.services.consent import ConsentService, PurgeRequests, retry_conflicts
+from functions.services.ports.consent import AuditLog, ConsentStore
 
 logger = logging.getLogger(__name__)
-
-
-class DueLegacyScan(Protocol):
-    def tenants_with_due_legacy(self, now: datetime) -> list[str]: ...
 
 
 class LegacyExpiryFailed(AppError):
@@ -76,14 +70,13 @@ class LegacyService:
     def __init__(
         self,
         consents: ConsentStore,
-        due: DueLegacyScan,
         consent: ConsentService,
         purge_requests: PurgeRequests,
         audit: AuditLog,
         *,
         legacy_expiry: Mapping[Feature, datetime],
     ) -> None:
-        self._consents, self._due, self._consent = consents, due, consent
+        self._consents, self._consent = consents, consent
         self._purges, self._audit = purge_requests, audit
         self.default_expiry = legacy_expiry  # per feature, for rows without their own expiresAt
 
@@ -91,7 +84,7 @@ class LegacyService:
 
     def expire_due(self, now: datetime) -> dict[str, int]:
         """The maintenance step: every due record of every tenant; one tenant's failure skips only it."""
-        tenants = self._due.tenants_with_due_legacy(now)
+        tenants = self._consents.tenants_with_due_legacy(now)
         expired = purges = failed = 0
         for tenant_id in tenants:
             try:

@@ -19,12 +19,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from functions.adapters.purge_queue import PurgeMessage, PurgeQueue
-from functions.adapters.purge_store import StoredPurge
 from functions.domain.errors import AppError, ConcurrencyConflict
 from functions.domain.purge import PurgeRecord, deadline_flags
+from functions.services.ports.purge import PurgeLedger
+from functions.services.ports.queues import PurgeMessage, PurgeRedrive
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +60,9 @@ class MaintenanceService:
         return results
 
 
-class PurgeLedgerScan(Protocol):
-    def unfinished(self) -> Sequence[PurgeRecord]: ...
-
-    def load(self, tenant_id: str, purge_id: str) -> StoredPurge | None: ...
-
-    def save(self, record: PurgeRecord, etag: str) -> str | None: ...
-
-
 class PurgeMaintenance:
     def __init__(
-        self, ledger: PurgeLedgerScan, queue: PurgeQueue, *, stale_after: timedelta = STALE_AFTER
+        self, ledger: PurgeLedger, queue: PurgeRedrive, *, stale_after: timedelta = STALE_AFTER
     ) -> None:
         self._ledger, self._queue, self._stale_after = ledger, queue, stale_after
 

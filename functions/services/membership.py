@@ -25,31 +25,22 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.consent_store import ConsentStore
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.queues import WorkQueues
 from functions.domain.audit import AuditEntry
 from functions.domain.consent import enabled_features, legacy_excluded_groups
 from functions.domain.errors import GraphNotFound, ValidationFailed
 from functions.domain.events import Provenance
 from functions.domain.inclusion import GroupMembership
 from functions.domain.ingestion import UserProfile
-from functions.domain.optouts import GroupOptOuts
+from functions.domain.optouts import GroupOptOutPolicy, GroupOptOuts
 from functions.domain.scope import Scope
 from functions.services.consent import PurgeRequests
-from functions.services.ingestion import GraphFactory
-from functions.settings import GroupOptOutPolicy
+from functions.services.ports.consent import AuditLog, ConsentStore, OptOutStore
+from functions.services.ports.ingestion import CursorStore, GraphFactory
+from functions.services.ports.queues import WorkQueues
 
 logger = logging.getLogger(__name__)
-
-
-class Profiles(Protocol):
-    def profiles(self, tenant_id: str) -> dict[str, UserProfile]: ...
-
-    def delete_profiles(self, tenant_id: str, user_ids: list[str]) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +65,7 @@ class MembershipService:
         self,
         consents: ConsentStore,
         optouts: OptOutStore,
-        profiles: Profiles,
+        profiles: CursorStore,
         queues: WorkQueues,
         *,
         purge_requests: PurgeRequests,

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.optout_store import OptOutStore
-from functions.adapters.queues import WorkQueues
 from functions.domain import optouts as rules
 from functions.domain.audit import change_entry
 from functions.domain.events import Provenance
-from functions.domain.optouts import GroupOptOuts, UserOptOut
+from functions.domain.optouts import GroupOptOutPolicy, GroupOptOuts, UserOptOut
 from functions.domain.purge import GroupScope, new_purge
 from functions.domain.scope import Scope
 from functions.services.consent import ChangeResult, PurgeRequests, retry_conflicts
-from functions.settings import GroupOptOutPolicy
+from functions.services.ports.consent import AuditLog, OptOutStore
+from functions.services.ports.queues import WorkQueues
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,13 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.group_members import MemberResolver
-from functions.adapters.purge_registry import PurgeStores
-from functions.adapters.purge_store import StoredPurge
-from functions.adapters.scoped import ScopedStore
 from functions.domain.audit import AuditEntry
 from functions.domain.errors import AppError, ConcurrencyConflict
 from functions.domain.purge import (
@@ -55,6 +49,8 @@ from functions.domain.purge import (
     user_scopes,
 )
 from functions.domain.scope import Scope
+from functions.services.ports.consent import AuditLog
+from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores, ScopedStore, StoredPurge
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +71,6 @@ class PurgeIncomplete(AppError):
     """Verification found traces of the scope; the host retries the purge from the deletion."""
 
 
-class PurgeLedger(Protocol):
-    def load(self, tenant_id: str, purge_id: str) -> StoredPurge | None: ...
-
-    def save(self, record: PurgeRecord, etag: str) -> str | None:
-        """Replace the record if unchanged since read (`ConcurrencyConflict` otherwise); its new ETag."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class PurgeRun:
     """What one delivery did: the record as it left it, and the steps it took."""
@@ -92,8 +80,6 @@ class PurgeRun:
     sweep_in: timedelta | None = None  # set when a delayed sweep was queued
 
 
-# Called with each step's name after the step is saved; tests raise there to simulate a crash at that point.
-FaultHook = Callable[[str], None]
 # Called once a purge completes; True when it queued ingestion again (the scope is included again).
 CompletionHook = Callable[[PurgeRecord, datetime], bool]
 
@@ -109,13 +95,12 @@ class PurgeService:
         fence_delay: timedelta = FENCE_DELAY,
         lease: timedelta = LEASE,
         workers: int = DEFAULT_WORKERS,
-        faults: FaultHook | None = None,
         on_completed: CompletionHook | None = None,
     ) -> None:
         self._ledger, self._audit, self._members = ledger, audit, members
         self._live, self._backups = stores.live, stores.backups
         self._fence_delay, self._lease, self._workers = fence_delay, lease, workers
-        self._faults, self._on_completed = faults, on_completed
+        self._on_completed = on_completed
 
     @property
     def store_names(self) -> tuple[str, ...]:
@@ -148,8 +133,6 @@ class PurgeService:
                         self._audit_event(record, now, "purge.sweep-pending", "waiting", detail=detail)
                     return PurgeRun(record, tuple(actions), delay)
                 record, etag = self._step(action, record, etag, clock)
-                if self._faults is not None:
-                    self._faults(action)
         except Exception as error:
             self._record_failure(tenant_id, purge_id, owner, error, clock())
             raise

@@ -19,23 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, Protocol
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.backup_store import BlobBackupStore
-from functions.adapters.contact_store import TableContactStore
-from functions.adapters.slice_store import TableSliceStore, fact_from
 from functions.domain.audit import AuditEntry
-from functions.domain.interactions import Interaction
 from functions.domain.purge import PurgeRecord
 from functions.services.inclusion import InclusionReader
+from functions.services.ports.consent import AuditLog
+from functions.services.ports.ingestion import BackupStore, ContactStore, SliceStore
+from functions.services.ports.purge import PurgeLedger
 from functions.services.purge import PurgeService
 
 RESTORE_RUN = "restore"  # the `run` tag of restored rows (ingestion tags its rows with its run ID)
-
-
-class PurgeList(Protocol):
-    def list(self, tenant_id: str) -> list[PurgeRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +45,10 @@ class RestoreReport:
 class RestoreService:
     def __init__(
         self,
-        backups: BlobBackupStore,
-        slices: TableSliceStore,
-        contacts: TableContactStore,
-        purges: PurgeList,
+        backups: BackupStore,
+        slices: SliceStore,
+        contacts: ContactStore,
+        purges: PurgeLedger,
         purge: PurgeService,
         *,
         inclusion: InclusionReader,
@@ -68,19 +61,15 @@ class RestoreService:
     def restore(self, tenant_id: str, day: date, now: datetime) -> RestoreReport:
         tenant_id = tenant_id.lower()
         users = records = skipped = 0
-        suffix = f"/{day.isoformat()}.jsonl"
         inclusion = self._inclusion.tenant(tenant_id, now)
-        for name in self._backups.names(f"{tenant_id}/"):
-            if not name.endswith(suffix):
-                continue
-            user_id = name.split("/")[1]
+        for user_id in self._backups.users_with_backup(tenant_id, day):
             if not inclusion.includes(user_id):
                 skipped += 1
                 continue
-            facts = [_fact(record) for record in self._backups.read(tenant_id, user_id, day)]
-            self._slices.write(tenant_id, user_id, facts, RESTORE_RUN)
-            self._contacts.write(tenant_id, facts, RESTORE_RUN)
-            users, records = users + 1, records + len(facts)
+            interactions = self._backups.read(tenant_id, user_id, day)
+            self._slices.write(tenant_id, user_id, interactions, RESTORE_RUN)
+            self._contacts.write(tenant_id, interactions, RESTORE_RUN)
+            users, records = users + 1, records + len(interactions)
         counts = {"users": users, "records": records, "skippedExcluded": skipped}
         detail = f"backup of {day.isoformat()}"
         self._audit.append(
@@ -101,12 +90,3 @@ class RestoreService:
             for r in self._purges.list(tenant_id)
             if r.requested_at >= start or r.completed_at is None or r.completed_at >= start
         ]
-
-
-def _fact(record: Mapping[str, Any]) -> Interaction:
-    """A backup record (a slice row as JSON, `at` in ISO 8601) as the fact it was."""
-    row = dict(record)
-    at = row.get("at")
-    if isinstance(at, str):
-        row["at"] = datetime.fromisoformat(at)
-    return fact_from(row)

@@ -18,33 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.cursor_store import TableCursorStore, TenantCursors
-from functions.adapters.queues import INGEST_QUEUE, WorkQueues
 from functions.domain.audit import AuditEntry
 from functions.domain.errors import GraphError
 from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
+from functions.domain.metadata import DirectoryUser
 from functions.domain.purge import PurgeRecord
-from functions.domain.records import DirectoryUser
 from functions.domain.scope import Scope
 from functions.services.inclusion import InclusionReader
-from functions.services.ingestion import GraphFactory, GraphReader, WindowRequest
+from functions.services.ingestion import WindowRequest
 from functions.services.membership import MembershipService
+from functions.services.ports.consent import AuditLog, TenantList
+from functions.services.ports.ingestion import CursorStore, GraphFactory, GraphReader, TenantCursors
+from functions.services.ports.queues import WorkQueues
 
 logger = logging.getLogger(__name__)
-
-
-class MessageSender(Protocol):
-    def send(self, queue: str, message: Mapping[str, Any]) -> None: ...
-
-
-class TenantList(Protocol):
-    def tenant_ids(self) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +65,15 @@ class SchedulingService:
         self,
         inclusion: InclusionReader,
         membership: MembershipService,
-        cursors: TableCursorStore,
+        cursors: CursorStore,
         tenants: TenantList,
         *,
-        queues: MessageSender,
-        requests: WorkQueues,
+        queues: WorkQueues,
         audit: AuditLog,
         graph_factory: GraphFactory,
     ) -> None:
         self._inclusion, self._membership, self._cursors = inclusion, membership, cursors
-        self._tenants, self._queues, self._requests, self._audit = tenants, queues, requests, audit
+        self._tenants, self._queues, self._audit = tenants, queues, audit
         self._graph_factory = graph_factory
 
     def schedule_all(self, now: datetime) -> list[TenantSchedule]:
@@ -104,7 +93,7 @@ class SchedulingService:
 
     def schedule_tenant(self, tenant_id: str, now: datetime) -> TenantSchedule:
         tenant_id = tenant_id.lower()
-        self._requests.taken("schedule", tenant_id)  # a request made from now on is a new run
+        self._queues.taken("schedule", tenant_id)  # a request made from now on is a new run
         tenant = self._inclusion.tenant(tenant_id, now).tenant_decision()
         if tenant.reason == "tenant-purge-pending":
             self._audit_scheduled(tenant_id, now, "held", {}, detail="purge-pending")
@@ -146,8 +135,7 @@ class SchedulingService:
         self._cursors.delete_profiles(tenant_id, forgotten)
         self._cursors.save_profiles([*profiles, *gone])
         self._cursors.save_all(_merge(state.cursors, new_cursors))
-        for request in requests:
-            self._queues.send(INGEST_QUEUE, request.to_message())
+        self._queues.enqueue_windows(request.to_message() for request in requests)
         result = TenantSchedule(
             tenant_id, enabled=True, users=len(users), included=len(users) - excluded, excluded=excluded,
             windows_queued=len(requests), purges_requested=refreshed.purges_requested, held=held,

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, assert_never
 
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.receipt_store import Receipt, ReceiptStore
 from functions.domain.audit import AuditEntry
 from functions.domain.errors import ConcurrencyConflict, Conflict
 from functions.domain.events import (
@@ -29,6 +27,7 @@ from functions.domain.events import (
 )
 from functions.services.consent import ChangeResult, ConsentService
 from functions.services.optouts import OptOutService
+from functions.services.ports.consent import AuditLog, Receipt, ReceiptStore
 
 DEFAULT_LEASE = timedelta(minutes=2)
 

@@ -16,7 +16,7 @@ from functions.adapters.graph import GraphAdapter
 from functions.adapters.graph_auth import StaticTokenCredential
 from functions.adapters.graph_parse import MESSAGE_FIELDS
 from functions.domain.errors import GraphError, GraphMalformedResponse, GraphNotFound, GraphThrottled
-from functions.domain.records import MessageMeta
+from functions.domain.metadata import MessageMeta
 from graphsim.generate import TenantSpec
 from graphsim.model import Address, User
 from graphsim.server import GraphSimulator

@@ -159,7 +159,7 @@ def test_a_window_running_when_a_group_is_opted_out_takes_its_writes_back_and_ru
     holder: list[Rig] = []
     group_id = str(uuid.uuid4())  # nobody is in it: the window is stopped only by not knowing that yet
     rig = Rig(
-        storage_clients, sim, tenant_id, now=NOW, flush_facts=1, page_size=5, group_policy="retain",
+        storage_clients, sim, tenant_id, now=NOW, flush_interactions=1, page_size=5, group_policy="retain",
         wrap_graph=lambda graph: GroupChangingGraph(graph, lambda: holder[0].opt_out_groups(group_id)),
     )  # fmt: skip
     holder.append(rig)

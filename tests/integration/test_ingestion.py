@@ -249,7 +249,7 @@ def test_a_user_who_opts_back_in_while_their_purge_runs_is_read_and_backed_up_on
 # --- the worker ---------------------------------------------------------------------------------------------
 
 
-def test_a_backfill_stores_each_users_facts_and_counts_every_message(done: Rig) -> None:
+def test_a_backfill_stores_each_users_interactions_and_counts_every_message(done: Rig) -> None:
     rig = done
     user = rig.mailbox_users()[0]
     cursors = rig.cursors.user(rig.tenant_id, user)
@@ -348,7 +348,7 @@ def test_consent_withdrawn_mid_window_leaves_no_writes(
 ) -> None:
     holder: list[Rig] = []
     rig = rig_for(
-        storage_clients, sim, tenant_id, flush_facts=1, page_size=5,
+        storage_clients, sim, tenant_id, flush_interactions=1, page_size=5,
         wrap_graph=lambda graph: RevokingGraph(graph, lambda: revoke(holder[0]), moment),
     )  # fmt: skip
     holder.append(rig)

@@ -14,14 +14,14 @@ import pytest
 from functions.adapters.backup_store import BlobBackupStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.introduction_store import IntroductionRequest, TableIntroductionStore
-from functions.adapters.scoped import ScopedStore
+from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
-from functions.domain.introductions import IntroductionTemplate
+from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
 from functions.domain.scope import Scope
+from functions.services.ports.purge import ScopedStore
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ALICE, BOB = "a11ce000-0000-4000-8000-000000000001", "b0b00000-0000-4000-8000-000000000002"
 
 
-def fact(user: str, contact: str, key: str, days_ago: float = 1.0) -> Interaction:
+def interaction(user: str, contact: str, key: str, days_ago: float = 1.0) -> Interaction:
     return Interaction(
         key=key, kind="email", user_id=user, contact=contact, at=NOW - timedelta(days=days_ago),
         direction="received", user_role="reader", contact_role="author", conversation="c1", minutes=0.0,
@@ -56,9 +56,9 @@ def seed(
     cursors, intros = TableCursorStore(storage), TableIntroductionStore(storage)
     backups = BlobBackupStore(storage)
     for user in users:
-        facts = [fact(user, contact_hash(i), f"k{i}") for i in range(per_user)]
-        slices.write(tenant, user, facts, "run-1")
-        contacts.write(tenant, facts, "run-1")
+        interactions = [interaction(user, contact_hash(i), f"k{i}") for i in range(per_user)]
+        slices.write(tenant, user, interactions, "run-1")
+        contacts.write(tenant, interactions, "run-1")
         cursors.save(Cursor(tenant, user, "backfill-00", NOW - timedelta(days=30), NOW, "succeeded", NOW))
         cursors.save_profiles([profile(tenant, user)])
         intros.record(IntroductionRequest(tenant, user, user, contact_hash(0), NOW))
@@ -78,56 +78,61 @@ def stores(storage: StorageClients) -> list[ScopedStore]:
 # --- slices and the contact index ---------------------------------------------------------------------------
 
 
-def test_a_slice_round_trips_its_facts(storage_clients: StorageClients, tenant_id: str) -> None:
+def test_a_slice_round_trips_its_interactions(storage_clients: StorageClients, tenant_id: str) -> None:
     slices = TableSliceStore(storage_clients)
-    facts = [fact(ALICE, contact_hash(1), "k1"), fact(ALICE, contact_hash(2), "k2", days_ago=40)]
-    slices.write(tenant_id, ALICE, facts, "run-1")
-    assert sorted(slices.facts(tenant_id, ALICE), key=lambda f: f.key) == facts
+    interactions = [
+        interaction(ALICE, contact_hash(1), "k1"),
+        interaction(ALICE, contact_hash(2), "k2", days_ago=40),
+    ]
+    slices.write(tenant_id, ALICE, interactions, "run-1")
+    assert sorted(slices.interactions(tenant_id, ALICE), key=lambda f: f.key) == interactions
 
 
 def test_rewriting_a_window_overwrites_rather_than_adds(
     storage_clients: StorageClients, tenant_id: str
 ) -> None:
     slices, contacts = TableSliceStore(storage_clients), TableContactStore(storage_clients)
-    facts = [fact(ALICE, contact_hash(1), "k1"), fact(BOB, contact_hash(1), "k1")]
+    interactions = [interaction(ALICE, contact_hash(1), "k1"), interaction(BOB, contact_hash(1), "k1")]
     for run in ("run-1", "run-2"):
-        slices.write(tenant_id, ALICE, facts[:1], run)
-        contacts.write(tenant_id, facts, run)
-    assert len(list(slices.facts(tenant_id, ALICE))) == 1
-    assert len(contacts.facts(tenant_id, contact_hash(1))) == 2
+        slices.write(tenant_id, ALICE, interactions[:1], run)
+        contacts.write(tenant_id, interactions, run)
+    assert len(list(slices.interactions(tenant_id, ALICE))) == 1
+    assert len(contacts.interactions(tenant_id, contact_hash(1))) == 2
 
 
 def test_the_contact_index_answers_one_contact_across_users(
     storage_clients: StorageClients, tenant_id: str
 ) -> None:
     seed(storage_clients, tenant_id)
-    facts = TableContactStore(storage_clients).facts(tenant_id, contact_hash(1))
-    assert {f.user_id for f in facts} == {ALICE, BOB}
-    assert {f.contact for f in facts} == {contact_hash(1)}
+    interactions = TableContactStore(storage_clients).interactions(tenant_id, contact_hash(1))
+    assert {f.user_id for f in interactions} == {ALICE, BOB}
+    assert {f.contact for f in interactions} == {contact_hash(1)}
 
 
 def test_a_batch_of_more_than_a_hundred_rows_is_written_whole(
     storage_clients: StorageClients, tenant_id: str
 ) -> None:
     slices = TableSliceStore(storage_clients)
-    facts = [fact(ALICE, contact_hash(1), f"k{i}") for i in range(250)]
-    assert slices.write(tenant_id, ALICE, facts, "run-1") == 250
-    assert len(list(slices.facts(tenant_id, ALICE))) == 250
+    interactions = [interaction(ALICE, contact_hash(1), f"k{i}") for i in range(250)]
+    assert slices.write(tenant_id, ALICE, interactions, "run-1") == 250
+    assert len(list(slices.interactions(tenant_id, ALICE))) == 250
 
 
-def test_the_facts_of_one_run_can_be_taken_back(storage_clients: StorageClients, tenant_id: str) -> None:
+def test_the_interactions_of_one_run_can_be_taken_back(
+    storage_clients: StorageClients, tenant_id: str
+) -> None:
     slices, contacts = TableSliceStore(storage_clients), TableContactStore(storage_clients)
-    old, new = fact(ALICE, contact_hash(1), "old"), fact(ALICE, contact_hash(1), "new")
+    old, new = interaction(ALICE, contact_hash(1), "old"), interaction(ALICE, contact_hash(1), "new")
     slices.write(tenant_id, ALICE, [old], "run-1")
     slices.write(tenant_id, ALICE, [new], "run-2")
     contacts.write(tenant_id, [old], "run-1")
     contacts.write(tenant_id, [new], "run-2")
-    written = slices.facts_of_run(tenant_id, ALICE, "run-2")
+    written = slices.interactions_of_run(tenant_id, ALICE, "run-2")
     assert written == [new]
-    contacts.delete_facts(tenant_id, written)
-    slices.delete_facts(tenant_id, ALICE, written)
-    assert list(slices.facts(tenant_id, ALICE)) == [old]
-    assert contacts.facts(tenant_id, contact_hash(1)) == [old]
+    contacts.delete_interactions(tenant_id, written)
+    slices.delete_interactions(tenant_id, ALICE, written)
+    assert list(slices.interactions(tenant_id, ALICE)) == [old]
+    assert contacts.interactions(tenant_id, contact_hash(1)) == [old]
 
 
 # --- cursors, introductions, backups ------------------------------------------------------------------------
@@ -199,8 +204,8 @@ def test_a_user_purge_recomputes_the_contacts_they_touched(
 ) -> None:
     seed(storage_clients, tenant_id)
     TableContactStore(storage_clients).delete_scope(Scope("user", tenant_id, user_id=ALICE))
-    facts = TableContactStore(storage_clients).facts(tenant_id, contact_hash(1))
-    assert {f.user_id for f in facts} == {BOB}
+    interactions = TableContactStore(storage_clients).interactions(tenant_id, contact_hash(1))
+    assert {f.user_id for f in interactions} == {BOB}
 
 
 def test_a_tenant_scope_deletes_the_whole_tenant_and_nothing_else(
@@ -248,6 +253,8 @@ def test_a_large_user_partition_is_deleted_in_batches(
     storage_clients: StorageClients, tenant_id: str
 ) -> None:
     slices = TableSliceStore(storage_clients)
-    slices.write(tenant_id, ALICE, [fact(ALICE, contact_hash(i % 7), f"k{i}") for i in range(430)], "r")
+    slices.write(
+        tenant_id, ALICE, [interaction(ALICE, contact_hash(i % 7), f"k{i}") for i in range(430)], "r"
+    )
     assert slices.delete_scope(Scope("user", tenant_id, user_id=ALICE)) == 430
     assert slices.count_scope(Scope("user", tenant_id, user_id=ALICE)) == 0

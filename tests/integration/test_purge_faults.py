@@ -67,13 +67,13 @@ def test_azurite_restarting_in_the_middle_of_a_purge_is_survived(own_azurite: Az
     restarts: list[str] = []
 
     def restart(step: str) -> None:
-        if step == "delete-live" and not restarts:
+        if step == "live-deleted" and not restarts:
             restarts.append(step)
             own_azurite.restart()
 
-    rig = PurgeRig(storage, T0, faults=restart)
+    rig = PurgeRig(storage, T0, after_step=restart)
     record = rig.to_completion(rig.request(Scope("tenant", tenant)))
-    assert restarts == ["delete-live"]
+    assert restarts == ["live-deleted"]
     assert (record.status, record.verification) == ("completed", ZERO)
     assert tenant_traces(storage, other) == other_before
     assert rig.story(tenant, record.id)[-1] == ("purge.completed", "verified-zero")
@@ -88,15 +88,15 @@ def test_a_purge_whose_storage_vanished_mid_step_finishes_once_it_is_back(own_az
     other_before = tenant_traces(storage, other)
 
     def outage(step: str) -> None:
-        if step == "delete-live":
+        if step == "live-deleted":
             own_azurite.stop()
 
-    rig = PurgeRig(storage, T0, faults=outage)
+    rig = PurgeRig(storage, T0, after_step=outage)
     record = rig.request(Scope("tenant", tenant))
     with pytest.raises(Exception, match="storage"):
         rig.run(record)  # the next write fails: the host will retry this message
     own_azurite.start()
-    rig.service._faults = None
+    rig.steps.hook = None
     rig.clock.advance(LEASE)  # the failed delivery could not give its lease back; it expires
     done = rig.to_completion(record)
     assert (done.status, done.verification) == ("completed", ZERO)
@@ -152,7 +152,7 @@ def test_a_withdrawal_during_a_running_backfill_leaves_nothing_behind(
             worker.start()
 
     rig = Rig(
-        storage_clients, sim, tenant_id, now=SPEC.now, flush_facts=1, page_size=3,
+        storage_clients, sim, tenant_id, now=SPEC.now, flush_interactions=1, page_size=3,
         wrap_graph=lambda graph: RevokeMidWindow(graph, revoke),
     )  # fmt: skip
     holder.append(rig)

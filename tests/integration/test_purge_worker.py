@@ -89,7 +89,7 @@ def test_a_group_purge_removes_its_members_and_no_one_else(
     assert tenant_traces(storage_clients, tenant_id, outsider) == outsider_before
 
 
-@pytest.mark.parametrize("crash_after", ["delete-live", "delete-backups", "verify"])
+@pytest.mark.parametrize("crash_after", ["live-deleted", "backups-deleted", "verified"])
 def test_a_crash_after_any_step_is_finished_by_the_next_delivery(
     storage_clients: StorageClients, seeder: Seeder, tenant_id: str, crash_after: str
 ) -> None:
@@ -100,7 +100,7 @@ def test_a_crash_after_any_step_is_finished_by_the_next_delivery(
             crashed.append(step)
             raise RuntimeError(f"injected crash after {step}")
 
-    rig = PurgeRig(storage_clients, T0, faults=crash)
+    rig = PurgeRig(storage_clients, T0, after_step=crash)
     other = uid()
     seeder.user(tenant_id, uid(), 8)
     seeder.user(other, uid(), 8)
@@ -118,10 +118,10 @@ def test_a_crash_right_after_the_sweep_leaves_the_purge_completed_and_audited_on
     storage_clients: StorageClients, seeder: Seeder, tenant_id: str
 ) -> None:
     def crash(step: str) -> None:
-        if step == "sweep":
+        if step == "completed":
             raise RuntimeError("injected crash after the sweep")
 
-    rig = PurgeRig(storage_clients, T0, faults=crash)
+    rig = PurgeRig(storage_clients, T0, after_step=crash)
     seeder.user(tenant_id, uid(), 4)
     record = rig.to_completion(rig.request(Scope("tenant", tenant_id)))
     assert (record.status, record.verification, record.lease_owner) == ("completed", ZERO, None)
@@ -135,11 +135,11 @@ def test_a_message_delivered_twice_at_once_runs_the_purge_once(
     inside, release = threading.Event(), threading.Event()
 
     def hold(step: str) -> None:
-        if step == "delete-live" and not inside.is_set():
+        if step == "live-deleted" and not inside.is_set():
             inside.set()
             release.wait(10)
 
-    rig = PurgeRig(storage_clients, T0, faults=hold)
+    rig = PurgeRig(storage_clients, T0, after_step=hold)
     record = rig.request(Scope("tenant", tenant_id))
     first = threading.Thread(target=rig.run, args=(record,))
     first.start()

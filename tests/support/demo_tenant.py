@@ -1,4 +1,4 @@
-"""The demo's synthetic tenant as stored facts, built in memory (no simulator process, no storage).
+"""The demo's synthetic tenant as stored interactions, built in memory (no simulator process, no storage).
 
 `make demo` serves a `graphsim` tenant of 24 people (seed 7, 150 contacts, 12 messages and 2 meetings per
 user per month) and ingests one year of it. Here the same generator runs in-process and every mailbox and
@@ -20,7 +20,7 @@ from functions.domain.interactions import (
     interactions_from_meeting,
     interactions_from_message,
 )
-from functions.domain.records import Attendee, DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import Attendee, DirectoryUser, MeetingMeta, MessageMeta
 from graphsim.generate import DEFAULT_NOW, TenantSpec
 from graphsim.model import EventCopy, MailCopy
 from graphsim.tenant import Tenant
@@ -36,11 +36,11 @@ class IngestedTenant:
     now: datetime
     directory: dict[str, DirectoryUser]  # user ID -> user, what who knows whom shows
     top_contacts: tuple[str, ...]  # addresses, heaviest first (the demo's "top contacts")
-    facts: dict[str, list[Interaction]]  # contact hash -> every user's facts about that contact
+    interactions: dict[str, list[Interaction]]  # contact hash -> every user's interactions about that contact
     hash_contact: ContactHasher
 
-    def facts_of(self, address: str) -> list[Interaction]:
-        return self.facts.get(self.hash_contact(address.lower()), [])
+    def interactions_of(self, address: str) -> list[Interaction]:
+        return self.interactions.get(self.hash_contact(address.lower()), [])
 
 
 def ingest_demo_tenant(now: datetime = DEFAULT_NOW, spec: TenantSpec = DEMO_SPEC) -> IngestedTenant:
@@ -52,21 +52,21 @@ def ingest_demo_tenant(now: datetime = DEFAULT_NOW, spec: TenantSpec = DEMO_SPEC
     directory = Directory(users, tenant.verified_domains)
     hasher = ContactHasher(HASH_KEY, tenant.tenant_id)
     start, end = now - WINDOW, now + timedelta(days=1)
-    facts: dict[str, list[Interaction]] = {}
+    interactions: dict[str, list[Interaction]] = {}
     for user in tenant.users():
         if not user.mail:
             continue
         for mail in tenant.mail_copies(user.id, start, end):
-            for fact in interactions_from_message(_message(mail), directory, hasher):
-                facts.setdefault(fact.contact, []).append(fact)
+            for interaction in interactions_from_message(_message(mail), directory, hasher):
+                interactions.setdefault(interaction.contact, []).append(interaction)
         for event in tenant.event_copies(user.id, start, end):
-            for fact in interactions_from_meeting(_meeting(event), directory, hasher):
-                facts.setdefault(fact.contact, []).append(fact)
+            for interaction in interactions_from_meeting(_meeting(event), directory, hasher):
+                interactions.setdefault(interaction.contact, []).append(interaction)
     return IngestedTenant(
         now=now,
         directory={user.user_id: user for user in users},
         top_contacts=tuple(contact.address for contact in tenant.contacts[:10]),
-        facts=facts,
+        interactions=interactions,
         hash_contact=hasher,
     )
 

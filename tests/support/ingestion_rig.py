@@ -1,4 +1,5 @@
-"""Ingestion, scheduling and insights wired to Azurite and a Graph simulator, for integration tests and bench.
+"""The app's container on Azurite and a Graph simulator, for integration tests and bench: the real wiring,
+with the clock, the queues and Graph's HTTP details given by the rig.
 
 Queue messages are collected in memory (`rig.sent`, `rig.purges_queued`) instead of sent, so a local host
 listening on the shared Azurite never picks up a test's work; `rig.drain()` runs the collected windows and
@@ -7,36 +8,26 @@ listening on the shared Azurite never picks up a test's work; `rig.drain()` runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from kiota_http.middleware.options import RetryHandlerOption
 
-from functions.adapters.audit_store import TableAuditLog
-from functions.adapters.consent_store import TableConsentStore
-from functions.adapters.contact_store import TableContactStore
-from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.graph import GraphAdapter
 from functions.adapters.graph_auth import StaticTokenCredential
-from functions.adapters.introduction_store import TableIntroductionStore
-from functions.adapters.optout_store import TableOptOutStore
-from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import membership_message, schedule_message
-from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.bootstrap import Container
 from functions.domain.ingestion import WindowStatus
-from functions.services.consent import ConsentService, PurgeRequests, api_provenance
-from functions.services.inclusion import InclusionReader
-from functions.services.ingestion import GraphReader, IngestionWorker, WindowRequest
-from functions.services.insights import InsightService
-from functions.services.membership import MembershipService
-from functions.services.optouts import OptOutService
-from functions.services.scheduling import SchedulingService
-from functions.settings import GroupOptOutPolicy
+from functions.domain.optouts import GroupOptOutPolicy
+from functions.services.consent import api_provenance
+from functions.services.ingestion import WindowRequest
+from functions.services.ports.ingestion import GraphReader
+from functions.settings import Settings
 from graphsim.server import GraphSimulator
-from tests.support.memory_stores import LEGACY_EXPIRY
+from tests.conftest import base_env
 
 HASH_KEY = b"rig-contact-hash-key-of-at-least-32-bytes"
 
@@ -52,6 +43,10 @@ class CollectedQueues:
 
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
+
+    def enqueue_windows(self, messages: Iterable[dict[str, Any]]) -> None:
+        for message in messages:
+            self.send("ingest", message)
 
     def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         return self._request("schedule", tenant_id, "ingest", schedule_message(tenant_id))
@@ -79,44 +74,30 @@ class Rig:
         *,
         now: datetime,
         group_policy: GroupOptOutPolicy = "purge",
-        flush_facts: int = 2000,
+        flush_interactions: int = 2000,
         page_size: int = 1000,
         wrap_graph: Callable[[GraphReader], GraphReader] | None = None,
     ) -> None:
         self.sim, self.tenant_id, self.now = sim, tenant_id, now
         self.page_size = page_size
         self.wrap_graph = wrap_graph
-        self.consents, self.optouts = TableConsentStore(storage), TableOptOutStore(storage)
-        self.audit, self.purge_store = TableAuditLog(storage), TablePurgeStore(storage)
-        self.slices, self.contacts = TableSliceStore(storage), TableContactStore(storage)
-        self.cursors, self.introductions = TableCursorStore(storage), TableIntroductionStore(storage)
         self.queues = CollectedQueues()
-        requests = PurgeRequests(self.purge_store, self.queues, self.audit)
-        self.consent = ConsentService(
-            self.consents, self.optouts, requests, self.queues, self.audit,
-            group_policy=group_policy, legacy_expiry=LEGACY_EXPIRY,
+        settings = Settings.from_env(
+            base_env(
+                "UseDevelopmentStorage=true", CONTACT_HASH_KEY=HASH_KEY.decode(),
+                GROUP_OPTOUT_EXISTING_DATA=group_policy,
+            )
         )  # fmt: skip
-        self.optout = OptOutService(
-            self.optouts, requests, self.queues, self.audit, group_policy=group_policy
-        )
-        self.inclusion = InclusionReader(self.consents, self.optouts, self.purge_store)
-        self.worker = IngestionWorker(
-            self.inclusion, self.slices, self.contacts, self.cursors,
-            requests=self.queues, audit=self.audit, graph_factory=self.worker_graph,
-            contact_hash_key=HASH_KEY, clock=lambda: self.now,
-            flush_facts=flush_facts,
+        self.container = c = Container(
+            settings, storage=storage, clock=lambda: self.now, work_queues=self.queues,
+            graph_factory=self.worker_graph, tenant_list=self, ingestion_flush=flush_interactions,
         )  # fmt: skip
-        self.membership = MembershipService(
-            self.consents, self.optouts, self.cursors, self.queues,
-            purge_requests=requests, audit=self.audit, graph_factory=self.graph, group_policy=group_policy,
-        )  # fmt: skip
-        self.scheduler = SchedulingService(
-            self.inclusion, self.membership, self.cursors, self,
-            queues=self.queues, requests=self.queues, audit=self.audit, graph_factory=self.graph,
-        )  # fmt: skip
-        self.insights = InsightService(
-            self.inclusion, self.contacts, self.cursors, self.introductions, contact_hash_key=HASH_KEY
-        )
+        self.consents, self.optouts, self.audit = c.consent_store, c.optout_store, c.audit_log
+        self.purge_store, self.slices, self.contacts = c.purge_store, c.slice_store, c.contact_store
+        self.cursors, self.introductions = c.cursor_store, c.introduction_store
+        self.consent, self.optout, self.inclusion = c.consent_service, c.optout_service, c.inclusion
+        self.worker, self.membership = c.ingestion_worker, c.membership_service
+        self.scheduler, self.insights = c.scheduling_service, c.insight_service
 
     def tenant_ids(self) -> list[str]:
         return [self.tenant_id]

@@ -1,4 +1,4 @@
-"""Builders and Hypothesis strategies for `Interaction` facts about one contact (insight tests)."""
+"""Builders and Hypothesis strategies for `Interaction` interactions about one contact (insight tests)."""
 
 from __future__ import annotations
 
@@ -67,12 +67,12 @@ def meeting(
 def histories(
     draw: st.DrawFn, users: tuple[str, ...] = USERS, max_interactions: int = 12, prefix: str = "k"
 ) -> list[Interaction]:
-    """Facts as slices hold them: each interaction has one set of attributes, copied to 1+ mailboxes.
+    """Interactions as slices hold them: each interaction has one set of attributes, copied to 1+ mailboxes.
 
     Times range from three days in the future to beyond the one-year window, so the window rules are
     exercised too.
     """
-    facts = []
+    interactions = []
     for number in range(draw(st.integers(0, max_interactions))):
         kind = draw(st.sampled_from(("email", "meeting")))
         direction = draw(st.sampled_from(("sent", "received")))
@@ -81,7 +81,7 @@ def histories(
         for user in holders:
             if kind == "email":
                 roles: tuple[Role, ...] = ("author", "reader")
-                facts.append(
+                interactions.append(
                     email(
                         f"{prefix}{number}",
                         at=at,
@@ -93,7 +93,7 @@ def histories(
                     )
                 )
             else:
-                facts.append(
+                interactions.append(
                     meeting(
                         f"{prefix}{number}",
                         at=at,
@@ -104,24 +104,24 @@ def histories(
                         minutes=float(draw(st.sampled_from((15, 30, 60, 480)))),
                     )
                 )
-    return _consistent(facts)
+    return _consistent(interactions)
 
 
-def _consistent(facts: list[Interaction]) -> list[Interaction]:
+def _consistent(interactions: list[Interaction]) -> list[Interaction]:
     # Copies of one message agree on everything but the holder's part; the first copy's values win.
     first: dict[str, Interaction] = {}
     agreed = []
-    for fact in facts:
-        model = first.setdefault(fact.key, fact)
+    for interaction in interactions:
+        model = first.setdefault(interaction.key, interaction)
         agreed.append(
             Interaction(
-                key=fact.key,
+                key=interaction.key,
                 kind=model.kind,
-                user_id=fact.user_id,
-                contact=fact.contact,
+                user_id=interaction.user_id,
+                contact=interaction.contact,
                 at=model.at,
                 direction=model.direction,
-                user_role=fact.user_role,
+                user_role=interaction.user_role,
                 contact_role=model.contact_role,
                 conversation=model.conversation,
                 minutes=model.minutes,

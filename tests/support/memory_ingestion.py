@@ -1,7 +1,8 @@
-"""In-memory stand-ins for the ingestion side: cursors and profiles, slices, the contact index, backups,
-and a Graph reader serving a fixed directory. They honour the contracts of the Table/Blob adapters that the
-services rely on (upserts by key, update only if present, insert-all-or-nothing), so the rules of scheduling,
-the worker's fence, backups, insights and restore run in unit tests; the adapters are tested on Azurite.
+"""In-memory implementations of the ingestion ports: cursors and profiles, slices, the contact index,
+introductions, backups, and a Graph reader serving a fixed directory. They honour the contracts of the
+Table/Blob adapters the services rely on (upserts by key, update only if present, insert-all-or-nothing), and
+each store that holds subject data can be purged (`delete_scope` / `count_scope`), so scheduling, the worker's
+fence, backups, insights, restore and the purge all run in unit tests; the adapters are tested on Azurite.
 """
 
 from __future__ import annotations
@@ -10,19 +11,20 @@ import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
 
-from functions.adapters.cursor_store import TenantCursors
-from functions.adapters.introduction_store import IntroductionRequest
-from functions.adapters.slice_store import FACT_FIELDS, fact_entity, fact_from
+from functions.adapters import interaction_codec
 from functions.domain.errors import GraphNotFound
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
-from functions.domain.introductions import IntroductionTemplate
-from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
+from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.scope import Scope
+from functions.services.ports.ingestion import TenantCursors
 
 
 class MemoryCursorStore:
+    name = "cursors"
+
     def __init__(self) -> None:
         self.cursors: dict[tuple[str, str, str], Cursor] = {}
         self.profile_rows: dict[tuple[str, str], UserProfile] = {}
@@ -83,77 +85,121 @@ class MemoryCursorStore:
             keys = [(tenant_id.lower(), u.lower()) for u in user_ids]
             return sum(self.profile_rows.pop(k, None) is not None for k in keys)
 
+    def delete_scope(self, scope: Scope) -> int:
+        with self._lock:
+            cursors = [k for k in self.cursors if _covers(scope, k[0], k[1])]
+            profiles = [k for k in self.profile_rows if _covers(scope, k[0], k[1])]
+            for key in cursors:
+                del self.cursors[key]
+            for profile in profiles:
+                del self.profile_rows[profile]
+            return len(cursors) + len(profiles)
+
+    def count_scope(self, scope: Scope) -> int:
+        with self._lock:
+            cursors = sum(_covers(scope, k[0], k[1]) for k in self.cursors)
+            return cursors + sum(_covers(scope, k[0], k[1]) for k in self.profile_rows)
+
 
 class MemorySliceStore:
-    """Slices: (tenant, user) -> record key -> (fact, run)."""
+    """Slices: (tenant, user) -> record key -> (interaction, run)."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, tuple[Interaction, str]]] = {}
         self.writes: list[tuple[str, str, str]] = []  # (tenant, user, run) of every write
         self._lock = threading.Lock()
 
-    def write(self, tenant_id: str, user_id: str, facts: Sequence[Interaction], run: str) -> int:
+    def write(self, tenant_id: str, user_id: str, interactions: Sequence[Interaction], run: str) -> int:
         with self._lock:
             partition = self.rows.setdefault((tenant_id.lower(), user_id.lower()), {})
-            for fact in facts:
-                partition[fact.record_key] = (fact, run)
+            for interaction in interactions:
+                partition[interaction.record_key] = (interaction, run)
             self.writes.append((tenant_id.lower(), user_id.lower(), run))
-        return len({f.record_key for f in facts})
+        return len({f.record_key for f in interactions})
 
-    def facts(self, tenant_id: str, user_id: str) -> Iterator[Interaction]:
+    def interactions(self, tenant_id: str, user_id: str) -> Iterator[Interaction]:
         yield from (f for f, _ in self.rows.get((tenant_id.lower(), user_id.lower()), {}).values())
 
-    def facts_of_run(self, tenant_id: str, user_id: str, run: str) -> list[Interaction]:
+    def interactions_of_run(self, tenant_id: str, user_id: str, run: str) -> list[Interaction]:
         rows = self.rows.get((tenant_id.lower(), user_id.lower()), {})
         return [f for f, r in rows.values() if r == run]
 
-    def delete_facts(self, tenant_id: str, user_id: str, facts: Iterable[Interaction]) -> int:
+    def delete_interactions(self, tenant_id: str, user_id: str, interactions: Iterable[Interaction]) -> int:
         with self._lock:
             rows = self.rows.get((tenant_id.lower(), user_id.lower()), {})
-            return sum(rows.pop(f.record_key, None) is not None for f in facts)
+            return sum(rows.pop(f.record_key, None) is not None for f in interactions)
 
-    def records(self, tenant_id: str, user_id: str) -> Iterator[dict[str, Any]]:
-        for fact, run in list(self.rows.get((tenant_id.lower(), user_id.lower()), {}).values()):
-            yield backup_record(fact, run)
+    # --- ScopedStore ----------------------------------------------------------------------------------------
+
+    name = "slices"
+
+    def _of(self, scope: Scope) -> list[tuple[str, str]]:
+        return [k for k in self.rows if _covers(scope, k[0], k[1])]
+
+    def delete_scope(self, scope: Scope) -> int:
+        with self._lock:
+            return sum(len(self.rows.pop(k)) for k in self._of(scope))
+
+    def count_scope(self, scope: Scope) -> int:
+        with self._lock:
+            return sum(len(self.rows[k]) for k in self._of(scope))
 
 
-def backup_record(fact: Interaction, run: str = "seed") -> dict[str, Any]:
-    """A fact as the slice store's `records` gives it to a backup (and restore reads it back)."""
-    entity = fact_entity("p", fact.record_key, fact, run)
-    record = {name: entity[name] for name in FACT_FIELDS}
-    record["at"] = fact.at.isoformat()
-    return record
+def _covers(scope: Scope, tenant_id: str, user_id: str | None) -> bool:
+    """Whether a scope covers an item of (tenant, user): a tenant scope all of it, a feature scope nothing."""
+    if scope.kind == "feature" or tenant_id != scope.tenant_id.lower():
+        return False
+    return scope.kind == "tenant" or (user_id is not None and user_id == str(scope.user_id).lower())
 
 
 class MemoryContactStore:
-    """The contact index: (tenant, contact) -> (user, key) -> fact."""
+    """The contact index: (tenant, contact) -> (user, key) -> interaction."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[tuple[str, str], Interaction]] = {}
         self._lock = threading.Lock()
 
-    def write(self, tenant_id: str, facts: Iterable[Interaction], run: str) -> int:
+    def write(self, tenant_id: str, interactions: Iterable[Interaction], run: str) -> int:
         written = 0
         with self._lock:
-            for fact in facts:
-                partition = self.rows.setdefault((tenant_id.lower(), fact.contact), {})
-                partition[fact.user_id.lower(), fact.key] = fact
+            for interaction in interactions:
+                partition = self.rows.setdefault((tenant_id.lower(), interaction.contact), {})
+                partition[interaction.user_id.lower(), interaction.key] = interaction
                 written += 1
         return written
 
-    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:
+    def interactions(self, tenant_id: str, contact: str) -> list[Interaction]:
         return list(self.rows.get((tenant_id.lower(), contact), {}).values())
 
-    def delete_facts(self, tenant_id: str, facts: Iterable[Interaction]) -> int:
+    def delete_interactions(self, tenant_id: str, interactions: Iterable[Interaction]) -> int:
         with self._lock:
             removed = 0
-            for fact in facts:
-                partition = self.rows.get((tenant_id.lower(), fact.contact), {})
-                removed += partition.pop((fact.user_id.lower(), fact.key), None) is not None
+            for interaction in interactions:
+                partition = self.rows.get((tenant_id.lower(), interaction.contact), {})
+                removed += partition.pop((interaction.user_id.lower(), interaction.key), None) is not None
             return removed
+
+    name = "contacts"
+
+    def delete_scope(self, scope: Scope) -> int:
+        with self._lock:
+            return sum(self._scan(scope, delete=True))
+
+    def count_scope(self, scope: Scope) -> int:
+        with self._lock:
+            return sum(self._scan(scope, delete=False))
+
+    def _scan(self, scope: Scope, *, delete: bool) -> Iterator[int]:
+        for (tenant, _), partition in self.rows.items():
+            found = [k for k in partition if _covers(scope, tenant, k[0])]
+            for key in found if delete else ():
+                del partition[key]
+            yield len(found)
 
 
 class MemoryIntroductionStore:
+    name = "introductions"
+
     def __init__(self) -> None:
         self.requests: list[IntroductionRequest] = []
         self.templates: dict[str, IntroductionTemplate] = {}
@@ -169,28 +215,63 @@ class MemoryIntroductionStore:
     def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None:
         self.templates[tenant_id] = template
 
+    def _of(self, scope: Scope) -> list[IntroductionRequest]:
+        return [
+            r for r in self.requests
+            if _covers(scope, r.tenant_id.lower(), r.requester_id.lower())
+            or _covers(scope, r.tenant_id.lower(), r.colleague_user_id.lower())
+        ]  # fmt: skip
+
+    def delete_scope(self, scope: Scope) -> int:
+        gone = self._of(scope)
+        self.requests = [r for r in self.requests if r not in gone]
+        return len(gone)
+
+    def count_scope(self, scope: Scope) -> int:
+        return len(self._of(scope))
+
 
 class MemoryBackupStore:
-    """Backups by name `{tenant}/{user}/{day}.jsonl`."""
+    """Backups by name `{tenant}/{user}/{day}.jsonl`, each a list of lines in the real backup form."""
+
+    name = "backups"
 
     def __init__(self) -> None:
-        self.blobs: dict[str, list[dict[str, Any]]] = {}
+        self.blobs: dict[str, list[bytes]] = {}
         self.written: list[str] = []  # every name ever written, even if deleted again since
 
-    def write(self, tenant_id: str, user_id: str, day: date, records: Iterable[dict[str, Any]]) -> int:
-        rows = list(records)
-        self.blobs[_name(tenant_id, user_id, day)] = rows
+    def write(self, tenant_id: str, user_id: str, day: date, interactions: Iterable[Interaction]) -> int:
+        lines = [interaction_codec.to_line(i) for i in interactions]
+        self.blobs[_name(tenant_id, user_id, day)] = lines
         self.written.append(_name(tenant_id, user_id, day))
-        return len(rows)
+        return len(lines)
 
-    def read(self, tenant_id: str, user_id: str, day: date) -> list[dict[str, Any]]:
-        return list(self.blobs.get(_name(tenant_id, user_id, day), []))
+    def read(self, tenant_id: str, user_id: str, day: date) -> list[Interaction]:
+        return [
+            interaction_codec.from_line(line) for line in self.blobs.get(_name(tenant_id, user_id, day), [])
+        ]
 
     def delete(self, tenant_id: str, user_id: str, day: date) -> int:
         return int(self.blobs.pop(_name(tenant_id, user_id, day), None) is not None)
 
+    def users_with_backup(self, tenant_id: str, day: date) -> list[str]:
+        suffix = f"/{day.isoformat()}.jsonl"
+        return [n.split("/")[1] for n in self.names(f"{tenant_id.lower()}/") if n.endswith(suffix)]
+
     def names(self, prefix: str) -> list[str]:
         return sorted(n for n in self.blobs if n.startswith(prefix))
+
+    def delete_scope(self, scope: Scope) -> int:
+        gone = self._of(scope)
+        for name in gone:
+            del self.blobs[name]
+        return len(gone)
+
+    def count_scope(self, scope: Scope) -> int:
+        return len(self._of(scope))
+
+    def _of(self, scope: Scope) -> list[str]:
+        return [n for n in self.blobs if _covers(scope, n.split("/")[0], n.split("/")[1])]
 
 
 def _name(tenant_id: str, user_id: str, day: date) -> str:
@@ -263,8 +344,3 @@ class DirectoryGraph:
 
     async def aclose(self) -> None:
         return None
-
-
-def seeded_fact(fact: Interaction) -> Interaction:
-    """A fact after a round trip through the stored form (what the stores hand back)."""
-    return fact_from(fact_entity("p", fact.record_key, fact, "seed"))

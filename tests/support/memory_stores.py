@@ -1,34 +1,29 @@
-"""In-memory stand-ins for the consent, opt-out, purge, receipt and audit stores and the work queues.
+"""In-memory implementations of the consent-side ports: consent and opt-out records, receipts, the audit
+log, the purge ledger, the work queues and the tenant list.
 
 They honour the same contracts as the Table Storage adapters (ETags that change on every write, insert-if-
 absent, newest-first audit), so service tests and Hypothesis properties run without Azurite; the adapters
-themselves are tested against Azurite in tests/integration. `Services` wires them the way bootstrap does.
+themselves are tested against Azurite in tests/integration. tests/support/container.py wires them into the
+real composition root.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.adapters.consent_store import StoredConsent
-from functions.adapters.optout_store import OptOutSnapshot, StoredGroups, StoredUser
-from functions.adapters.receipt_store import Receipt
 from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.consent import ConsentChange, TenantConsent
 from functions.domain.errors import ConcurrencyConflict
 from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.purge import PurgeRecord
-from functions.services.consent import ConsentService, PurgeRequests, api_provenance
-from functions.services.inclusion import InclusionReader
-from functions.services.optouts import OptOutService
-from functions.services.webhooks import WebhookService
-from functions.settings import GroupOptOutPolicy
+from functions.services.ports.consent import OptOutSnapshot, Receipt, StoredConsent, StoredGroups, StoredUser
+from functions.services.ports.purge import PurgePage, StoredPurge
 
 LEGACY_EXPIRY = {
     "relationship_analytics": datetime(2022, 9, 30, 23, 59, 59, tzinfo=UTC),
@@ -79,6 +74,18 @@ class MemoryConsentStore:
 
     def history(self, tenant_id: str) -> list[ConsentChange]:
         return list(self.changes.get(tenant_id, []))
+
+    def tenants_with_due_legacy(self, now: datetime) -> list[str]:
+        rows = list(self.table.rows.values())
+        return sorted(
+            consent.tenant_id
+            for consent, _ in rows
+            if any(r.status == "active" and now >= r.expires_at for r in consent.legacy.values())
+        )
+
+    def tenant_ids(self) -> list[str]:
+        """The tenant list (the Table adapter reads it from the same table)."""
+        return sorted({consent.tenant_id.lower() for consent, _ in self.table.rows.values()})
 
 
 class MemoryOptOutStore:
@@ -137,28 +144,66 @@ class MemoryOptOutStore:
         self.save_membership(tenant_id, GroupMembership(wanted, found, listed.version, now))
 
 
-class MemoryPurgeStore:
+class MemoryPurgeLedger:
+    """The purge ledger: insert-if-absent, ETag-guarded saves, newest first, paged."""
+
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], PurgeRecord] = {}
+        self.rows: dict[tuple[str, str], tuple[PurgeRecord, str]] = {}
         self.lock = threading.Lock()
+
+    @property
+    def records(self) -> dict[tuple[str, str], PurgeRecord]:
+        return {key: record for key, (record, _) in self.rows.items()}
 
     def create(self, record: PurgeRecord) -> tuple[PurgeRecord, bool]:
         with self.lock:
-            existing = self.records.get((record.tenant_id, record.id))
+            existing = self.rows.get((record.tenant_id, record.id))
             if existing is not None:
-                return existing, False
-            self.records[(record.tenant_id, record.id)] = record
+                return existing[0], False
+            self.rows[(record.tenant_id, record.id)] = (record, _etag())
             return record, True
 
+    def put(self, record: PurgeRecord) -> PurgeRecord:
+        """Store `record` as it is (a test arranging the ledger)."""
+        with self.lock:
+            self.rows[(record.tenant_id, record.id)] = (record, _etag())
+        return record
+
     def get(self, tenant_id: str, purge_id: str) -> PurgeRecord | None:
-        return self.records.get((tenant_id, purge_id))
+        stored = self.load(tenant_id, purge_id)
+        return stored.record if stored else None
+
+    def load(self, tenant_id: str, purge_id: str) -> StoredPurge | None:
+        with self.lock:
+            row = self.rows.get((tenant_id, purge_id))
+        return StoredPurge(row[0], row[1]) if row else None
+
+    def save(self, record: PurgeRecord, etag: str) -> str | None:
+        with self.lock:
+            current = self.rows.get((record.tenant_id, record.id))
+            if current is None or current[1] != etag:
+                raise ConcurrencyConflict(f"purge {record.id} changed since it was read")
+            new = _etag()
+            self.rows[(record.tenant_id, record.id)] = (record, new)
+            return new
 
     def list(self, tenant_id: str) -> list[PurgeRecord]:
-        found = [r for (t, _), r in self.records.items() if t == tenant_id]
+        with self.lock:
+            found = [r for (t, _), (r, _) in self.rows.items() if t == tenant_id]
         return sorted(found, key=lambda r: (r.requested_at, r.id), reverse=True)
+
+    def page(self, tenant_id: str, limit: int, continuation: str | None) -> PurgePage:
+        records = self.list(tenant_id)
+        start = int(continuation or 0)
+        more = len(records) > start + limit
+        return PurgePage(records[start : start + limit], str(start + limit) if more else None)
 
     def unfinished_of(self, tenant_id: str) -> tuple[PurgeRecord, ...]:
         return tuple(r for r in self.list(tenant_id) if not r.finished)
+
+    def unfinished(self) -> tuple[PurgeRecord, ...]:
+        with self.lock:
+            return tuple(r for r, _ in self.rows.values() if not r.finished)
 
 
 class MemoryAuditLog:
@@ -220,8 +265,13 @@ class MemoryQueues:
     membership: list[dict[str, str]] = field(default_factory=list)
     pending: set[tuple[str, str]] = field(default_factory=set)
 
+    windows: list[dict[str, Any]] = field(default_factory=list)
+
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
+
+    def enqueue_windows(self, messages: Iterable[dict[str, Any]]) -> None:
+        self.windows.extend(messages)
 
     def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         if ("schedule", tenant_id) in self.pending:
@@ -244,38 +294,5 @@ class MemoryQueues:
         """As if workers had taken every queued request (what a test does before asking what comes next)."""
         self.ingest.clear()
         self.membership.clear()
+        self.windows.clear()
         self.pending.clear()
-
-
-class Services:
-    """The consent, opt-out and webhook services over in-memory stores, wired as bootstrap wires them."""
-
-    def __init__(self, group_policy: GroupOptOutPolicy = "purge") -> None:
-        self.consents = MemoryConsentStore()
-        self.optouts = MemoryOptOutStore()
-        self.purges = MemoryPurgeStore()
-        self.audit = MemoryAuditLog()
-        self.receipts = MemoryReceiptStore()
-        self.queues = MemoryQueues()
-        requests = PurgeRequests(self.purges, self.queues, self.audit)
-        self.consent = ConsentService(
-            self.consents, self.optouts, requests, self.queues, self.audit,
-            group_policy=group_policy, legacy_expiry=LEGACY_EXPIRY,
-        )  # fmt: skip
-        self.optout = OptOutService(
-            self.optouts, requests, self.queues, self.audit, group_policy=group_policy
-        )
-        self.webhooks = WebhookService(self.receipts, self.consent, self.optout, self.audit)
-        self.inclusion = InclusionReader(self.consents, self.optouts, self.purges)
-
-    def exclude_by_group(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> str:
-        """Opt out a new group holding `user_ids` and store its resolution; the group's ID."""
-        group = str(uuid.uuid4())
-        listed = self.optouts.load_groups(tenant_id).groups.ids
-        provenance = api_provenance(None, now)
-        self.optout.replace_groups(tenant_id, listed | {group}, provenance, enforce_order=False)
-        members = {u: set(g) for u, g in self.optouts.membership(tenant_id).members.items()}
-        for user in user_ids:
-            members.setdefault(user.lower(), set()).add(group)
-        self.optouts.resolved(tenant_id, members, now)
-        return group

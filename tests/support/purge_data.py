@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from functions.adapters.backup_store import BlobBackupStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
-from functions.adapters.introduction_store import IntroductionRequest, TableIntroductionStore
+from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.purge_registry import PurgeStores, purge_stores
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.domain.ingestion import Cursor
 from functions.domain.interactions import Interaction
+from functions.domain.introductions import IntroductionRequest
 from functions.domain.scope import Scope
 
 SEEDED_AT = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)
@@ -30,7 +31,7 @@ def contact(n: int) -> str:
     return hashlib.sha256(f"contact-{n}".encode()).hexdigest()
 
 
-def facts(user_id: str, count: int, *, contacts: int = 5, salt: str = "") -> list[Interaction]:
+def interactions(user_id: str, count: int, *, contacts: int = 5, salt: str = "") -> list[Interaction]:
     """`count` emails of `user_id` with `contacts` contacts, one key each."""
     return [
         Interaction(
@@ -62,7 +63,7 @@ class Seeder:
     def user(
         self, tenant_id: str, user_id: str, count: int = 10, *, backup_days: Iterable[date] = (BACKUP_DAY,)
     ) -> None:
-        written = facts(user_id, count)
+        written = interactions(user_id, count)
         self.slices.write(tenant_id, user_id, written, "seed-run")
         self.contacts.write(tenant_id, written, "seed-run")
         self.cursors.save(

@@ -1,62 +1,40 @@
-"""In-memory stand-ins for what the purge service reads and writes: an ETag-guarded ledger, ScopedStores
-holding items per (tenant, user), a purge queue with a poison queue, and a member resolver.
-
-`PurgeWorld` wires them into a `PurgeService` (and `PurgeMaintenance`) the way bootstrap does, with a clock
-the test moves by hand.
+"""In-memory stand-ins for what the purge reads and writes besides the ledger (memory_stores.py):
+ScopedStores that count items per (tenant, user), the `purges` queue with its poison queue, a member resolver,
+a clock the test moves by hand, and an audit log that lets a test act between two steps of a purge.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from functions.adapters.purge_queue import PurgeMessage
-from functions.adapters.purge_registry import PurgeStores
-from functions.adapters.purge_store import StoredPurge
-from functions.domain.errors import ConcurrencyConflict
-from functions.domain.purge import PurgeRecord
+from functions.adapters.purge_queue import parse_purge_message
+from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.scope import Scope
-from functions.services.maintenance import PurgeMaintenance
-from functions.services.purge import FaultHook, PurgeService
-from tests.support.memory_stores import MemoryAuditLog
+from functions.services.ports.consent import AuditLog
+from functions.services.ports.queues import PurgeMessage
 
-_etags = itertools.count(1)
+StepHook = Callable[[str], None]
 
 
-class MemoryLedger:
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], tuple[PurgeRecord, str]] = {}
-        self.lock = threading.Lock()
+class AfterEachStep:
+    """An audit log that calls `hook(step)` each time a purge step is recorded (the purge saves a step's
+    record, then audits it; the last is `completed`): how tests crash the purge function between two steps, restart storage or
+    deliver the message a second time. Everything else goes straight to `inner`."""
 
-    def add(self, record: PurgeRecord) -> PurgeRecord:
-        with self.lock:
-            self.rows[(record.tenant_id, record.id)] = (record, f"e{next(_etags)}")
-        return record
+    def __init__(self, inner: AuditLog, hook: StepHook | None = None) -> None:
+        self.inner, self.hook = inner, hook
 
-    def get(self, tenant_id: str, purge_id: str) -> PurgeRecord | None:
-        stored = self.load(tenant_id, purge_id)
-        return stored.record if stored else None
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        stored = self.inner.append(entry)
+        if self.hook is not None and entry.kind in ("purge.step", "purge.completed"):
+            self.hook(entry.outcome if entry.kind == "purge.step" else "completed")
+        return stored
 
-    def load(self, tenant_id: str, purge_id: str) -> StoredPurge | None:
-        with self.lock:
-            row = self.rows.get((tenant_id, purge_id))
-        return StoredPurge(row[0], row[1]) if row else None
-
-    def save(self, record: PurgeRecord, etag: str) -> str | None:
-        with self.lock:
-            current = self.rows.get((record.tenant_id, record.id))
-            if current is None or current[1] != etag:
-                raise ConcurrencyConflict(f"purge {record.id} changed since it was read")
-            new = f"e{next(_etags)}"
-            self.rows[(record.tenant_id, record.id)] = (record, new)
-            return new
-
-    def unfinished(self) -> list[PurgeRecord]:
-        with self.lock:
-            return [r for r, _ in self.rows.values() if r.status != "completed"]
+    def page(self, tenant_id: str, limit: int, continuation: str | None) -> AuditPage:
+        return self.inner.page(tenant_id, limit, continuation)
 
 
 class MemoryScopedStore:
@@ -101,8 +79,6 @@ class MemoryPurgeQueue:
         self.sent.append(PurgeMessage(tenant_id, purge_id))
 
     def requeue_poison(self, keep: Callable[[PurgeMessage], bool]) -> list[PurgeMessage]:
-        from functions.adapters.purge_queue import parse_purge_message  # noqa: PLC0415
-
         moved, kept = [], []
         for body in self.poison:
             message = parse_purge_message(body)
@@ -135,50 +111,3 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-
-class PurgeWorld:
-    STORE_NAMES = ("slices", "contacts", "cursors", "introductions")
-
-    def __init__(self, start: datetime, *, faults: FaultHook | None = None) -> None:
-        self.clock = Clock(start)
-        self.ledger = MemoryLedger()
-        self.audit = MemoryAuditLog()
-        self.queue = MemoryPurgeQueue()
-        self.members = StaticMembers()
-        self.live = {name: MemoryScopedStore(name) for name in self.STORE_NAMES}
-        self.backups = MemoryScopedStore("backups")
-        self.fence_delay = timedelta(minutes=12)
-        self.service = PurgeService(
-            self.ledger,
-            PurgeStores(tuple(self.live.values()), (self.backups,)),
-            self.audit,
-            self.members,
-            fence_delay=self.fence_delay,
-            faults=faults,
-        )
-        self.maintenance = PurgeMaintenance(self.ledger, self.queue)
-
-    @property
-    def stores(self) -> Iterable[MemoryScopedStore]:
-        return (*self.live.values(), self.backups)
-
-    def seed(self, tenant_id: str, user_id: str, per_store: int = 3) -> None:
-        for store in self.stores:
-            store.put(tenant_id, user_id, per_store)
-
-    def count(self, tenant_id: str, user_id: str | None = None) -> int:
-        scope = Scope("tenant", tenant_id) if user_id is None else Scope("user", tenant_id, user_id=user_id)
-        return sum(store.count_scope(scope) for store in self.stores)
-
-    def run(self, record: PurgeRecord) -> None:
-        self.service.run(record.tenant_id, record.id, self.clock)
-
-    def run_to_completion(self, record: PurgeRecord) -> PurgeRecord:
-        """The first pass, then the sweep once the fence has passed (re-queued by the maintenance timer)."""
-        self.run(record)
-        self.clock.advance(self.fence_delay)
-        self.run(record)
-        final = self.ledger.get(record.tenant_id, record.id)
-        assert final is not None
-        return final

@@ -12,42 +12,46 @@ from datetime import datetime, timedelta
 
 from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.purge_queue import StoragePurgeQueue
-from functions.adapters.purge_registry import purge_stores
-from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.storage import StorageClients
+from functions.bootstrap import Container
 from functions.domain.audit import AuditEntry
 from functions.domain.events import Provenance
 from functions.domain.purge import PurgeRecord, PurgeTarget, new_purge
 from functions.domain.scope import Scope
-from functions.services.purge import CompletionHook, FaultHook, PurgeRun, PurgeService
+from functions.services.purge import CompletionHook, PurgeRun
+from tests.support.container import app_settings
+from tests.support.memory_stores import MemoryQueues
 from tests.support.purge_data import traces
-from tests.support.purge_fakes import Clock, StaticMembers
+from tests.support.purge_fakes import AfterEachStep, Clock, StaticMembers, StepHook
 
 FENCE_DELAY = timedelta(minutes=12)
 
 
 class PurgeRig:
+    """The app's container on Azurite, purge side: the real ledger, stores and audit log, a clock the test
+    moves, group members it states (`rig.members.groups[...]`), a queue of its own, and `after_step` to act
+    between two steps of a purge (`rig.steps.hook = None` stops it)."""
+
     def __init__(
         self,
         storage: StorageClients,
         now: datetime,
         *,
-        faults: FaultHook | None = None,
-        workers: int = 4,
+        after_step: StepHook | None = None,
         on_completed: CompletionHook | None = None,
     ) -> None:
         self.storage = storage
         self.clock = Clock(now)
-        self.ledger = TablePurgeStore(storage)
-        self.audit = TableAuditLog(storage)
-        self.queue = StoragePurgeQueue(storage, f"purgerig{uuid.uuid4().hex[:12]}")
-        self.members = StaticMembers()
-        self.stores = purge_stores(storage)
-        self.failures: list[Exception] = []
-        self.service = PurgeService(
-            self.ledger, self.stores, self.audit, self.members,
-            fence_delay=FENCE_DELAY, faults=faults, workers=workers, on_completed=on_completed,
+        self.steps = AfterEachStep(TableAuditLog(storage), after_step)
+        self.container = c = Container(
+            app_settings(), storage=storage, clock=self.clock, audit_log=self.steps,
+            member_resolver=StaticMembers(), work_queues=MemoryQueues(),
+            purge_queue=StoragePurgeQueue(storage, f"purgerig{uuid.uuid4().hex[:12]}"),
+            purge_completed=on_completed or (lambda _record, _at: False),
         )  # fmt: skip
+        self.ledger, self.audit, self.queue = c.purge_store, self.steps.inner, c.purge_queue
+        self.members, self.stores, self.service = c.member_resolver, c.purge_stores, c.purge_service
+        self.failures: list[Exception] = []
 
     def request(self, scope: PurgeTarget, reason: str = "consent-revoked") -> PurgeRecord:
         at = self.clock()

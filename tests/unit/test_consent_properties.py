@@ -19,7 +19,7 @@ from functions.domain.consent import legacy_excluded_groups
 from functions.domain.events import parse_event
 from functions.domain.inclusion import GroupMembership, TenantInclusion
 from tests.support import admin_center as ac
-from tests.support.memory_stores import Services
+from tests.support.container import Services
 
 BASE = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 NOW = BASE + timedelta(days=1)

@@ -9,7 +9,7 @@ from functions.domain.events import LegacyConsentImported, Provenance
 from functions.domain.purge import GroupScope
 from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
-from tests.support.memory_stores import Services
+from tests.support.container import Services
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())

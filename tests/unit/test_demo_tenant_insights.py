@@ -1,6 +1,6 @@
 """On the demo's synthetic tenant the insights rank instead of saturating (tests/support/demo_tenant.py).
 
-The tenant is the one `make demo` ingests, generated in memory and turned into stored facts by the
+The tenant is the one `make demo` ingests, generated in memory and turned into stored interactions by the
 ingestion rules, so these are the numbers the demo's "top contacts" table shows for the same clock.
 """
 
@@ -28,7 +28,8 @@ def tenant_at(clock_index: int) -> IngestedTenant:
 
 def top_health(tenant: IngestedTenant) -> list[Health]:
     return [
-        relationship_health(tenant.facts_of(address), tenant.now) for address in tenant.top_contacts[:TOP]
+        relationship_health(tenant.interactions_of(address), tenant.now)
+        for address in tenant.top_contacts[:TOP]
     ]
 
 
@@ -54,7 +55,7 @@ def test_whenever_the_demo_runs_its_top_five_spread_out_and_none_saturates(clock
 def test_the_colleagues_who_know_the_top_contact_best_are_told_apart_below_saturation() -> None:
     tenant = tenant_at(0)
 
-    colleagues = who_knows_whom(tenant.facts_of(tenant.top_contacts[0]), tenant.now, tenant.directory)
+    colleagues = who_knows_whom(tenant.interactions_of(tenant.top_contacts[0]), tenant.now, tenant.directory)
 
     assert len(colleagues) == TOP
     assert len({colleague.raw for colleague in colleagues}) == TOP

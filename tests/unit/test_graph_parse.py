@@ -17,7 +17,7 @@ from functions.adapters.graph_parse import (
     parse_users_page,
 )
 from functions.domain.errors import GraphMalformedResponse
-from functions.domain.records import Attendee
+from functions.domain.metadata import Attendee
 
 MAILBOX = "5f3c7c1e-8d0e-4d7a-9b1a-3f6a2a1e0b11"
 NEXT = "https://graph.microsoft.com/v1.0/users/x/messages?$skip=10"

@@ -19,32 +19,40 @@ EXCLUDED = "zoe"
 K_WEEKLY = 2 * 30 / (7 * math.log(2)) * (1 - 2 ** (-365 / 30))  # an email each way a week: 12.36
 
 
-def breakdown(facts: list[Interaction], config: HealthConfig | None = None) -> Breakdown:
-    return health_breakdown(distinct_interactions(facts, NOW, frozenset()), NOW, config or HealthConfig())
+def breakdown(interactions: list[Interaction], config: HealthConfig | None = None) -> Breakdown:
+    return health_breakdown(
+        distinct_interactions(interactions, NOW, frozenset()), NOW, config or HealthConfig()
+    )
 
 
-def score(facts: list[Interaction], config: HealthConfig | None = None) -> int:
-    return breakdown(facts, config).score
+def score(interactions: list[Interaction], config: HealthConfig | None = None) -> int:
+    return breakdown(interactions, config).score
 
 
 def steady_exchange(weeks: int) -> list[Interaction]:
     """One email each way every week, the latest today."""
-    facts = []
+    interactions = []
     for week in range(weeks):
         at = NOW - timedelta(weeks=week)
-        facts += [email(f"s{week}", at=at, direction="sent"), email(f"r{week}", at=at, direction="received")]
-    return facts
+        interactions += [
+            email(f"s{week}", at=at, direction="sent"),
+            email(f"r{week}", at=at, direction="received"),
+        ]
+    return interactions
 
 
 def rhythm(multiple: float, cadence: Cadence) -> list[Interaction]:
     """A year of `multiple` times the cadence (an email each way per exchange), seen halfway between two."""
     gap = timedelta(weeks=1) / (multiple * cadence.per_week)
-    facts = []
+    interactions = []
     at = NOW - gap / 2
     while at > NOW - WINDOW:
-        facts += [email(f"s{at}", at=at, direction="sent"), email(f"r{at}", at=at, direction="received")]
+        interactions += [
+            email(f"s{at}", at=at, direction="sent"),
+            email(f"r{at}", at=at, direction="received"),
+        ]
         at -= gap
-    return facts
+    return interactions
 
 
 # --- the formula ----------------------------------------------------------------------------------------
@@ -62,9 +70,9 @@ def test_an_exchange_both_ways_adds_reciprocity() -> None:
     reciprocity = 1 / (1 + K_WEEKLY / 2)  # R = min(1, 1), K_R = K_A / 2
     expected = 100 * (0.4 * activity + 0.3 * 1.0 + 0.3 * reciprocity)
 
-    facts = [email("r1", at=NOW), email("s1", at=NOW, direction="sent")]
+    interactions = [email("r1", at=NOW), email("s1", at=NOW, direction="sent")]
 
-    assert score(facts) == round(expected) == 40
+    assert score(interactions) == round(expected) == 40
 
 
 def test_activity_decays_with_a_30_day_half_life_and_recency_after_the_grace_week() -> None:
@@ -82,17 +90,17 @@ def test_recency_stays_full_for_the_grace_period_of_7_over_f_days() -> None:
     assert breakdown(three_weeks_ago).components.recency == pytest.approx(100 * 2 ** (-14 / 30))
 
 
-def test_a_slower_cadence_scores_the_same_facts_higher() -> None:
-    facts = steady_exchange(8)
+def test_a_slower_cadence_scores_the_same_interactions_higher() -> None:
+    interactions = steady_exchange(8)
 
-    scores = [score(facts, HealthConfig(cadence=Cadence.named(name))) for name in NAMED_CADENCES]
+    scores = [score(interactions, HealthConfig(cadence=Cadence.named(name))) for name in NAMED_CADENCES]
 
     assert scores == sorted(scores)  # weekly, fortnightly, monthly
     assert len(set(scores)) == 3
 
 
 def test_the_module_docstrings_worked_example() -> None:
-    facts = [
+    interactions = [
         email("r1", at=NOW - timedelta(days=2)),
         email("r2", at=NOW - timedelta(days=9)),
         email("r3", at=NOW - timedelta(days=16)),
@@ -100,7 +108,7 @@ def test_the_module_docstrings_worked_example() -> None:
         meeting("e1", at=NOW - timedelta(days=20), direction="sent"),
     ]
 
-    result = breakdown(facts)
+    result = breakdown(interactions)
 
     assert round(result.raw, 1) == 50.3
     assert result.components.to_json() == {"activity": 29.5, "recency": 100.0, "reciprocity": 28.5}
@@ -112,18 +120,20 @@ def test_no_interaction_scores_zero() -> None:
 
 
 def test_a_heavier_meeting_weight_raises_a_meeting_heavy_score() -> None:
-    facts = [meeting(f"e{n}", at=NOW - timedelta(days=n)) for n in range(5)]
+    interactions = [meeting(f"e{n}", at=NOW - timedelta(days=n)) for n in range(5)]
 
-    light = score(facts, HealthConfig(meeting_weight=0.5))
-    heavy = score(facts, HealthConfig(meeting_weight=1.5))
+    light = score(interactions, HealthConfig(meeting_weight=0.5))
+    heavy = score(interactions, HealthConfig(meeting_weight=1.5))
 
-    assert light < score(facts) < heavy
+    assert light < score(interactions) < heavy
 
 
 def test_the_email_weight_applies_to_emails_only() -> None:
-    facts = [meeting(f"e{n}", at=NOW - timedelta(days=n)) for n in range(3)]
+    interactions = [meeting(f"e{n}", at=NOW - timedelta(days=n)) for n in range(3)]
 
-    assert score(facts, HealthConfig(email_weight=0.5)) == score(facts, HealthConfig(email_weight=1.5))
+    assert score(interactions, HealthConfig(email_weight=0.5)) == score(
+        interactions, HealthConfig(email_weight=1.5)
+    )
 
 
 # --- the calibration: anchored to the cadence -----------------------------------------------------------
@@ -211,15 +221,15 @@ def test_too_little_activity_is_not_enough_info_without_score_sub_scores_or_tren
 
 
 def test_three_interactions_are_enough_to_grade() -> None:
-    facts = [email(f"r{n}", at=NOW - timedelta(days=n)) for n in range(3)]
+    interactions = [email(f"r{n}", at=NOW - timedelta(days=n)) for n in range(3)]
 
-    assert relationship_health(facts, NOW).grade != "not_enough_info"
+    assert relationship_health(interactions, NOW).grade != "not_enough_info"
 
 
 def test_copies_in_several_mailboxes_are_one_interaction_for_the_minimum() -> None:
-    facts = [email("r1", at=NOW, user=user) for user in ("alice", "bob", "carol")]
+    interactions = [email("r1", at=NOW, user=user) for user in ("alice", "bob", "carol")]
 
-    assert relationship_health(facts, NOW).grade == "not_enough_info"
+    assert relationship_health(interactions, NOW).grade == "not_enough_info"
 
 
 def test_a_steady_weekly_exchange_is_good_and_steady() -> None:
@@ -237,7 +247,9 @@ def test_a_relationship_that_started_this_month_is_improving() -> None:
 
 
 def test_a_relationship_that_went_quiet_a_month_ago_is_declining() -> None:
-    quiet = [replace(fact, at=fact.at - timedelta(days=31)) for fact in steady_exchange(20)]
+    quiet = [
+        replace(interaction, at=interaction.at - timedelta(days=31)) for interaction in steady_exchange(20)
+    ]
 
     health = relationship_health(quiet, NOW)
 
@@ -271,9 +283,9 @@ configs = st.builds(
 
 @given(histories(), configs)
 def test_the_score_and_its_sub_scores_are_always_between_0_and_100(
-    facts: list[Interaction], config: HealthConfig
+    interactions: list[Interaction], config: HealthConfig
 ) -> None:
-    result = breakdown(facts, config)
+    result = breakdown(interactions, config)
     parts = result.components
 
     assert 0 <= result.score <= 100
@@ -282,59 +294,63 @@ def test_the_score_and_its_sub_scores_are_always_between_0_and_100(
 
 @given(histories(prefix="old"), histories(max_interactions=3, prefix="new"), configs)
 def test_adding_interactions_never_lowers_the_score(
-    facts: list[Interaction], more: list[Interaction], config: HealthConfig
+    interactions: list[Interaction], more: list[Interaction], config: HealthConfig
 ) -> None:
-    assert breakdown(facts + more, config).raw >= breakdown(facts, config).raw
-    assert score(facts + more, config) >= score(facts, config)
+    assert breakdown(interactions + more, config).raw >= breakdown(interactions, config).raw
+    assert score(interactions + more, config) >= score(interactions, config)
 
 
 @given(histories(max_interactions=1, prefix="new"), histories(prefix="old"), configs)
 def test_adding_a_reply_from_the_other_side_never_lowers_the_score(
-    reply: list[Interaction], facts: list[Interaction], config: HealthConfig
+    reply: list[Interaction], interactions: list[Interaction], config: HealthConfig
 ) -> None:
     assume(reply)
-    side = {fact.direction for fact in facts}
-    answer = [replace(fact, direction="received" if "sent" in side else "sent") for fact in reply]
+    side = {interaction.direction for interaction in interactions}
+    answer = [
+        replace(interaction, direction="received" if "sent" in side else "sent") for interaction in reply
+    ]
 
-    assert score(facts + answer, config) >= score(facts, config)
+    assert score(interactions + answer, config) >= score(interactions, config)
 
 
 @given(histories(prefix="k"), st.data(), configs)
 def test_a_more_recent_interaction_never_lowers_the_score(
-    facts: list[Interaction], data: st.DataObject, config: HealthConfig
+    interactions: list[Interaction], data: st.DataObject, config: HealthConfig
 ) -> None:
-    assume(facts)
-    key = data.draw(st.sampled_from(sorted({fact.key for fact in facts})))
+    assume(interactions)
+    key = data.draw(st.sampled_from(sorted({interaction.key for interaction in interactions})))
     moved_by = timedelta(minutes=data.draw(st.integers(1, 400 * 24 * 60)))
     # every copy of the interaction moves together, and never past now
     later = [
-        replace(fact, at=min(fact.at + moved_by, NOW)) if fact.key == key and fact.at <= NOW else fact
-        for fact in facts
+        replace(interaction, at=min(interaction.at + moved_by, NOW))
+        if interaction.key == key and interaction.at <= NOW
+        else interaction
+        for interaction in interactions
     ]
 
-    assert breakdown(later, config).raw >= breakdown(facts, config).raw
-    assert score(later, config) >= score(facts, config)
+    assert breakdown(later, config).raw >= breakdown(interactions, config).raw
+    assert score(later, config) >= score(interactions, config)
 
 
 @given(histories(prefix="old"), histories(max_interactions=4, prefix="new"), configs)
 def test_strictly_more_activity_at_the_same_recency_and_reciprocity_never_ranks_lower(
-    facts: list[Interaction], extra: list[Interaction], config: HealthConfig
+    interactions: list[Interaction], extra: list[Interaction], config: HealthConfig
 ) -> None:
-    seen = distinct_interactions(facts, NOW, frozenset())
+    seen = distinct_interactions(interactions, NOW, frozenset())
     assume(seen)
-    latest = seen[-1].fact.at
+    latest = seen[-1].interaction.at
     # The extra interactions go to the side with more weight (so the matched weight R stays), and no
     # later than the latest one (so recency stays): only the activity grows.
-    sent, received = (_side_weight(facts, side, config) for side in ("sent", "received"))
+    sent, received = (_side_weight(interactions, side, config) for side in ("sent", "received"))
     side = "sent" if sent >= received else "received"
     more = [
-        replace(fact, direction=side, at=min(fact.at, latest))
-        for fact in extra
-        if NOW - WINDOW < fact.at <= NOW
+        replace(interaction, direction=side, at=min(interaction.at, latest))
+        for interaction in extra
+        if NOW - WINDOW < interaction.at <= NOW
     ]
     assume(more)
 
-    fewer_result, more_result = breakdown(facts, config), breakdown(facts + more, config)
+    fewer_result, more_result = breakdown(interactions, config), breakdown(interactions + more, config)
 
     assert more_result.components.recency == fewer_result.components.recency
     assert more_result.components.reciprocity == fewer_result.components.reciprocity
@@ -343,18 +359,18 @@ def test_strictly_more_activity_at_the_same_recency_and_reciprocity_never_ranks_
     assert ranked[0][0] == "more" or ranked[0][1] == ranked[1][1]
 
 
-def _side_weight(facts: list[Interaction], direction: str, config: HealthConfig) -> float:
+def _side_weight(interactions: list[Interaction], direction: str, config: HealthConfig) -> float:
     """The documented decayed weight of one side: sum of weight(kind) * 2 ** (-age / 30)."""
     return math.fsum(
-        config.weight(occurrence.fact.kind)
-        * 2 ** (-max((NOW - occurrence.fact.at).total_seconds() / 86_400, 0) / 30)
-        for occurrence in distinct_interactions(facts, NOW, frozenset())
-        if occurrence.fact.direction == direction
+        config.weight(occurrence.interaction.kind)
+        * 2 ** (-max((NOW - occurrence.interaction.at).total_seconds() / 86_400, 0) / 30)
+        for occurrence in distinct_interactions(interactions, NOW, frozenset())
+        if occurrence.interaction.direction == direction
     )
 
 
 @given(histories(users=("alice", "bob")), histories(users=(EXCLUDED,)))
-def test_an_excluded_users_facts_never_influence_health(
+def test_an_excluded_users_interactions_never_influence_health(
     included: list[Interaction], excluded: list[Interaction]
 ) -> None:
     with_excluded = relationship_health(included + excluded, NOW, excluded_users=frozenset({EXCLUDED}))

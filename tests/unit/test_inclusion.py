@@ -181,7 +181,7 @@ user_ids = st.sampled_from((ALICE, BOB))
     held=st.sets(user_ids),
     user=user_ids,
 )
-def test_a_user_is_included_exactly_when_no_rule_excludes_them(  # noqa: PLR0917  (a draw per fact)
+def test_a_user_is_included_exactly_when_no_rule_excludes_them(  # noqa: PLR0917  (a draw per interaction)
     state: str,
     out: set[str],
     listed: set[str],

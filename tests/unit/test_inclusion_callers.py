@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.bootstrap import Container
 from functions.domain.consent import TenantConsent, grant, import_legacy, revoke
 from functions.domain.contacts import contact_hash
 from functions.domain.errors import Forbidden, MembershipPending, NotFound
@@ -22,28 +24,19 @@ from functions.domain.inclusion import GroupMembership, TenantInclusion
 from functions.domain.ingestion import INCREMENTAL, UserProfile
 from functions.domain.insights import relationship_kpis
 from functions.domain.interactions import Interaction
+from functions.domain.metadata import DirectoryUser
 from functions.domain.optouts import GroupOptOuts, change_user, replace_groups
 from functions.domain.purge import PurgeRecord, new_purge
-from functions.domain.records import DirectoryUser
 from functions.domain.scope import Scope
-from functions.services.backup import BackupService
-from functions.services.ingestion import IngestionWorker, WindowRequest
-from functions.services.insights import InsightService
-from functions.services.membership import MembershipService
-from functions.services.purge import PurgeService
-from functions.services.restore import RestoreService
-from functions.services.scheduling import ResumeAfterPurge, SchedulingService
+from functions.services.ingestion import WindowRequest
+from tests.support.container import app_settings, memory_container
 from tests.support.memory_ingestion import (
     DirectoryGraph,
     MemoryBackupStore,
     MemoryContactStore,
     MemoryCursorStore,
-    MemoryIntroductionStore,
     MemorySliceStore,
-    backup_record,
 )
-from tests.support.memory_stores import Services
-from tests.support.purge_fakes import StaticMembers
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TENANT = "7e1a5c3b-0b7d-4a8e-9f61-2c4d5e6f7a8b"
@@ -104,7 +97,7 @@ def consent_of(kind: str) -> TenantConsent:
     return revoke(granted, change(NOW - timedelta(days=1)), "p").consent if kind == "revoked" else granted
 
 
-def fact(user: str, index: int) -> Interaction:
+def interaction(user: str, index: int) -> Interaction:
     return Interaction(
         key=f"m{index}", kind="email", user_id=user, contact=CONTACT, at=NOW - timedelta(days=index + 1),
         direction="received", user_role="reader", contact_role="author", conversation=f"c{index}",
@@ -117,10 +110,17 @@ class World:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.services = Services(group_policy="retain")
-        s = self.services
-        consent = consent_of(state.consent)
-        s.consents.save(consent, None, [])
+        self.graph = DirectoryGraph(
+            [DirectoryUser(u, f"User {i}", f"user{i}@contoso.com", f"user{i}@contoso.com") for i, u in
+             enumerate(USERS)],
+            {g: set(state.members[g]) for g in GROUPS},
+        )  # fmt: skip
+        self.c = memory_container(
+            settings=app_settings(CONTACT_HASH_KEY=KEY.decode(), GROUP_OPTOUT_EXISTING_DATA="retain"),
+            clock=lambda: NOW, graph_factory=lambda: self.graph,
+        )  # fmt: skip
+        c = self.c
+        c.consent_store.save(consent_of(state.consent), None, [])
         for user in state.opted_out | state.opted_back_in:
             opted = change_user(
                 None, tenant_id=TENANT, user_id=user, opted_out=True, provenance=change(), purge_id="p"
@@ -132,41 +132,42 @@ class World:
                     provenance=change(NOW - timedelta(days=1)), purge_id="p",
                 ).user  # fmt: skip
             assert opted is not None
-            s.optouts.save_user(opted, None)
+            c.optout_store.save_user(opted, None)
         listed = replace_groups(GroupOptOuts(TENANT), state.listed, change()).groups
-        s.optouts.save_groups(listed, None)
+        c.optout_store.save_groups(listed, None)
         stored = {u: frozenset(g for g in state.resolved if u in state.members[g]) for u in USERS}
-        s.optouts.save_membership(
+        c.optout_store.save_membership(
             TENANT,
             GroupMembership(state.resolved, {u: g for u, g in stored.items() if g}, listed.version, NOW),
         )
         for record in self.unfinished_purges():
-            s.purges.create(record)
-        self.cursors, self.slices = MemoryCursorStore(), MemorySliceStore()
-        self.introductions = MemoryIntroductionStore()
-        self.sent = _Sent()
-        self.contacts, self.backups = MemoryContactStore(), MemoryBackupStore()
-        self.graph = DirectoryGraph(
-            [DirectoryUser(u, f"User {i}", f"user{i}@contoso.com", f"user{i}@contoso.com") for i, u in
-             enumerate(USERS)],
-            {g: set(state.members[g]) for g in GROUPS},
-        )  # fmt: skip
+            c.purge_store.create(record)
         for index, user in enumerate(USERS):  # everyone's data from before anything excluded them
-            facts = [fact(user, index)]
-            self.slices.write(TENANT, user, facts, "seed")
-            self.contacts.write(TENANT, facts, "seed")
-            self.backups.write(TENANT, user, DAY, [backup_record(f) for f in facts])
-        self.cursors.save_profiles(
+            interactions = [interaction(user, index)]
+            c.slice_store.write(TENANT, user, interactions, "seed")
+            c.contact_store.write(TENANT, interactions, "seed")
+            c.backup_store.write(TENANT, user, DAY, interactions)
+        c.cursor_store.save_profiles(
             UserProfile(
-                TENANT,
-                u,
-                f"User {i}",
-                f"user{i}@contoso.com",
-                f"user{i}@contoso.com",
-                present=True,
+                TENANT, u, f"User {i}", f"user{i}@contoso.com", f"user{i}@contoso.com", present=True,
                 seen_at=NOW,
             )
             for i, u in enumerate(USERS)
+        )  # fmt: skip
+
+    def variant(self, **parts: Any) -> Container:
+        """The same decision facts and data, with some parts of its own (so one caller cannot disturb the
+        next: a restore's re-applied purges delete, a backup writes)."""
+        c = self.c
+        shared = {
+            name: getattr(c, name)
+            for name in (
+                "consent_store", "optout_store", "purge_store", "audit_log", "work_queues", "cursor_store",
+                "slice_store", "contact_store", "introduction_store", "backup_store",
+            )
+        }  # fmt: skip
+        return memory_container(
+            settings=c.settings, clock=lambda: NOW, graph_factory=lambda: self.graph, **(shared | parts)
         )
 
     def unfinished_purges(self) -> list[PurgeRecord]:
@@ -178,16 +179,12 @@ class World:
         ]
 
     def inclusion(self) -> TenantInclusion:
-        return self.services.inclusion.tenant(TENANT, NOW)
+        return self.c.inclusion.tenant(TENANT, NOW)
 
     # --- the callers --------------------------------------------------------------------------------------
 
     def fence_answers(self) -> dict[str, bool | str]:
-        worker = IngestionWorker(
-            self.services.inclusion, self.slices, self.contacts, self.cursors,  # type: ignore[arg-type]
-            requests=self.services.queues, audit=self.services.audit, graph_factory=lambda: self.graph,
-            contact_hash_key=KEY, clock=lambda: NOW,
-        )  # fmt: skip
+        worker = self.c.ingestion_worker
         answers: dict[str, bool | str] = {}
         for user in USERS:
             try:
@@ -200,24 +197,15 @@ class World:
 
     def backup_answers(self) -> dict[str, bool]:
         backups = MemoryBackupStore()
-        service = BackupService(
-            self.services.inclusion, self.cursors, self.slices,  # type: ignore[arg-type]
-            backups=backups, tenants=self.services.consents, audit=self.services.audit,  # type: ignore[arg-type]
-        )  # fmt: skip
-        service.back_up_tenant(TENANT, NOW)
+        self.variant(backup_store=backups).backup_service.back_up_tenant(TENANT, NOW)
         # Not even a copy that was taken back afterwards: an excluded person's data is never copied.
         return {u: any(name.startswith(f"{TENANT}/{u}/") for name in backups.written) for u in USERS}
 
-    def insights(self) -> InsightService:
-        return InsightService(
-            self.services.inclusion, self.contacts, self.cursors, self.introductions,
-            contact_hash_key=KEY,
-        )  # fmt: skip
-
     def insight_answers(self) -> tuple[dict[str, bool], dict[str, object] | None]:
+        insights = self.c.insight_service
         try:
-            who = self.insights().who_knows_whom(TENANT, ADDRESS, NOW)
-            relationship = self.insights().relationship(TENANT, ADDRESS, NOW)
+            who = insights.who_knows_whom(TENANT, ADDRESS, NOW)
+            relationship = insights.relationship(TENANT, ADDRESS, NOW)
         except NotFound:
             return dict.fromkeys(USERS, False), None
         shown = {c["userId"] for c in who["colleagues"]}
@@ -227,7 +215,7 @@ class World:
         answers: dict[str, bool | str] = {}
         for user in USERS:
             try:
-                self.insights().introduce(TENANT, ADDRESS, self.colleague(), user, NOW)
+                self.c.insight_service.introduce(TENANT, ADDRESS, self.colleague(), user, NOW)
             except Forbidden:
                 answers[user] = False
             except MembershipPending:
@@ -244,17 +232,15 @@ class World:
 
     def restore_answers(self) -> dict[str, bool]:
         slices = MemorySliceStore()
-        purge = PurgeService(self.services.purges, _NoStores(), self.services.audit, StaticMembers())  # type: ignore[arg-type]
-        restore = RestoreService(
-            self.backups, slices, MemoryContactStore(), _NoPurges(), purge,  # type: ignore[arg-type]
-            inclusion=self.services.inclusion, audit=self.services.audit,
-        )  # fmt: skip
-        restore.restore(TENANT, DAY, NOW)
-        return {u: any(w[1] == u for w in slices.writes) for u in USERS}
+        own = self.variant(
+            slice_store=slices, contact_store=MemoryContactStore(), cursor_store=MemoryCursorStore()
+        )
+        own.restore_service.restore(TENANT, DAY, NOW)
+        return {u: any(w[1] == u and w[2] == "restore" for w in slices.writes) for u in USERS}
 
     def resume_answers(self) -> dict[str, bool]:
-        resume = ResumeAfterPurge(self.services.inclusion, self.services.queues)
-        done = replace(new_purge(Scope("user", TENANT, user_id=USERS[0]), "user-opt-out", change()))
+        resume = self.c.purge_completed
+        done = new_purge(Scope("user", TENANT, user_id=USERS[0]), "user-opt-out", change())
         answers = {}
         for user in USERS:
             record = replace(done, scope=Scope("user", TENANT, user_id=user), status="completed")
@@ -262,41 +248,8 @@ class World:
         return answers
 
     def schedule(self) -> set[str]:
-        s = self.services
-        membership = MembershipService(
-            s.consents, s.optouts, self.cursors, s.queues, purge_requests=_purge_requests(s),  # type: ignore[arg-type]
-            audit=s.audit, graph_factory=lambda: self.graph, group_policy="retain",
-        )  # fmt: skip
-        scheduler = SchedulingService(
-            s.inclusion, membership, self.cursors, s.consents,  # type: ignore[arg-type]
-            queues=self.sent, requests=s.queues, audit=s.audit, graph_factory=lambda: self.graph,
-        )  # fmt: skip
-        scheduler.schedule_tenant(TENANT, NOW)
-        return {str(m["userId"]) for m in self.sent.messages if m.get("type") == "window"}
-
-
-class _Sent:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, object]] = []
-
-    def send(self, queue: str, message: dict[str, object]) -> None:
-        self.messages.append(dict(message))
-
-
-class _NoStores:
-    live: tuple[object, ...] = ()
-    backups: tuple[object, ...] = ()
-
-
-class _NoPurges:
-    def list(self, tenant_id: str) -> list[PurgeRecord]:
-        return []
-
-
-def _purge_requests(services: Services) -> object:
-    from functions.services.consent import PurgeRequests  # noqa: PLC0415  (only the scheduler needs it)
-
-    return PurgeRequests(services.purges, services.queues, services.audit)
+        self.c.scheduling_service.schedule_tenant(TENANT, NOW)
+        return {str(m["userId"]) for m in self.c.work_queues.windows if m.get("type") == "window"}
 
 
 RUNS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -332,12 +285,14 @@ def test_no_insight_counts_anything_of_a_person_who_is_not_included(state: State
     world = World(state)
     inclusion = world.inclusion()
     _, relationship = world.insight_answers()
-    included_facts = [f for f in world.contacts.facts(TENANT, CONTACT) if inclusion.includes(f.user_id)]
+    included_interactions = [
+        f for f in world.c.contact_store.interactions(TENANT, CONTACT) if inclusion.includes(f.user_id)
+    ]
     if relationship is None:
-        assert not included_facts
+        assert not included_interactions
         return
     unknown = any(inclusion.decide(u).transient for u in USERS)
-    expected = relationship_kpis(included_facts, NOW, partial=unknown).to_json()
+    expected = relationship_kpis(included_interactions, NOW, partial=unknown).to_json()
     assert {k: relationship[k] for k in expected} == expected
 
 
@@ -352,7 +307,7 @@ def test_scheduling_queues_work_exactly_for_the_users_included_once_membership_i
     assert after.membership_fresh or not after.tenant_decision().included
     assert scheduled == {u for u in USERS if after.includes(u)}
     if after.tenant_decision().included:  # a tenant that is out is its tenant purge's to clean
-        assert set(world.cursors.profiles(TENANT)) == {u for u in USERS if after.includes(u)}
+        assert set(world.c.cursor_store.profiles(TENANT)) == {u for u in USERS if after.includes(u)}
     else:
         assert world.graph.calls == []  # nothing is read of a tenant that is out
 

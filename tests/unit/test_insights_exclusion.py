@@ -1,4 +1,5 @@
-"""An excluded user never appears in the insights, whatever the facts (InsightService, in-memory stores)."""
+"""An excluded user never appears in the insights, whatever the interactions (InsightService, in-memory
+stores)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,28 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.adapters.introduction_store import IntroductionRequest
 from functions.domain.contacts import contact_hash
 from functions.domain.errors import NotFound
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
-from functions.domain.introductions import IntroductionTemplate
+from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
 from functions.services.consent import api_provenance
 from functions.services.insights import InsightService
+from tests.support.container import Services
 from tests.support.interactions import NOW, USERS, histories
-from tests.support.memory_stores import Services
 
 TENANT = "11111111-1111-4111-8111-111111111111"
 KEY = b"k"
 ADDRESS = "buyer@customer.example"
 
 
-class Facts:
-    def __init__(self, facts: list[Interaction]) -> None:
+class ContactInteractions:
+    def __init__(self, interactions: list[Interaction]) -> None:
         hashed = contact_hash(KEY, TENANT, ADDRESS)
-        self._facts = [replace(f, contact=hashed) for f in facts]
+        self._interactions = [replace(f, contact=hashed) for f in interactions]
 
-    def facts(self, tenant_id: str, contact: str) -> list[Interaction]:
-        return [f for f in self._facts if f.contact == contact]
+    def interactions(self, tenant_id: str, contact: str) -> list[Interaction]:
+        return [f for f in self._interactions if f.contact == contact]
 
 
 class Cursors:
@@ -64,12 +64,12 @@ class NoIntroductions:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    facts=histories(),
+    interactions=histories(),
     opted_out=st.frozensets(st.sampled_from(USERS), max_size=3),
     group_excluded=st.frozensets(st.sampled_from(USERS), max_size=3),
 )
 def test_an_excluded_user_never_appears_as_a_colleague(
-    facts: list[Interaction], opted_out: frozenset[str], group_excluded: frozenset[str]
+    interactions: list[Interaction], opted_out: frozenset[str], group_excluded: frozenset[str]
 ) -> None:
     services = Services()
     services.consent.grant(TENANT, frozenset(), api_provenance(None, NOW), enforce_order=False)
@@ -79,12 +79,16 @@ def test_an_excluded_user_never_appears_as_a_colleague(
     if group_excluded:
         services.exclude_by_group(TENANT, group_excluded, NOW)
     insights = InsightService(
-        services.inclusion, Facts(facts), Cursors(), NoIntroductions(), contact_hash_key=KEY
+        services.inclusion,
+        ContactInteractions(interactions),
+        Cursors(),
+        NoIntroductions(),
+        contact_hash_key=KEY,
     )
     excluded = opted_out | group_excluded
     try:
         answer = insights.who_knows_whom(TENANT, ADDRESS, NOW)
     except NotFound:
-        assert all(f.user_id in excluded for f in facts)
+        assert all(f.user_id in excluded for f in interactions)
         return
     assert not {c["userId"] for c in answer["colleagues"]} & excluded

@@ -1,4 +1,4 @@
-"""From mailbox metadata to stored facts, and back to distinct interactions (domain/interactions.py)."""
+"""From mailbox metadata to stored interactions, and back to distinct interactions (interactions.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from functions.domain.contacts import ContactHasher
 from functions.domain.interactions import (
     MAX_MEETING_MINUTES,
     Directory,
-    Interaction,
     distinct_interactions,
     interactions_from_meeting,
     interactions_from_message,
 )
-from functions.domain.records import Attendee, DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import Attendee, DirectoryUser, MeetingMeta, MessageMeta
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SENT = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
@@ -93,26 +92,35 @@ def test_a_user_address_outside_verified_domains_is_internal() -> None:
     assert Directory([guest_domain_user], ["contoso.com"]).is_internal("carol@acquired.example")
 
 
-def test_a_received_email_gives_one_fact_authored_by_the_contact() -> None:
-    [fact] = interactions_from_message(message(), DIRECTORY, HASH)
+def test_a_received_email_gives_one_interaction_authored_by_the_contact() -> None:
+    [interaction] = interactions_from_message(message(), DIRECTORY, HASH)
 
-    assert fact.kind == "email"
-    assert fact.user_id == ALICE.user_id
-    assert fact.contact == HASH("ann@fabrikam.com")
-    assert (fact.direction, fact.user_role, fact.contact_role) == ("received", "reader", "author")
-    assert fact.at == SENT
-    assert fact.minutes == 0.0
+    assert interaction.kind == "email"
+    assert interaction.user_id == ALICE.user_id
+    assert interaction.contact == HASH("ann@fabrikam.com")
+    assert (interaction.direction, interaction.user_role, interaction.contact_role) == (
+        "received",
+        "reader",
+        "author",
+    )
+    assert interaction.at == SENT
+    assert interaction.minutes == 0.0
 
 
-def test_an_email_we_send_gives_one_fact_per_external_recipient() -> None:
+def test_an_email_we_send_gives_one_interaction_per_external_recipient() -> None:
     sent = message(
         sender="alice@contoso.com", to=("ann@fabrikam.com", "ben@fabrikam.com"), cc=("bob@contoso.com",)
     )
 
-    facts = interactions_from_message(sent, DIRECTORY, HASH)
+    interactions = interactions_from_message(sent, DIRECTORY, HASH)
 
-    assert {fact.contact for fact in facts} == {HASH("ann@fabrikam.com"), HASH("ben@fabrikam.com")}
-    assert {(f.direction, f.user_role, f.contact_role) for f in facts} == {("sent", "author", "reader")}
+    assert {interaction.contact for interaction in interactions} == {
+        HASH("ann@fabrikam.com"),
+        HASH("ben@fabrikam.com"),
+    }
+    assert {(f.direction, f.user_role, f.contact_role) for f in interactions} == {
+        ("sent", "author", "reader")
+    }
 
 
 def test_a_colleague_copied_on_our_email_is_a_reader_of_it() -> None:
@@ -120,9 +128,13 @@ def test_a_colleague_copied_on_our_email_is_a_reader_of_it() -> None:
         mailbox=BOB.user_id, sender="alice@contoso.com", to=("ann@fabrikam.com",), cc=("bob@contoso.com",)
     )
 
-    [fact] = interactions_from_message(copy, DIRECTORY, HASH)
+    [interaction] = interactions_from_message(copy, DIRECTORY, HASH)
 
-    assert (fact.user_id, fact.direction, fact.user_role) == (BOB.user_id, "sent", "reader")
+    assert (interaction.user_id, interaction.direction, interaction.user_role) == (
+        BOB.user_id,
+        "sent",
+        "reader",
+    )
 
 
 def test_a_bcc_recipient_and_repeated_recipients_count_once_each() -> None:
@@ -133,9 +145,9 @@ def test_a_bcc_recipient_and_repeated_recipients_count_once_each() -> None:
         bcc=("ben@fabrikam.com",),
     )
 
-    facts = interactions_from_message(sent, DIRECTORY, HASH)
+    interactions = interactions_from_message(sent, DIRECTORY, HASH)
 
-    assert sorted(fact.contact for fact in facts) == sorted(
+    assert sorted(interaction.contact for interaction in interactions) == sorted(
         [HASH("ann@fabrikam.com"), HASH("ben@fabrikam.com")]
     )
 
@@ -143,7 +155,10 @@ def test_a_bcc_recipient_and_repeated_recipients_count_once_each() -> None:
 def test_every_external_participant_of_a_received_email_is_a_contact_of_it() -> None:
     received = message(to=("alice@contoso.com",), cc=("ben@fabrikam.com",))
 
-    roles = {fact.contact: fact.contact_role for fact in interactions_from_message(received, DIRECTORY, HASH)}
+    roles = {
+        interaction.contact: interaction.contact_role
+        for interaction in interactions_from_message(received, DIRECTORY, HASH)
+    }
 
     assert roles == {HASH("ann@fabrikam.com"): "author", HASH("ben@fabrikam.com"): "reader"}
 
@@ -164,11 +179,11 @@ def test_different_emails_have_different_keys() -> None:
 
 
 def test_keys_do_not_reveal_the_message_id() -> None:
-    [fact] = interactions_from_message(message(), DIRECTORY, HASH)
+    [interaction] = interactions_from_message(message(), DIRECTORY, HASH)
 
-    assert "fabrikam" not in fact.key
-    assert "conv" not in fact.conversation
-    assert len(fact.key) == 32
+    assert "fabrikam" not in interaction.key
+    assert "conv" not in interaction.conversation
+    assert len(interaction.key) == 32
 
 
 def test_an_email_without_internet_message_id_still_counts_with_a_mailbox_local_key() -> None:
@@ -190,18 +205,22 @@ def test_an_email_without_internet_message_id_still_counts_with_a_mailbox_local_
     ],
     ids=["internal-only", "draft", "no-sender", "empty-address"],
 )
-def test_emails_without_an_external_party_or_drafts_give_no_facts(ignored: MessageMeta) -> None:
+def test_emails_without_an_external_party_or_drafts_give_no_interactions(ignored: MessageMeta) -> None:
     assert interactions_from_message(ignored, DIRECTORY, HASH) == []
 
 
 def test_a_meeting_we_organise_is_sent_with_its_length_and_our_organizer_role() -> None:
-    [fact] = interactions_from_meeting(meeting(), DIRECTORY, HASH)
+    [interaction] = interactions_from_meeting(meeting(), DIRECTORY, HASH)
 
-    assert fact.kind == "meeting"
-    assert (fact.direction, fact.user_role, fact.contact_role) == ("sent", "organizer", "attendee")
-    assert fact.minutes == 45.0
-    assert fact.at == SENT
-    assert fact.conversation == ""
+    assert interaction.kind == "meeting"
+    assert (interaction.direction, interaction.user_role, interaction.contact_role) == (
+        "sent",
+        "organizer",
+        "attendee",
+    )
+    assert interaction.minutes == 45.0
+    assert interaction.at == SENT
+    assert interaction.conversation == ""
 
 
 def test_a_meeting_the_customer_organises_is_received() -> None:
@@ -211,10 +230,14 @@ def test_a_meeting_the_customer_organises_is_received() -> None:
         attendees=(Attendee("bob@contoso.com", "required", "tentativelyAccepted"),),
     )
 
-    [fact] = interactions_from_meeting(invite, DIRECTORY, HASH)
+    [interaction] = interactions_from_meeting(invite, DIRECTORY, HASH)
 
-    assert (fact.direction, fact.user_role, fact.contact_role) == ("received", "attendee", "organizer")
-    assert fact.contact == HASH("ann@fabrikam.com")
+    assert (interaction.direction, interaction.user_role, interaction.contact_role) == (
+        "received",
+        "attendee",
+        "organizer",
+    )
+    assert interaction.contact == HASH("ann@fabrikam.com")
 
 
 def test_declines_are_recorded_for_the_user_and_for_the_contact() -> None:
@@ -226,9 +249,9 @@ def test_declines_are_recorded_for_the_user_and_for_the_contact() -> None:
         ),
     )
 
-    [fact] = interactions_from_meeting(invite, DIRECTORY, HASH)
+    [interaction] = interactions_from_meeting(invite, DIRECTORY, HASH)
 
-    assert (fact.user_role, fact.contact_role) == ("declined", "declined")
+    assert (interaction.user_role, interaction.contact_role) == ("declined", "declined")
 
 
 def test_the_organizer_listed_among_attendees_is_not_a_second_contact() -> None:
@@ -249,15 +272,15 @@ def test_the_organizer_listed_among_attendees_is_not_a_second_contact() -> None:
     ],
     ids=["cancelled", "internal-only", "external-room-only", "no-organizer"],
 )
-def test_cancelled_or_internal_meetings_give_no_facts(ignored: MeetingMeta) -> None:
+def test_cancelled_or_internal_meetings_give_no_interactions(ignored: MeetingMeta) -> None:
     assert interactions_from_meeting(ignored, DIRECTORY, HASH) == []
 
 
 @pytest.mark.parametrize(("length", "counted"), [(24 * 60, MAX_MEETING_MINUTES), (-30, 0.0)])
 def test_meeting_minutes_are_capped_at_a_working_day_and_never_negative(length: int, counted: float) -> None:
-    [fact] = interactions_from_meeting(meeting(minutes=length), DIRECTORY, HASH)
+    [interaction] = interactions_from_meeting(meeting(minutes=length), DIRECTORY, HASH)
 
-    assert fact.minutes == counted
+    assert interaction.minutes == counted
 
 
 def test_the_same_meeting_in_two_calendars_has_the_same_key() -> None:
@@ -266,40 +289,6 @@ def test_the_same_meeting_in_two_calendars_has_the_same_key() -> None:
 
     assert in_alice.key == in_bob.key
     assert (in_alice.user_role, in_bob.user_role) == ("organizer", "attendee")
-
-
-def test_a_fact_survives_a_round_trip_through_its_record() -> None:
-    [fact] = interactions_from_meeting(meeting(), DIRECTORY, HASH)
-
-    assert Interaction.from_record(fact.to_record()) == fact
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [
-        {"kind": "call"},
-        {"direction": "sideways"},
-        {"user_role": "boss"},
-        {"at": "2026-11-20T14:30:00Z"},
-        {"at": datetime(2026, 11, 20)},  # noqa: DTZ001 - a naive time is what is being refused
-        {"minutes": "45"},
-        {"key": 7},
-    ],
-)
-def test_a_record_that_is_not_a_fact_is_refused(damage: dict[str, object]) -> None:
-    [fact] = interactions_from_meeting(meeting(), DIRECTORY, HASH)
-
-    with pytest.raises(ValueError, match="interaction record"):
-        Interaction.from_record({**fact.to_record(), **damage})
-
-
-def test_a_record_missing_a_field_is_refused() -> None:
-    [fact] = interactions_from_meeting(meeting(), DIRECTORY, HASH)
-    record = fact.to_record()
-    del record["contact"]
-
-    with pytest.raises(ValueError, match="contact"):
-        Interaction.from_record(record)
 
 
 def test_distinct_interactions_merge_copies_and_keep_each_users_part() -> None:
@@ -313,7 +302,7 @@ def test_distinct_interactions_merge_copies_and_keep_each_users_part() -> None:
     assert occurrence.participants == ((ALICE.user_id, "author"), (BOB.user_id, "reader"))
 
 
-def test_distinct_interactions_drop_excluded_users_future_and_out_of_window_facts() -> None:
+def test_distinct_interactions_drop_excluded_users_future_and_out_of_window_interactions() -> None:
     [base] = interactions_from_message(message(), DIRECTORY, HASH)
     excluded = replace(base, key="k-excluded", user_id="zoe-id")
     future = replace(base, key="k-future", at=NOW + timedelta(minutes=1))
@@ -322,14 +311,14 @@ def test_distinct_interactions_drop_excluded_users_future_and_out_of_window_fact
 
     kept = distinct_interactions([base, excluded, future, too_old, just_in], NOW, frozenset({"zoe-id"}))
 
-    assert [occurrence.fact.key for occurrence in kept] == ["k-in", base.key]
+    assert [occurrence.interaction.key for occurrence in kept] == ["k-in", base.key]
 
 
-def test_distinct_interactions_refuse_facts_about_several_contacts() -> None:
-    [fact] = interactions_from_message(message(), DIRECTORY, HASH)
+def test_distinct_interactions_refuse_interactions_about_several_contacts() -> None:
+    [interaction] = interactions_from_message(message(), DIRECTORY, HASH)
 
     with pytest.raises(ValueError, match="one contact"):
-        distinct_interactions([fact, replace(fact, contact="another")], NOW, frozenset())
+        distinct_interactions([interaction, replace(interaction, contact="another")], NOW, frozenset())
 
 
 def test_the_representative_of_disagreeing_copies_does_not_depend_on_order() -> None:
@@ -340,4 +329,4 @@ def test_the_representative_of_disagreeing_copies_does_not_depend_on_order() -> 
     [backward] = distinct_interactions([moved, alice_copy], NOW, frozenset())
 
     assert forward == backward
-    assert forward.fact.at == SENT + timedelta(hours=1)
+    assert forward.interaction.at == SENT + timedelta(hours=1)

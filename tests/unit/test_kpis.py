@@ -31,7 +31,7 @@ def test_a_meeting_in_three_calendars_counts_once() -> None:
 
 
 def test_emails_and_meetings_are_counted_by_the_side_that_wrote_or_organised_them() -> None:
-    facts = [
+    interactions = [
         email("s1", at=T, direction="sent"),
         email("s2", at=T, direction="sent"),
         email("r1", at=T, direction="received"),
@@ -40,28 +40,28 @@ def test_emails_and_meetings_are_counted_by_the_side_that_wrote_or_organised_the
         meeting("mr2", at=T, direction="received"),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert (kpis.emails_sent, kpis.emails_received) == (2, 1)
     assert (kpis.meetings_sent, kpis.meetings_received) == (1, 2)
 
 
 def test_our_email_costs_the_writer_5_and_each_copied_colleague_2_5_and_the_contact_2_5() -> None:
-    facts = [
+    interactions = [
         email("m1", at=T, direction="sent", user="alice", user_role="author"),
         email("m1", at=T, direction="sent", user="bob", user_role="reader"),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert kpis.time_spent_by_team_minutes == 5 + 2.5
     assert kpis.time_spent_by_customer_minutes == 2.5
 
 
 def test_the_contacts_email_costs_them_5_and_each_of_our_readers_2_5() -> None:
-    facts = [email("m1", at=T, user="alice"), email("m1", at=T, user="bob")]
+    interactions = [email("m1", at=T, user="alice"), email("m1", at=T, user="bob")]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert kpis.time_spent_by_team_minutes == 2.5 + 2.5
     assert kpis.time_spent_by_customer_minutes == 5
@@ -75,13 +75,13 @@ def test_an_email_from_the_contacts_colleague_counts_as_received_and_the_contact
 
 
 def test_a_meeting_counts_its_length_per_internal_attendee_and_once_for_the_customer() -> None:
-    facts = [
+    interactions = [
         meeting("e1", at=T, user="alice", user_role="organizer", minutes=60),
         meeting("e1", at=T, user="bob", user_role="attendee", minutes=60),
         meeting("e1", at=T, user="carol", user_role="declined", minutes=60),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert kpis.time_spent_by_team_minutes == 2 * 60
     assert kpis.time_spent_by_customer_minutes == 60
@@ -96,12 +96,12 @@ def test_a_meeting_the_contact_declined_costs_them_nothing_but_still_counts() ->
 
 
 def test_an_excluded_writers_copy_is_ignored_but_a_colleagues_copy_still_counts() -> None:
-    facts = [
+    interactions = [
         email("m1", at=T, direction="sent", user=EXCLUDED, user_role="author"),
         email("m1", at=T, direction="sent", user="bob", user_role="reader"),
     ]
 
-    kpis = relationship_kpis(facts, NOW, excluded_users=frozenset({EXCLUDED}))
+    kpis = relationship_kpis(interactions, NOW, excluded_users=frozenset({EXCLUDED}))
 
     assert kpis.emails_sent == 1
     assert (
@@ -110,22 +110,22 @@ def test_an_excluded_writers_copy_is_ignored_but_a_colleagues_copy_still_counts(
 
 
 def test_an_interaction_only_an_excluded_user_holds_does_not_exist_for_the_insights() -> None:
-    facts = [email("m1", at=T, user=EXCLUDED), meeting("e1", at=T, user=EXCLUDED)]
+    interactions = [email("m1", at=T, user=EXCLUDED), meeting("e1", at=T, user=EXCLUDED)]
 
-    kpis = relationship_kpis(facts, NOW, excluded_users=frozenset({EXCLUDED}))
+    kpis = relationship_kpis(interactions, NOW, excluded_users=frozenset({EXCLUDED}))
 
     assert kpis == relationship_kpis([], NOW)
 
 
 def test_response_times_pair_each_email_with_the_first_later_email_of_the_other_side() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received"),
         email("s1", at=T + timedelta(hours=2), direction="sent"),
         email("r2", at=T + timedelta(hours=5), direction="received"),
         email("s2", at=T + timedelta(hours=6), direction="sent"),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert kpis.average_response_hours_by_us == (2 + 1) / 2  # r1 -> s1, r2 -> s2
     assert kpis.response_rate_by_us == 1.0
@@ -134,13 +134,13 @@ def test_response_times_pair_each_email_with_the_first_later_email_of_the_other_
 
 
 def test_several_emails_answered_by_one_reply_each_count_as_answered() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received"),
         email("r2", at=T + timedelta(hours=2), direction="received"),
         email("s1", at=T + timedelta(hours=3), direction="sent"),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert kpis.average_response_hours_by_us == (3 + 1) / 2
     assert kpis.response_rate_by_them == 0.0
@@ -148,50 +148,50 @@ def test_several_emails_answered_by_one_reply_each_count_as_answered() -> None:
 
 
 def test_average_response_hours_are_rounded_to_two_decimals() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received"),
         email("s1", at=T + timedelta(minutes=20), direction="sent"),
     ]
 
-    assert relationship_kpis(facts, NOW).average_response_hours_by_us == 0.33
+    assert relationship_kpis(interactions, NOW).average_response_hours_by_us == 0.33
 
 
 def test_emails_sent_at_the_same_instant_are_not_replies_to_each_other() -> None:
-    facts = [email("r1", at=T, direction="received"), email("s1", at=T, direction="sent")]
+    interactions = [email("r1", at=T, direction="received"), email("s1", at=T, direction="sent")]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert (kpis.response_rate_by_us, kpis.response_rate_by_them) == (0.0, 0.0)
 
 
 def test_an_email_in_another_conversation_is_not_a_reply() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received", conversation="one"),
         email("s1", at=T + timedelta(hours=1), direction="sent", conversation="two"),
     ]
 
-    assert relationship_kpis(facts, NOW).response_rate_by_us == 0.0
+    assert relationship_kpis(interactions, NOW).response_rate_by_us == 0.0
 
 
 def test_emails_without_a_conversation_take_no_part_in_responses() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received", conversation=""),
         email("s1", at=T + timedelta(hours=1), direction="sent", conversation=""),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert (kpis.response_rate_by_us, kpis.response_rate_by_them) == (None, None)
 
 
 def test_a_message_seen_in_two_mailboxes_is_one_message_for_responses() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received", user="alice"),
         email("r1", at=T, direction="received", user="bob"),
         email("s1", at=T + timedelta(hours=4), direction="sent"),
     ]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert (kpis.average_response_hours_by_us, kpis.response_rate_by_us) == (4, 1.0)
 
@@ -205,13 +205,13 @@ def test_without_emails_there_is_no_response_figure() -> None:
 
 
 def test_last_interaction_is_the_latest_with_its_kind_and_direction() -> None:
-    facts = [
+    interactions = [
         email("m1", at=T, direction="sent"),
         meeting("e1", at=T + timedelta(days=2), direction="received"),
         email("m2", at=T + timedelta(days=1), direction="received"),
     ]
 
-    assert relationship_kpis(facts, NOW).last_interaction == LastInteraction(
+    assert relationship_kpis(interactions, NOW).last_interaction == LastInteraction(
         T + timedelta(days=2), "meeting", "received"
     )
 
@@ -235,13 +235,13 @@ def test_the_timeline_has_52_weeks_oldest_first_ending_with_the_week_of_now() ->
 
 def test_a_week_starts_on_monday_at_midnight_utc() -> None:
     monday = datetime.fromisoformat("2026-11-23T00:00:00+00:00")
-    facts = [
+    interactions = [
         email("m1", at=monday),
         email("m2", at=monday - timedelta(seconds=1)),
         meeting("e1", at=monday + timedelta(days=3)),
     ]
 
-    timeline = relationship_kpis(facts, NOW).timeline
+    timeline = relationship_kpis(interactions, NOW).timeline
 
     assert (timeline[-1].emails, timeline[-1].meetings) == (1, 1)
     assert (timeline[-2].emails, timeline[-2].meetings) == (1, 0)
@@ -263,9 +263,9 @@ def test_interactions_before_the_timeline_still_count_in_the_totals() -> None:
 
 
 def test_future_meetings_and_interactions_older_than_a_year_count_in_no_figure_of_the_past_year() -> None:
-    facts = [meeting("e1", at=NOW + timedelta(days=7)), email("m1", at=NOW - timedelta(days=366))]
+    interactions = [meeting("e1", at=NOW + timedelta(days=7)), email("m1", at=NOW - timedelta(days=366))]
 
-    kpis = relationship_kpis(facts, NOW)
+    kpis = relationship_kpis(interactions, NOW)
 
     assert replace(kpis, next_interaction=None) == relationship_kpis([], NOW)
 
@@ -277,12 +277,12 @@ def test_computed_at_is_now_and_accuracy_follows_the_partial_flag() -> None:
 
 
 def test_the_json_shape_is_camel_case_with_utc_times() -> None:
-    facts = [
+    interactions = [
         email("r1", at=T, direction="received"),
         email("s1", at=T + timedelta(hours=2), direction="sent"),
     ]
 
-    body = relationship_kpis(facts, NOW, partial=True).to_json()
+    body = relationship_kpis(interactions, NOW, partial=True).to_json()
 
     assert {key: body[key] for key in body if key != "timeline"} == {
         "emailsSent": 1,
@@ -304,28 +304,28 @@ def test_the_json_shape_is_camel_case_with_utc_times() -> None:
 
 
 @given(histories(), st.randoms(use_true_random=False))
-def test_repeating_or_reordering_facts_never_changes_the_kpis(
-    facts: list[Interaction], rng: random.Random
+def test_repeating_or_reordering_interactions_never_changes_the_kpis(
+    interactions: list[Interaction], rng: random.Random
 ) -> None:
-    reprocessed = facts + facts
+    reprocessed = interactions + interactions
     rng.shuffle(reprocessed)
 
-    assert relationship_kpis(reprocessed, NOW) == relationship_kpis(facts, NOW)
+    assert relationship_kpis(reprocessed, NOW) == relationship_kpis(interactions, NOW)
 
 
 @given(histories(), st.data())
 def test_more_copies_of_the_same_interactions_change_nothing_but_the_teams_time(
-    facts: list[Interaction], data: st.DataObject
+    interactions: list[Interaction], data: st.DataObject
 ) -> None:
     extra_holders = data.draw(st.lists(st.sampled_from(USERS), max_size=3, unique=True))
     copies = [
-        replace(fact, user_id=user, user_role="reader" if fact.kind == "email" else "attendee")
-        for fact in facts
+        replace(interaction, user_id=user, user_role="reader" if interaction.kind == "email" else "attendee")
+        for interaction in interactions
         for user in extra_holders
     ]
 
-    before = relationship_kpis(facts, NOW)
-    after = relationship_kpis(facts + copies, NOW)
+    before = relationship_kpis(interactions, NOW)
+    after = relationship_kpis(interactions + copies, NOW)
 
     assert after.time_spent_by_team_minutes >= before.time_spent_by_team_minutes
     # A colleague attending a meeting ahead that the only other holder declined makes it the next one.
@@ -337,10 +337,10 @@ def test_more_copies_of_the_same_interactions_change_nothing_but_the_teams_time(
 
 
 @given(histories(users=("alice", "bob", "carol")), histories(users=(EXCLUDED,), prefix="k"))
-def test_an_excluded_users_facts_never_influence_the_kpis(
+def test_an_excluded_users_interactions_never_influence_the_kpis(
     included: list[Interaction], excluded: list[Interaction]
 ) -> None:
-    # The excluded user's facts share keys with the included ones, so they would merge if not dropped.
+    # The excluded user's interactions share keys with the included ones, so they would merge if not dropped.
     kpis = relationship_kpis(included + excluded, NOW, excluded_users=frozenset({EXCLUDED}))
 
     assert kpis == relationship_kpis(included, NOW)

@@ -14,28 +14,13 @@ from functions.domain.consent import ConsentChange, TenantConsent
 from functions.domain.errors import StorageError
 from functions.domain.events import LegacyConsentImported, Provenance
 from functions.domain.scope import Feature, Scope
-from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.legacy import LegacyExpiryFailed, LegacyService
 from functions.services.scheduling import SchedulingService
-from tests.support.memory_stores import LEGACY_EXPIRY, MemoryConsentStore, Services
+from tests.support.container import Services, memory_container
+from tests.support.memory_stores import LEGACY_EXPIRY, MemoryConsentStore
 
 EXPIRY = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
-
-
-class DueScan:
-    """The store's scan, over the in-memory consent store: active records at or past their expiry."""
-
-    def __init__(self, store: MemoryConsentStore) -> None:
-        self.store = store
-
-    def tenants_with_due_legacy(self, now: datetime) -> list[str]:
-        rows = list(self.store.table.rows.values())
-        return sorted(
-            consent.tenant_id
-            for consent, _ in rows
-            if any(r.status == "active" and now >= r.expires_at for r in consent.legacy.values())
-        )
 
 
 class FailingSaves(MemoryConsentStore):
@@ -52,13 +37,8 @@ class FailingSaves(MemoryConsentStore):
 
 
 def with_failing_saves() -> tuple[Services, FailingSaves]:
-    services = Services()
-    services.consents = store = FailingSaves()
-    services.consent = ConsentService(
-        store, services.optouts, PurgeRequests(services.purges, services.queues, services.audit),
-        services.queues, services.audit, group_policy="purge", legacy_expiry=LEGACY_EXPIRY,
-    )  # fmt: skip
-    return services, store
+    store = FailingSaves()
+    return Services(consent_store=store), store
 
 
 @pytest.fixture
@@ -67,11 +47,7 @@ def services() -> Services:
 
 
 def legacy_of(services: Services) -> LegacyService:
-    requests = PurgeRequests(services.purges, services.queues, services.audit)
-    return LegacyService(
-        services.consents, DueScan(services.consents), services.consent, requests, services.audit,
-        legacy_expiry=LEGACY_EXPIRY,
-    )  # fmt: skip
+    return services.legacy
 
 
 def import_record(
@@ -221,10 +197,10 @@ class NoGraph:
 
 
 def scheduler(services: Services) -> SchedulingService:
-    return SchedulingService(
-        services.inclusion, None, None, None,  # type: ignore[arg-type]
-        queues=services.queues, requests=services.queues, audit=services.audit, graph_factory=NoGraph(),
-    )  # fmt: skip
+    return memory_container(
+        consent_store=services.consents, optout_store=services.optouts, purge_store=services.purges,
+        graph_factory=NoGraph(),
+    ).scheduling_service  # fmt: skip
 
 
 def test_from_the_expiry_instant_the_ingestion_scheduler_skips_the_tenant(

@@ -9,11 +9,10 @@ from typing import Any
 
 from functions.domain.events import parse_event
 from functions.domain.legacy import LegacyRow
-from functions.services.consent import PurgeRequests
-from functions.services.legacy import LegacyService
 from functions.services.webhooks import WebhookResponse
 from tests.support import admin_center as ac
-from tests.support.memory_stores import LEGACY_EXPIRY, Services
+from tests.support.container import Services
+from tests.support.memory_stores import LEGACY_EXPIRY
 
 T0 = datetime(2022, 6, 1, 9, 0, tzinfo=UTC)
 G1, G2, G3 = (str(uuid.uuid4()) for _ in range(3))
@@ -122,11 +121,7 @@ def test_the_groups_of_a_record_that_expired_before_the_grant_are_migrated_and_i
         expires_at=T0 + timedelta(days=1), groups=[G1],
     )  # fmt: skip
     deliver(services, event, T0)
-    requests = PurgeRequests(services.purges, services.queues, services.audit)
-    legacy = LegacyService(
-        services.consents, services.consents, services.consent, requests, services.audit,  # type: ignore[arg-type]
-        legacy_expiry=LEGACY_EXPIRY,
-    )  # fmt: skip
+    legacy = services.legacy
     legacy.expire_tenant(tenant_id, T0 + timedelta(days=1))
     deliver(services, ac.granted(tenant_id, T0 + timedelta(days=2)), T0 + timedelta(days=2))
     assert sources(services, tenant_id) == {G1: "legacy-migration"}
@@ -146,11 +141,7 @@ def test_a_bulk_imported_record_of_a_granted_tenant_is_superseded_on_arrival_and
 ) -> None:
     services = Services()
     deliver(services, ac.granted(tenant_id, T0), T0)
-    requests = PurgeRequests(services.purges, services.queues, services.audit)
-    legacy = LegacyService(
-        services.consents, services.consents, services.consent, requests, services.audit,  # type: ignore[arg-type]
-        legacy_expiry=LEGACY_EXPIRY,
-    )  # fmt: skip
+    legacy = services.legacy
     expiry = LEGACY_EXPIRY["relationship_analytics"]
     row = LegacyRow(
         2, tenant_id, "relationship_analytics", T0 - timedelta(days=400), expiry, frozenset({G1}),

@@ -16,13 +16,13 @@ LATER = NOW + timedelta(days=9)
 
 
 def test_the_earliest_meeting_ahead_is_the_next_interaction_with_the_side_that_organises_it() -> None:
-    facts = [
+    interactions = [
         meeting("later", at=LATER, direction="sent"),
         meeting("soon", at=SOON, direction="received"),
         meeting("past", at=NOW - timedelta(days=1)),
     ]
 
-    assert next_interaction(facts, NOW) == NextInteraction(SOON, "received")
+    assert next_interaction(interactions, NOW) == NextInteraction(SOON, "received")
 
 
 def test_without_a_meeting_ahead_there_is_no_next_interaction() -> None:
@@ -37,24 +37,24 @@ def test_a_meeting_starting_now_has_happened_rather_than_being_ahead() -> None:
 
 
 def test_a_meeting_every_included_holder_declined_is_not_next() -> None:
-    facts = [meeting("soon", at=SOON, user_role="declined"), meeting("later", at=LATER)]
+    interactions = [meeting("soon", at=SOON, user_role="declined"), meeting("later", at=LATER)]
 
-    assert next_interaction(facts, NOW) == NextInteraction(LATER, "sent")
+    assert next_interaction(interactions, NOW) == NextInteraction(LATER, "sent")
 
 
 def test_a_meeting_one_colleague_declined_is_next_when_another_attends() -> None:
-    facts = [
+    interactions = [
         meeting("soon", at=SOON, user="alice", user_role="declined"),
         meeting("soon", at=SOON, user="bob", user_role="attendee"),
     ]
 
-    assert next_interaction(facts, NOW) == NextInteraction(SOON, "sent")
+    assert next_interaction(interactions, NOW) == NextInteraction(SOON, "sent")
 
 
 def test_a_meeting_the_contact_declined_is_not_next() -> None:
-    facts = [meeting("soon", at=SOON, contact_role="declined"), meeting("later", at=LATER)]
+    interactions = [meeting("soon", at=SOON, contact_role="declined"), meeting("later", at=LATER)]
 
-    assert next_interaction(facts, NOW) == NextInteraction(LATER, "sent")
+    assert next_interaction(interactions, NOW) == NextInteraction(LATER, "sent")
 
 
 def test_an_email_dated_in_the_future_is_not_a_scheduled_interaction() -> None:
@@ -62,9 +62,9 @@ def test_an_email_dated_in_the_future_is_not_a_scheduled_interaction() -> None:
 
 
 def test_a_meeting_only_an_excluded_user_holds_is_never_next() -> None:
-    facts = [meeting("soon", at=SOON, user=EXCLUDED), meeting("later", at=LATER, user="alice")]
+    interactions = [meeting("soon", at=SOON, user=EXCLUDED), meeting("later", at=LATER, user="alice")]
 
-    assert next_interaction(facts, NOW, frozenset({EXCLUDED})) == NextInteraction(LATER, "sent")
+    assert next_interaction(interactions, NOW, frozenset({EXCLUDED})) == NextInteraction(LATER, "sent")
 
 
 def test_the_kpis_json_shows_the_next_interaction_in_utc() -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from functions.services.consent import api_provenance
-from tests.support.memory_stores import Services
+from tests.support.container import Services
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())
@@ -51,7 +51,7 @@ def test_opting_out_again_after_the_purge_completed_starts_a_new_purge() -> None
     first = toggle(services, out=True)
     assert first is not None
     key = (TENANT, first)
-    services.purges.records[key] = replace(services.purges.records[key], status="completed")
+    services.purges.put(replace(services.purges.records[key], status="completed"))
     toggle(services, out=False, at=T0 + timedelta(minutes=1))
     second = toggle(services, out=True, at=T0 + timedelta(minutes=2))
     assert second not in (None, first)

@@ -15,7 +15,7 @@ from functions.domain.purge import GroupScope, PurgeRecord, new_purge, purge_hol
 from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
 from functions.services.scheduling import ResumeAfterPurge
-from tests.support.memory_stores import Services
+from tests.support.container import Services
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())
@@ -96,7 +96,7 @@ def completed(services: Services, purge_id: str | None) -> PurgeRecord:
     """Mark a stored purge completed, as the purge function does before calling its completion hook."""
     assert purge_id is not None
     key = (TENANT, purge_id)
-    services.purges.records[key] = replace(services.purges.records[key], status="completed")
+    services.purges.put(replace(services.purges.records[key], status="completed"))
     return services.purges.records[key]
 
 

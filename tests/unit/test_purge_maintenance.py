@@ -17,14 +17,14 @@ from functions.domain.events import Provenance
 from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from functions.services.maintenance import MaintenanceFailed, MaintenanceService
-from tests.support.purge_fakes import PurgeWorld
+from tests.support.container import PurgeWorld
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def requested(world: PurgeWorld, at: datetime = T0) -> PurgeRecord:
     provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "webhook", at)
-    return world.ledger.add(new_purge(Scope("tenant", str(uuid.uuid4())), "consent-revoked", provenance))
+    return world.ledger.put(new_purge(Scope("tenant", str(uuid.uuid4())), "consent-revoked", provenance))
 
 
 def body(record: PurgeRecord) -> str:
@@ -49,7 +49,7 @@ def test_a_poison_message_of_an_unfinished_purge_goes_back_on_the_queue(world: P
 
 
 def test_a_poison_message_of_a_completed_purge_is_dropped(world: PurgeWorld) -> None:
-    record = world.ledger.add(replace(requested(world), status="completed"))
+    record = world.ledger.put(replace(requested(world), status="completed"))
     world.queue.poison.append(body(record))
     world.maintenance.run(T0 + timedelta(minutes=1))
     assert (sent(world), world.queue.poison) == ([], [])
@@ -78,13 +78,13 @@ def test_a_purge_re_queued_from_poison_is_not_queued_twice(world: PurgeWorld) ->
 
 def test_a_purge_a_delivery_is_working_on_is_left_alone(world: PurgeWorld) -> None:
     record = requested(world)
-    world.ledger.add(replace(record, lease_owner="worker", lease_until=T0 + timedelta(hours=2)))
+    world.ledger.put(replace(record, lease_owner="worker", lease_until=T0 + timedelta(hours=2)))
     world.maintenance.run(T0 + timedelta(hours=1))
     assert sent(world) == []
 
 
 def test_a_purge_waiting_for_its_sweep_is_re_queued_once_the_sweep_is_due(world: PurgeWorld) -> None:
-    record = world.ledger.add(
+    record = world.ledger.put(
         replace(requested(world), status="verified", fence_at=T0 + timedelta(minutes=12))
     )
     world.maintenance.run(T0 + timedelta(minutes=11))
@@ -94,7 +94,7 @@ def test_a_purge_waiting_for_its_sweep_is_re_queued_once_the_sweep_is_due(world:
 
 
 def test_a_completed_purge_is_not_re_queued(world: PurgeWorld) -> None:
-    world.ledger.add(replace(requested(world), status="completed"))
+    world.ledger.put(replace(requested(world), status="completed"))
     world.maintenance.run(T0 + timedelta(days=2))
     assert sent(world) == []
 

@@ -12,10 +12,10 @@ from functions.domain.events import Provenance
 from functions.domain.purge import GroupScope, PurgeRecord, PurgeTarget, new_purge
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeBusy, PurgeIncomplete
-from tests.support.purge_fakes import PurgeWorld
+from tests.support.container import PurgeWorld
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-STEPS = ("delete-live", "delete-backups", "verify")
+STEPS = ("live-deleted", "backups-deleted", "verified")
 
 
 def ids(n: int) -> list[str]:
@@ -24,7 +24,7 @@ def ids(n: int) -> list[str]:
 
 def requested(world: PurgeWorld, scope: PurgeTarget, reason: str = "consent-revoked") -> PurgeRecord:
     provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
-    return world.ledger.add(new_purge(scope, reason, provenance))  # type: ignore[arg-type]
+    return world.ledger.put(new_purge(scope, reason, provenance))  # type: ignore[arg-type]
 
 
 def stored(world: PurgeWorld, record: PurgeRecord) -> PurgeRecord:
@@ -129,7 +129,7 @@ def test_a_crash_after_any_step_is_recovered_by_the_next_delivery(crash_after: s
             crashes.pop()
             raise RuntimeError(f"injected crash after {step}")
 
-    world = PurgeWorld(T0, faults=crash)
+    world = PurgeWorld(T0, after_step=crash)
     tenant, other = ids(2)
     world.seed(tenant, "u")
     world.seed(other, "u")
@@ -157,13 +157,13 @@ def test_a_second_delivery_while_the_first_holds_the_lease_is_refused_for_a_retr
     seen: list[Exception] = []
 
     def deliver_again(step: str) -> None:
-        if step == "delete-live":
+        if step == "live-deleted":
             try:
                 world.run(record)
             except PurgeBusy as busy:
                 seen.append(busy)
 
-    world.service._faults = deliver_again  # the second delivery arrives while the first is mid-way
+    world.steps.hook = deliver_again  # the second delivery arrives while the first is mid-way
     world.run(record)
     assert len(seen) == 1
     after = stored(world, record)
@@ -175,16 +175,16 @@ def test_a_verification_that_finds_data_sends_the_purge_back_to_deletion(world: 
     record = requested(world, Scope("tenant", tenant))
 
     def late_write(step: str) -> None:
-        if step == "delete-backups" and not world.live["cursors"].total(tenant):
+        if step == "backups-deleted" and not world.live["cursors"].total(tenant):
             world.live["cursors"].put(tenant, "u", 2)
 
-    world.service._faults = late_write
+    world.steps.hook = late_write
     with pytest.raises(PurgeIncomplete):
         world.run(record)
     after = world.ledger.get(tenant, record.id)
     assert after is not None
     assert (after.status, after.verification and after.verification["cursors"]) == ("queued", 2)
-    world.service._faults = None
+    world.steps.hook = None
     world.run(record)
     assert world.count(tenant) == 0
 

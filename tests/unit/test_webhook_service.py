@@ -13,7 +13,7 @@ import pytest
 from functions.domain.errors import Conflict, StorageError
 from functions.domain.events import parse_event
 from tests.support import admin_center as ac
-from tests.support.memory_stores import Services
+from tests.support.container import Services
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())

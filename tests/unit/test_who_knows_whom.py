@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from functions.domain.health_config import Cadence
 from functions.domain.interactions import WINDOW, Interaction
-from functions.domain.records import DirectoryUser
+from functions.domain.metadata import DirectoryUser
 from functions.domain.who_knows_whom import Colleague, band, ranking, who_knows_whom
 from tests.support.interactions import NOW, USERS, email, histories, meeting
 
@@ -37,19 +37,19 @@ def strength(weight: float) -> float:
 def exchanges(multiple: float, user: str = "alice") -> list[Interaction]:
     """A year of `multiple` times the weekly cadence (an email each way), seen halfway between two."""
     gap = timedelta(weeks=1) / multiple
-    facts = []
+    interactions = []
     at = NOW - gap / 2
     while at > NOW - WINDOW:
-        facts += [
+        interactions += [
             email(f"s{at}", at=at, user=user, direction="sent"),
             email(f"r{at}", at=at, user=user, direction="received"),
         ]
         at -= gap
-    return facts
+    return interactions
 
 
-def ranked(facts: list[Interaction], excluded: frozenset[str] = frozenset()) -> list[str]:
-    return [colleague.user_id for colleague in who_knows_whom(facts, NOW, DIRECTORY, excluded)]
+def ranked(interactions: list[Interaction], excluded: frozenset[str] = frozenset()) -> list[str]:
+    return [colleague.user_id for colleague in who_knows_whom(interactions, NOW, DIRECTORY, excluded)]
 
 
 def test_a_colleague_entry_carries_identity_strength_band_and_last_interaction() -> None:
@@ -90,12 +90,12 @@ def test_an_interaction_90_days_ago_weighs_half() -> None:
 
 
 def test_an_email_copied_to_both_weighs_half_a_direct_one() -> None:
-    facts = [
+    interactions = [
         email("direct", at=NOW, user="alice", direction="sent", user_role="author"),
         email("copied", at=NOW, user="bob", direction="sent", user_role="reader", contact_role="reader"),
     ]
 
-    by_user = {entry.user_id: entry.raw for entry in who_knows_whom(facts, NOW, DIRECTORY)}
+    by_user = {entry.user_id: entry.raw for entry in who_knows_whom(interactions, NOW, DIRECTORY)}
 
     assert by_user == {"alice": pytest.approx(strength(1)), "bob": pytest.approx(strength(0.5))}
 
@@ -113,27 +113,27 @@ def test_the_same_interaction_reprocessed_counts_once() -> None:
 
 
 def test_more_frequent_and_more_recent_contact_ranks_higher() -> None:
-    facts = [
+    interactions = [
         *(email(f"a{n}", at=T - timedelta(days=n), user="alice") for n in range(6)),
         *(email(f"b{n}", at=T - timedelta(days=300 + n), user="bob") for n in range(3)),
         email("c0", at=T, user="carol"),
     ]
 
-    assert ranked(facts) == ["alice", "carol", "bob"]
+    assert ranked(interactions) == ["alice", "carol", "bob"]
 
 
 def test_at_most_five_colleagues_are_listed_the_strongest_ones() -> None:
-    facts = [
+    interactions = [
         email(f"m{user}{n}", at=T, user=user) for count, user in enumerate(USERS) for n in range(count + 1)
     ]
 
-    assert ranked(facts) == list(reversed(USERS))[:5]
+    assert ranked(interactions) == list(reversed(USERS))[:5]
 
 
 def test_colleagues_shown_with_the_same_strength_rank_by_the_unrounded_one() -> None:
-    facts = [email("m1", at=T, user="alice"), email("m2", at=T + timedelta(minutes=1), user="bob")]
+    interactions = [email("m1", at=T, user="alice"), email("m2", at=T + timedelta(minutes=1), user="bob")]
 
-    entries = who_knows_whom(facts, NOW, DIRECTORY)
+    entries = who_knows_whom(interactions, NOW, DIRECTORY)
 
     assert entries[0].strength == entries[1].strength
     assert entries[0].raw > entries[1].raw
@@ -154,9 +154,13 @@ def test_equal_strength_is_broken_by_the_more_recent_last_interaction_then_the_u
 
 
 def test_equal_strength_and_time_are_broken_by_user_id() -> None:
-    facts = [email("m1", at=T, user="carol"), email("m1", at=T, user="alice"), email("m1", at=T, user="bob")]
+    interactions = [
+        email("m1", at=T, user="carol"),
+        email("m1", at=T, user="alice"),
+        email("m1", at=T, user="bob"),
+    ]
 
-    assert ranked(facts) == ["alice", "bob", "carol"]
+    assert ranked(interactions) == ["alice", "bob", "carol"]
 
 
 @pytest.mark.parametrize(
@@ -183,18 +187,18 @@ def test_a_colleague_at_the_cadence_is_strong_at_half_of_it_moderate_at_a_tenth_
 
 
 def test_a_colleague_in_weekly_meetings_all_year_is_strong() -> None:
-    facts = [meeting(f"e{week}", at=NOW - timedelta(weeks=week), user="alice") for week in range(52)]
+    interactions = [meeting(f"e{week}", at=NOW - timedelta(weeks=week), user="alice") for week in range(52)]
 
-    [entry] = who_knows_whom(facts, NOW, DIRECTORY)
+    [entry] = who_knows_whom(interactions, NOW, DIRECTORY)
 
     assert entry.band == "strong"
 
 
 def test_a_slower_cadence_makes_the_same_colleague_stronger() -> None:
-    facts = exchanges(0.5)
+    interactions = exchanges(0.5)
 
-    [weekly] = who_knows_whom(facts, NOW, DIRECTORY)
-    [monthly] = who_knows_whom(facts, NOW, DIRECTORY, cadence=Cadence.from_json("monthly"))
+    [weekly] = who_knows_whom(interactions, NOW, DIRECTORY)
+    [monthly] = who_knows_whom(interactions, NOW, DIRECTORY, cadence=Cadence.from_json("monthly"))
 
     assert (weekly.band, monthly.band) == ("moderate", "strong")
 
@@ -204,31 +208,31 @@ def test_declined_meetings_do_not_make_a_colleague() -> None:
 
 
 def test_a_colleague_missing_from_the_directory_is_not_listed() -> None:
-    facts = [email("m1", at=T, user="ghost"), email("m1", at=T, user="alice")]
+    interactions = [email("m1", at=T, user="ghost"), email("m1", at=T, user="alice")]
 
-    assert ranked(facts) == ["alice"]
+    assert ranked(interactions) == ["alice"]
 
 
 def test_an_excluded_colleague_is_never_listed_even_as_the_strongest() -> None:
-    facts = [
+    interactions = [
         *(meeting(f"e{n}", at=T, user=EXCLUDED) for n in range(10)),
         meeting("e0", at=T, user="alice", user_role="attendee"),
     ]
 
-    assert ranked(facts, frozenset({EXCLUDED})) == ["alice"]
+    assert ranked(interactions, frozenset({EXCLUDED})) == ["alice"]
 
 
 def test_interactions_outside_the_year_or_in_the_future_do_not_count() -> None:
-    facts = [email("old", at=NOW - timedelta(days=366)), meeting("next", at=NOW + timedelta(days=1))]
+    interactions = [email("old", at=NOW - timedelta(days=366)), meeting("next", at=NOW + timedelta(days=1))]
 
-    assert ranked(facts) == []
+    assert ranked(interactions) == []
 
 
 @given(histories(users=(*USERS, EXCLUDED)), st.sets(st.sampled_from((*USERS, EXCLUDED)), min_size=1))
 def test_excluded_users_never_appear_and_the_list_is_bounded_and_ordered(
-    facts: list[Interaction], excluded: set[str]
+    interactions: list[Interaction], excluded: set[str]
 ) -> None:
-    entries = who_knows_whom(facts, NOW, DIRECTORY, frozenset(excluded))
+    entries = who_knows_whom(interactions, NOW, DIRECTORY, frozenset(excluded))
 
     assert not {entry.user_id for entry in entries} & excluded
     assert len(entries) <= 5
@@ -239,7 +243,7 @@ def test_excluded_users_never_appear_and_the_list_is_bounded_and_ordered(
 
 
 @given(histories(users=("alice", "bob", "carol")), histories(users=(EXCLUDED,)))
-def test_an_excluded_users_facts_never_change_the_others(
+def test_an_excluded_users_interactions_never_change_the_others(
     included: list[Interaction], excluded: list[Interaction]
 ) -> None:
     with_excluded = who_knows_whom(included + excluded, NOW, DIRECTORY, frozenset({EXCLUDED}))

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from functions.adapters.audit_store import AuditLog
-from functions.adapters.purge_store import PurgePage, PurgeStore
 from functions.domain.audit import AuditPage
 from functions.domain.errors import NotFound
 from functions.domain.purge import PurgeRecord
+from functions.services.ports.consent import AuditLog
+from functions.services.ports.purge import PurgeLedger, PurgePage
 
 
-class PurgePages(Protocol):
-    def page(self, tenant_id: str, limit: int, continuation: str | None) -> PurgePage: ...
-
-
-def purge_page(purges: PurgePages, tenant_id: str, limit: int, continuation: str | None) -> PurgePage:
+def purge_page(purges: PurgeLedger, tenant_id: str, limit: int, continuation: str | None) -> PurgePage:
     return purges.page(tenant_id, limit, continuation)
 
 
-def purge_of(purges: PurgeStore, tenant_id: str, purge_id: str) -> PurgeRecord:
+def purge_of(purges: PurgeLedger, tenant_id: str, purge_id: str) -> PurgeRecord:
     record = purges.get(tenant_id, purge_id)
     if record is None:
         raise NotFound(f"no purge {purge_id} for this tenant")

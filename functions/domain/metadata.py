@@ -1,7 +1,7 @@
-"""Plain typed metadata records: what the Graph adapter yields and the insight rules consume.
+"""Graph metadata, typed: what the Graph adapter yields and the interaction rules consume.
 
 Only metadata, never bodies, subjects, previews or attachments. Addresses are lower-cased by the adapter.
-These records live only in memory during ingestion; what is stored is derived from them (external contact
+These values live only in memory during ingestion; what is stored is derived from them (external contact
 addresses as keyed hashes).
 """
 

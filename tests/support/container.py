@@ -1,0 +1,163 @@
+"""The app's own composition root (`functions.bootstrap.Container`) with in-memory ports: the one wiring
+every unit test uses. Tests never construct a service themselves; they pass fakes by name and ask the
+container for what they test.
+
+    c = memory_container(group_policy="retain", clock=Clock(T0))
+    c.consent_service.grant(...)
+    c.ingestion_worker.run(...)
+
+`Services` and `PurgeWorld` are the same container seen from the consent side and from the purge, with the
+names the tests read (`services.consents`, `world.ledger`, ...).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from functions.bootstrap import Container
+from functions.domain.optouts import GroupOptOutPolicy
+from functions.domain.purge import PurgeRecord
+from functions.domain.scope import Scope
+from functions.services.consent import api_provenance
+from functions.services.ports.purge import PurgeStores
+from functions.settings import Settings
+from tests.conftest import base_env
+from tests.support.memory_ingestion import (
+    DirectoryGraph,
+    MemoryBackupStore,
+    MemoryContactStore,
+    MemoryCursorStore,
+    MemoryIntroductionStore,
+    MemorySliceStore,
+)
+from tests.support.memory_stores import (
+    MemoryAuditLog,
+    MemoryConsentStore,
+    MemoryOptOutStore,
+    MemoryPurgeLedger,
+    MemoryQueues,
+    MemoryReceiptStore,
+)
+from tests.support.purge_fakes import (
+    AfterEachStep,
+    Clock,
+    MemoryPurgeQueue,
+    MemoryScopedStore,
+    StaticMembers,
+    StepHook,
+)
+
+# Never reached: every port that would use them is in memory.
+_NO_STORAGE = "UseDevelopmentStorage=true"
+
+
+def app_settings(**values: str) -> Settings:
+    """The settings of the tests' app (tests/conftest.py `base_env`), with `values` on top."""
+    return Settings.from_env(base_env(_NO_STORAGE, **values))
+
+
+def memory_container(
+    *, group_policy: GroupOptOutPolicy = "purge", settings: Settings | None = None, **overrides: Any
+) -> Container:
+    """The real wiring over in-memory ports; any part can be given instead (`clock=`, `slice_store=`, ...)."""
+    consents = overrides.pop("consent_store", None) or MemoryConsentStore()
+    parts: dict[str, Any] = {
+        "consent_store": consents,
+        "tenant_list": consents,
+        "optout_store": MemoryOptOutStore(),
+        "receipt_store": MemoryReceiptStore(),
+        "audit_log": MemoryAuditLog(),
+        "purge_store": MemoryPurgeLedger(),
+        "work_queues": MemoryQueues(),
+        "purge_queue": MemoryPurgeQueue(),
+        "member_resolver": StaticMembers(),
+        "cursor_store": MemoryCursorStore(),
+        "slice_store": MemorySliceStore(),
+        "contact_store": MemoryContactStore(),
+        "introduction_store": MemoryIntroductionStore(),
+        "backup_store": MemoryBackupStore(),
+        "graph_factory": _no_graph,
+    }
+    parts.update(overrides)
+    if "purge_stores" not in parts:
+        names = ("slice_store", "contact_store", "cursor_store", "introduction_store")
+        live = tuple(parts[name] for name in names)
+        parts["purge_stores"] = PurgeStores(live, (parts["backup_store"],))
+    return Container(settings or app_settings(GROUP_OPTOUT_EXISTING_DATA=group_policy), **parts)
+
+
+def _no_graph() -> DirectoryGraph:
+    return DirectoryGraph([])
+
+
+class Services:
+    """The consent, opt-out and webhook side of a memory container, by the names its tests use."""
+
+    def __init__(self, group_policy: GroupOptOutPolicy = "purge", **overrides: Any) -> None:
+        self.container = c = memory_container(group_policy=group_policy, **overrides)
+        self.consents, self.optouts, self.purges = c.consent_store, c.optout_store, c.purge_store
+        self.audit, self.receipts, self.queues = c.audit_log, c.receipt_store, c.work_queues
+        self.consent, self.optout, self.webhooks = c.consent_service, c.optout_service, c.webhook_service
+        self.inclusion, self.legacy = c.inclusion, c.legacy_service
+
+    def exclude_by_group(self, tenant_id: str, user_ids: Iterable[str], now: datetime) -> str:
+        """Opt out a new group holding `user_ids` and store its resolution; the group's ID."""
+        group = str(uuid.uuid4())
+        listed = self.optouts.load_groups(tenant_id).groups.ids
+        provenance = api_provenance(None, now)
+        self.optout.replace_groups(tenant_id, listed | {group}, provenance, enforce_order=False)
+        members = {u: set(g) for u, g in self.optouts.membership(tenant_id).members.items()}
+        for user in user_ids:
+            members.setdefault(user.lower(), set()).add(group)
+        self.optouts.resolved(tenant_id, members, now)
+        return group
+
+
+class PurgeWorld:
+    """The purge side of a memory container: counting stores, a ledger, a clock the test moves, and a hook
+    between steps (`after_step`) for crashes, restarts and second deliveries."""
+
+    STORE_NAMES = ("slices", "contacts", "cursors", "introductions")
+    FENCE_DELAY = timedelta(minutes=12)
+
+    def __init__(self, start: datetime, *, after_step: StepHook | None = None) -> None:
+        self.clock = Clock(start)
+        self.live = {name: MemoryScopedStore(name) for name in self.STORE_NAMES}
+        self.backups = MemoryScopedStore("backups")
+        self.steps = AfterEachStep(MemoryAuditLog(), after_step)
+        self.container = c = memory_container(
+            clock=self.clock, audit_log=self.steps,
+            purge_stores=PurgeStores(tuple(self.live.values()), (self.backups,)),
+            purge_completed=lambda _record, _at: False,
+        )  # fmt: skip
+        self.ledger, self.queue, self.members = c.purge_store, c.purge_queue, c.member_resolver
+        self.audit = self.steps.inner
+        self.service, self.maintenance = c.purge_service, c.purge_maintenance
+        self.fence_delay = self.FENCE_DELAY
+
+    @property
+    def stores(self) -> tuple[MemoryScopedStore, ...]:
+        return (*self.live.values(), self.backups)
+
+    def seed(self, tenant_id: str, user_id: str, per_store: int = 3) -> None:
+        for store in self.stores:
+            store.put(tenant_id, user_id, per_store)
+
+    def count(self, tenant_id: str, user_id: str | None = None) -> int:
+        scope = Scope("tenant", tenant_id) if user_id is None else Scope("user", tenant_id, user_id=user_id)
+        return sum(store.count_scope(scope) for store in self.stores)
+
+    def run(self, record: PurgeRecord) -> None:
+        self.service.run(record.tenant_id, record.id, self.clock)
+
+    def run_to_completion(self, record: PurgeRecord) -> PurgeRecord:
+        """The first pass, then the sweep once the fence has passed (re-queued by the maintenance timer)."""
+        self.run(record)
+        self.clock.advance(self.fence_delay)
+        self.run(record)
+        final = self.ledger.get(record.tenant_id, record.id)
+        assert final is not None
+        return final
