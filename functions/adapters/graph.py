@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -68,6 +68,7 @@ from functions.adapters.graph_parse import (
 )
 from functions.domain.errors import GraphError, GraphMalformedResponse, GraphNotFound, GraphThrottled
 from functions.domain.records import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.times import rfc3339_seconds
 from functions.settings import Settings
 
 T = TypeVar("T")
@@ -77,10 +78,6 @@ _ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 _UTC_EVENTS = 'outlook.timezone="UTC"'
 # Delta is per folder: received mail is in the inbox, our side of a conversation in sent items.
 DELTA_FOLDERS = ("inbox", "sentitems")
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -158,7 +155,9 @@ class GraphAdapter:
             select=list(MESSAGE_FIELDS),
             top=self._page_size,
             # Graph requires the $orderby property to come first in $filter.
-            filter=f"receivedDateTime ge {_iso(start)} and receivedDateTime lt {_iso(end)}",
+            filter=(
+                f"receivedDateTime ge {rfc3339_seconds(start)} and receivedDateTime lt {rfc3339_seconds(end)}"
+            ),
             orderby=["receivedDateTime asc"],
         )
         ri = client.users.by_user_id(user_id).messages.to_get_request_information(
@@ -175,8 +174,8 @@ class GraphAdapter:
         """Pages of the calendar's events overlapping [start, end) (recurrences expanded), times in UTC."""
         client = self._client(tenant_id)
         query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
-            start_date_time=_iso(start),
-            end_date_time=_iso(end),
+            start_date_time=rfc3339_seconds(start),
+            end_date_time=rfc3339_seconds(end),
             select=list(EVENT_FIELDS),
             top=self._page_size,
         )
@@ -216,7 +215,7 @@ class GraphAdapter:
 
     def _delta_start(self, tenant_id: str, user_id: str, folder: str, since: datetime) -> RequestInformation:
         query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-            select=list(MESSAGE_FIELDS), filter=f"receivedDateTime ge {_iso(since)}"
+            select=list(MESSAGE_FIELDS), filter=f"receivedDateTime ge {rfc3339_seconds(since)}"
         )
         config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
         config.headers.add("Prefer", f"odata.maxpagesize={self._page_size}")
