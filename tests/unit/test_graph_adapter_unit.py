@@ -22,6 +22,7 @@ from functions.adapters.graph_auth import StaticTokenCredential
 from functions.adapters.graph_parse import MESSAGE_FIELDS
 from functions.domain.errors import GraphMalformedResponse, GraphNotFound, GraphThrottled
 from functions.domain.records import MessageMeta
+from functions.domain.times import rfc3339_seconds
 
 T = TypeVar("T")
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -48,8 +49,8 @@ def message(n: int, *, received: datetime = START) -> dict[str, Any]:
         "toRecipients": [{"emailAddress": {"name": "Alice", "address": "alice@contoso.example"}}],
         "ccRecipients": [],
         "bccRecipients": [],
-        "sentDateTime": received.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "receivedDateTime": received.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sentDateTime": rfc3339_seconds(received),
+        "receivedDateTime": rfc3339_seconds(received),
         "isDraft": False,
     }
 
