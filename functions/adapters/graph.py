@@ -9,6 +9,10 @@ At most `max_concurrent_per_mailbox` (4, Outlook's limit) requests are in flight
 this process, however many windows of that mailbox run at once. SDK and HTTP exceptions are translated
 here into `GraphNotFound`, `GraphThrottled`, `GraphMalformedResponse` and `GraphError`.
 
+The HTTP transport under the SDK's middleware comes from `transport_factory` (a connection pool by
+default; httpx's `MockTransport` in unit tests): the retry middleware wraps whichever it is, so tests of
+paging, throttling and errors exercise the same stack as production.
+
 One adapter serves one event loop at a time; if it is used from a new loop (e.g. `asyncio.run` per queue
 message) it rebuilds its HTTP client, credentials and semaphores rather than reuse loop-bound ones. Call
 `aclose()` before a loop ends, or its connections are left for the garbage collector.
@@ -21,7 +25,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -68,6 +72,7 @@ from functions.adapters.graph_parse import (
 )
 from functions.domain.errors import GraphError, GraphMalformedResponse, GraphNotFound, GraphThrottled
 from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.times import rfc3339_seconds
 from functions.settings import Settings
 
 T = TypeVar("T")
@@ -79,15 +84,11 @@ _UTC_EVENTS = 'outlook.timezone="UTC"'
 DELTA_FOLDERS = ("inbox", "sentitems")
 
 
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class _LoopState:
     loop: asyncio.AbstractEventLoop
     http: httpx.AsyncClient
-    transport: httpx.AsyncHTTPTransport  # the pool under the SDK's middleware (which does not close it)
+    transport: httpx.AsyncBaseTransport  # the pool under the SDK's middleware (which does not close it)
     clients: dict[str, GraphServiceClient] = field(default_factory=dict)
     adapters: dict[str, GraphRequestAdapter] = field(default_factory=dict)
     credentials: list[AsyncTokenCredential] = field(default_factory=list)
@@ -104,6 +105,7 @@ class GraphAdapter:
         max_concurrent_per_mailbox: int = MAX_CONCURRENT_PER_MAILBOX,
         page_size: int = 1000,
         timeout_seconds: float = 60.0,
+        transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         parts = urlsplit(self._base_url)
@@ -118,6 +120,8 @@ class GraphAdapter:
         self._max_per_mailbox = max_concurrent_per_mailbox
         self._page_size = page_size
         self._timeout = timeout_seconds
+        # A factory, not a transport: each event loop gets its own, and `aclose()` closes it.
+        self._transport_factory = transport_factory or httpx.AsyncHTTPTransport
         self._state: _LoopState | None = None
 
     @classmethod
@@ -158,7 +162,9 @@ class GraphAdapter:
             select=list(MESSAGE_FIELDS),
             top=self._page_size,
             # Graph requires the $orderby property to come first in $filter.
-            filter=f"receivedDateTime ge {_iso(start)} and receivedDateTime lt {_iso(end)}",
+            filter=(
+                f"receivedDateTime ge {rfc3339_seconds(start)} and receivedDateTime lt {rfc3339_seconds(end)}"
+            ),
             orderby=["receivedDateTime asc"],
         )
         ri = client.users.by_user_id(user_id).messages.to_get_request_information(
@@ -175,8 +181,8 @@ class GraphAdapter:
         """Pages of the calendar's events overlapping [start, end) (recurrences expanded), times in UTC."""
         client = self._client(tenant_id)
         query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
-            start_date_time=_iso(start),
-            end_date_time=_iso(end),
+            start_date_time=rfc3339_seconds(start),
+            end_date_time=rfc3339_seconds(end),
             select=list(EVENT_FIELDS),
             top=self._page_size,
         )
@@ -216,7 +222,7 @@ class GraphAdapter:
 
     def _delta_start(self, tenant_id: str, user_id: str, folder: str, since: datetime) -> RequestInformation:
         query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-            select=list(MESSAGE_FIELDS), filter=f"receivedDateTime ge {_iso(since)}"
+            select=list(MESSAGE_FIELDS), filter=f"receivedDateTime ge {rfc3339_seconds(since)}"
         )
         config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
         config.headers.add("Prefer", f"odata.maxpagesize={self._page_size}")
@@ -239,7 +245,7 @@ class GraphAdapter:
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         if self._state is None or self._state.loop is not loop:
-            transport = httpx.AsyncHTTPTransport()
+            transport = self._transport_factory()
             http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(self._timeout))
             options: dict[str, Any] = {RetryHandlerOption.get_key(): self._retry}
             http = GraphClientFactory.create_with_default_middleware(client=http, options=options)

@@ -5,6 +5,10 @@
 errors, GUIDs must be canonical 8-4-4-4-12 GUIDs (kept lower-cased), times RFC 3339 with a zone.
 Nothing here does I/O.
 
+`EVENT_DATA` is the contract of each event type's `data`, declared once: the parser reads exactly its
+fields, and the webhook's JSON Schema in the OpenAPI document is derived from it
+(functions/entrypoints/webhooks.py). A new event type is a payload dataclass and a row there.
+
 `Provenance` is the "who, when, which event" that every change keeps. Its `event_time` is the ordering key
 of the out-of-order rule: a change whose event time is older than the last change applied to the same
 subject is stale (`is_stale`).
@@ -13,11 +17,12 @@ subject is stale (`is_stale`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal, assert_never
 
+from functions.domain import times
 from functions.domain.access import is_guid
 from functions.domain.errors import FieldError, ValidationFailed
 from functions.domain.scope import FEATURES, Feature
@@ -47,12 +52,13 @@ Outcome = Literal["applied", "stale", "unchanged", "duplicate"]
 # An event time further ahead than this is refused: it would make every later event of its subject stale.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_GROUP_IDS = 1000
-_MAX_TEXT = 256
+MAX_TEXT = 256  # characters of an envelope attribute or an actor's UPN
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d{1,9})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
-)
+# Kept under this name for the legacy import rules, which read times through this module.
+parse_rfc3339 = times.parse_rfc3339
+
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ENVELOPE_REQUIRED = ("specversion", "id", "source", "type", "time", "data")
 _ENVELOPE_OPTIONAL = ("datacontenttype", "dataschema", "subject")
 
@@ -126,6 +132,56 @@ class LegacyConsentImported:
 
 EventData = ConsentGranted | ConsentRevoked | GroupsReplaced | UserOptOutChanged | LegacyConsentImported
 
+# What a field of `data` holds: a GUID; an actor `{id: GUID, upn: text}`; a list of at most MAX_GROUP_IDS
+# GUIDs; true or false; one of FEATURES; an RFC 3339 date-time with a zone.
+FieldKind = Literal["guid", "actor", "guid-list", "bool", "feature", "time"]
+
+
+@dataclass(frozen=True, slots=True)
+class DataField:
+    name: str  # as sent (camelCase); the payload attribute is its snake_case form
+    kind: FieldKind
+    required: bool = True
+    after: str | None = None  # a time that must be later than the time field of this name, when both are sent
+
+    @property
+    def attribute(self) -> str:
+        return _CAMEL_HUMP.sub("_", self.name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class DataContract:
+    payload: Callable[..., EventData]
+    fields: tuple[DataField, ...]
+
+
+_TENANT = DataField("tenantId", "guid")
+_ACTOR = DataField("actor", "actor")
+
+EVENT_DATA: Mapping[EventType, DataContract] = {
+    "consent.granted": DataContract(
+        ConsentGranted, (_TENANT, _ACTOR, DataField("optedOutGroupIds", "guid-list", required=False))
+    ),
+    "consent.revoked": DataContract(ConsentRevoked, (_TENANT, _ACTOR)),
+    "optout.groups.replaced": DataContract(
+        GroupsReplaced, (_TENANT, _ACTOR, DataField("groupIds", "guid-list"))
+    ),
+    "optout.user.changed": DataContract(
+        UserOptOutChanged, (_TENANT, DataField("userId", "guid"), DataField("optedOut", "bool"))
+    ),
+    "legacy.consent.imported": DataContract(
+        LegacyConsentImported,
+        (
+            _TENANT,
+            DataField("feature", "feature"),
+            DataField("grantedAt", "time"),
+            # Absent: the configured default expiry of the feature.
+            DataField("expiresAt", "time", required=False, after="grantedAt"),
+            DataField("optedOutGroupIds", "guid-list", required=False),
+        ),
+    ),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
@@ -149,20 +205,6 @@ class CloudEvent:
             source="webhook",
             recorded_at=recorded_at,
         )
-
-
-def parse_rfc3339(value: str) -> datetime | None:
-    """An RFC 3339 date-time with a zone, in UTC; None when `value` is not one."""
-    match = _RFC3339.fullmatch(value)
-    if match is None:
-        return None
-    fraction = match.group("fraction") or ""
-    # Python keeps microseconds; CloudEvents senders may send nanoseconds.
-    text = value[: match.start("fraction")] + fraction[:7] + match.group("zone") if fraction else value
-    try:
-        return datetime.fromisoformat(text.upper()).astimezone(UTC)
-    except ValueError:
-        return None
 
 
 def parse_event(document: Mapping[str, Any], now: datetime) -> CloudEvent:
@@ -213,48 +255,22 @@ def _event_type(value: Any) -> EventType | None:
     return next((t for t in EVENT_TYPES if t == value), None)
 
 
-def _feature(value: Any) -> Feature | None:
-    return next((f for f in FEATURES if f == value), None)
-
-
 def _parse_data(event_type: EventType, data: Mapping[str, Any], fields: FieldReader) -> EventData | None:
-    allowed = {
-        "consent.granted": ("tenantId", "actor", "optedOutGroupIds"),
-        "consent.revoked": ("tenantId", "actor"),
-        "optout.groups.replaced": ("tenantId", "actor", "groupIds"),
-        "optout.user.changed": ("tenantId", "userId", "optedOut"),
-        "legacy.consent.imported": ("tenantId", "feature", "grantedAt", "expiresAt", "optedOutGroupIds"),
-    }[event_type]
+    contract = EVENT_DATA[event_type]
+    names = {f.name for f in contract.fields}
     for name in data:
-        if name not in allowed:
+        if name not in names:
             fields.error(f"data.{name}", "is not a field of " + event_type)
     before = len(fields.errors)
-    tenant_id = fields.guid(data, "tenantId", "data.tenantId")
-    if event_type == "optout.user.changed":
-        user_id = fields.guid(data, "userId", "data.userId")
-        opted_out = fields.boolean(data, "optedOut", "data.optedOut")
-        return UserOptOutChanged(tenant_id, user_id, opted_out) if len(fields.errors) == before else None
-    if event_type == "legacy.consent.imported":
-        feature = _feature(data.get("feature"))
-        if feature is None:
-            fields.error("data.feature", f"must be one of {', '.join(FEATURES)}")
-        granted_at = fields.instant(data, "grantedAt", "data.grantedAt")
-        expires_at = fields.instant(data, "expiresAt", "data.expiresAt") if "expiresAt" in data else None
-        if granted_at and expires_at and expires_at <= granted_at:
-            fields.error("data.expiresAt", "must be after grantedAt")
-        groups = fields.guids(data, "optedOutGroupIds", "data.optedOutGroupIds", required=False)
-        if len(fields.errors) != before or granted_at is None or feature is None:
-            return None
-        return LegacyConsentImported(tenant_id, feature, granted_at, expires_at, groups)
-    actor = fields.actor(data, "actor", "data.actor")
-    if event_type == "consent.granted":
-        groups = fields.guids(data, "optedOutGroupIds", "data.optedOutGroupIds", required=False)
-        payload: EventData | None = ConsentGranted(tenant_id, actor, groups)
-    elif event_type == "consent.revoked":
-        payload = ConsentRevoked(tenant_id, actor)
-    else:
-        payload = GroupsReplaced(tenant_id, actor, fields.guids(data, "groupIds", "data.groupIds"))
-    return payload if len(fields.errors) == before else None
+    values: dict[str, Any] = {}
+    for spec in contract.fields:
+        value = values[spec.name] = fields.field(data, spec, f"data.{spec.name}")
+        earlier = values.get(spec.after) if spec.after else None
+        if value is not None and earlier is not None and value <= earlier:
+            fields.error(f"data.{spec.name}", f"must be after {spec.after}")
+    if len(fields.errors) != before:
+        return None
+    return contract.payload(**{spec.attribute: values[spec.name] for spec in contract.fields})
 
 
 class FieldReader:
@@ -266,13 +282,36 @@ class FieldReader:
     def error(self, field: str, message: str) -> None:
         self.errors.append(FieldError(field, message))
 
+    def field(self, data: Mapping[str, Any], spec: DataField, field: str) -> Any:
+        """The value of one field of an event's `data`, read as its kind says (None or empty if optional
+        and absent)."""
+        if not spec.required and spec.name not in data:
+            return frozenset() if spec.kind == "guid-list" else None
+        read: Callable[[Mapping[str, Any], str, str], Any]
+        match spec.kind:
+            case "guid":
+                read = self.guid
+            case "actor":
+                read = self.actor
+            case "guid-list":
+                read = self.guids
+            case "bool":
+                read = self.boolean
+            case "feature":
+                read = self.feature
+            case "time":
+                read = self.instant
+            case _:
+                assert_never(spec.kind)
+        return read(data, spec.name, field)
+
     def text(self, data: Mapping[str, Any], name: str, field: str) -> str:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
             self.error(field, "must be a non-empty string")
             return ""
-        if len(value) > _MAX_TEXT:
-            self.error(field, f"must be at most {_MAX_TEXT} characters")
+        if len(value) > MAX_TEXT:
+            self.error(field, f"must be at most {MAX_TEXT} characters")
         return value
 
     def guid(self, data: Mapping[str, Any], name: str, field: str) -> str:
@@ -309,6 +348,13 @@ class FieldReader:
             self.error(field, "is required" if name not in data else "must be true or false")
             return False
         return value
+
+    def feature(self, data: Mapping[str, Any], name: str, field: str) -> Feature | None:
+        value = data.get(name)
+        feature = next((f for f in FEATURES if f == value), None)
+        if feature is None:
+            self.error(field, f"must be one of {', '.join(FEATURES)}")
+        return feature
 
     def instant(self, data: Mapping[str, Any], name: str, field: str) -> datetime | None:
         value = data.get(name)

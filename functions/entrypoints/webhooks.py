@@ -7,14 +7,23 @@ unsigned body is never parsed), content type (415), JSON (400), the CloudEvent a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 import azure.functions as func
 
 from functions.bootstrap import container
 from functions.domain.access import is_guid
 from functions.domain.errors import ValidationFailed
-from functions.domain.events import EVENT_TYPES, MAX_GROUP_IDS, parse_event
+from functions.domain.events import (
+    EVENT_DATA,
+    EVENT_TYPES,
+    MAX_GROUP_IDS,
+    MAX_TEXT,
+    DataField,
+    EventType,
+    parse_event,
+)
+from functions.domain.scope import FEATURES
 from functions.entrypoints import openapi
 from functions.entrypoints.consent_schemas import GUID, TIME, ref
 from functions.entrypoints.http import json_object, json_response, raw_body
@@ -53,42 +62,45 @@ def _claimed_tenant(document: dict[str, Any]) -> str | None:
 
 # --- OpenAPI -----------------------------------------------------------------------------------------------
 
+# Text the parser takes: not blank, at most MAX_TEXT characters.
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"\S"}
 _ACTOR = {
     "type": "object",
     "required": ["id", "upn"],
-    "properties": {"id": GUID, "upn": {"type": "string", "minLength": 1}},
+    "properties": {"id": GUID, "upn": _TEXT},
     "additionalProperties": False,
 }
-_GROUPS = {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}
 
 
-def _data(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+def _field_schema(spec: DataField) -> dict[str, Any]:
+    match spec.kind:
+        case "guid":
+            return GUID
+        case "actor":
+            return _ACTOR
+        case "guid-list":
+            return {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}
+        case "bool":
+            return {"type": "boolean"}
+        case "feature":
+            return {"enum": list(FEATURES)}
+        case "time":
+            # JSON Schema cannot compare two fields; the parser refuses an `after` that is not later.
+            return TIME | {"description": f"must be after {spec.after}"} if spec.after else TIME
+        case _:
+            assert_never(spec.kind)
 
 
-_DATA_BY_TYPE: dict[str, dict[str, Any]] = {
-    "consent.granted": _data(
-        ["tenantId", "actor"], {"tenantId": GUID, "actor": _ACTOR, "optedOutGroupIds": _GROUPS}
-    ),
-    "consent.revoked": _data(["tenantId", "actor"], {"tenantId": GUID, "actor": _ACTOR}),
-    "optout.groups.replaced": _data(
-        ["tenantId", "actor", "groupIds"], {"tenantId": GUID, "actor": _ACTOR, "groupIds": _GROUPS}
-    ),
-    "optout.user.changed": _data(
-        ["tenantId", "userId", "optedOut"],
-        {"tenantId": GUID, "userId": GUID, "optedOut": {"type": "boolean"}},
-    ),
-    "legacy.consent.imported": _data(
-        ["tenantId", "feature", "grantedAt"],
-        {
-            "tenantId": GUID,
-            "feature": {"enum": ["relationship_analytics", "who_knows_whom"]},
-            "grantedAt": TIME,
-            "expiresAt": TIME,
-            "optedOutGroupIds": _GROUPS,
-        },
-    ),
-}
+def data_schema(event_type: EventType) -> dict[str, Any]:
+    """The JSON Schema of an event type's `data`, derived from the contract the parser reads."""
+    fields = EVENT_DATA[event_type].fields
+    return {
+        "type": "object",
+        "required": [f.name for f in fields if f.required],
+        "properties": {f.name: _field_schema(f) for f in fields},
+        "additionalProperties": False,
+    }
+
 
 OPENAPI_SCHEMAS: openapi.Schemas = {
     "AdminCenterEvent": {
@@ -97,18 +109,18 @@ OPENAPI_SCHEMAS: openapi.Schemas = {
         "required": ["specversion", "id", "source", "type", "time", "data"],
         "properties": {
             "specversion": {"const": "1.0"},
-            "id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "source": {"type": "string", "minLength": 1, "maxLength": 256},
+            "id": _TEXT,
+            "source": _TEXT,
             "type": {"enum": list(EVENT_TYPES)},
             "time": TIME,
-            "subject": {"type": "string"},
+            "subject": _TEXT,
             "datacontenttype": {"const": "application/json"},
-            "dataschema": {"type": "string"},
+            "dataschema": _TEXT,
             "data": {"type": "object"},
         },
         "allOf": [
-            {"if": {"properties": {"type": {"const": t}}}, "then": {"properties": {"data": schema}}}
-            for t, schema in _DATA_BY_TYPE.items()
+            {"if": {"properties": {"type": {"const": t}}}, "then": {"properties": {"data": data_schema(t)}}}
+            for t in EVENT_TYPES
         ],
     },
     "WebhookReceipt": {
