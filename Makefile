@@ -73,6 +73,7 @@ check: install $(CHECKOV_STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) tools/requirements.py --check
 	$(PY) -m pytest -q
 

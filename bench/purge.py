@@ -46,27 +46,29 @@ from azure.data.tables import TableClient
 
 from bench.framework import Context, Figure
 from devhost.azurite import Azurite
-from functions.adapters import table_batch
-from functions.adapters.audit_store import TableAuditLog
+from functions.adapters import interaction_codec, table_batch
 from functions.adapters.backup_store import BlobBackupStore
 from functions.adapters.contact_store import TableContactStore, contact_partition, contact_row_key
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.purge_registry import purge_stores
 from functions.adapters.purge_store import TablePurgeStore
-from functions.adapters.slice_store import TableSliceStore, interaction_codec.to_entity, slice_partition
+from functions.adapters.slice_store import TableSliceStore, slice_partition
 from functions.adapters.storage import StorageClients
+from functions.bootstrap import Container
 from functions.domain.events import Provenance
 from functions.domain.ingestion import Cursor
 from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeService
 from functions.settings import storage_settings
+from tests.support.container import app_settings
+from tests.support.memory_stores import MemoryQueues
 from tests.support.purge_data import interactions
 from tests.support.purge_fakes import StaticMembers
 
 TITLE = "(e) purge: 200,000+ entities plus backups, against one-at-a-time deletion"
 USERS = 400
-FACTS_PER_USER = 250  # a slice row + a contact-index row each: 400 x 250 x 2 = 200,000, plus cursors
+INTERACTIONS_PER_USER = 250  # a slice row + a contact-index row each: 400 x 250 x 2 = 200,000, plus cursors
 SMALL_USERS = 16  # the fresh-Azurite tenant: 16 x 250 x 2 = 8,000 entities
 BASELINE_USERS = 12  # 12 x 250 = 3,000 slice rows deleted one at a time in the large tables
 SMALL_BASELINE_USERS = 8  # 8 x 250 = 2,000 rows one at a time in the fresh Azurite
@@ -90,7 +92,7 @@ def run(ctx: Context) -> list[Figure]:
 
     big_baseline = baseline(storage, baseline_tenant)
     ctx.say(f"one at a time in the same tables: {big_baseline:,.0f} entities/s")
-    service = PurgeService(TablePurgeStore(storage), stores, TableAuditLog(storage), StaticMembers())
+    service = purge_container(storage).purge_service
     user_seconds, user_record = purge(service, storage, Scope("user", tenant, user_id=users[0]))
     ctx.say(f"user purge: {_described(user_record)} in {user_seconds:.2f} s")
     tenant_seconds, record = purge(service, storage, Scope("tenant", tenant))
@@ -171,9 +173,7 @@ def fresh_comparison(ctx: Context) -> FreshComparison:
     azurite.start()
     try:
         storage = _storage(azurite)
-        service = PurgeService(
-            TablePurgeStore(storage), purge_stores(storage), TableAuditLog(storage), StaticMembers()
-        )
+        service = purge_container(storage).purge_service
         _round(azurite, service, storage, users=2, baseline_users=1)
         rounds = tuple(
             _round(azurite, service, storage, users=SMALL_USERS, baseline_users=SMALL_BASELINE_USERS)
@@ -202,7 +202,7 @@ def _round(
     purge_cpu, azurite_purge = (time.process_time() - cpu) / purged, _since(azurite, emulator) / purged
     cpu, emulator = time.process_time(), azurite.cpu_seconds()
     one_by_one = baseline(storage, baseline_tenant)
-    rows = baseline_users * FACTS_PER_USER
+    rows = baseline_users * INTERACTIONS_PER_USER
     baseline_cpu, azurite_baseline = (time.process_time() - cpu) / rows, _since(azurite, emulator) / rows
     seed(storage, bare_tenant, _ids(users), backups=False)  # now: the tables were as small for the others
     return Round(
@@ -243,16 +243,14 @@ def seed(storage: StorageClients, tenant_id: str, users: list[str], *, backups: 
     slice_rows: list[dict[str, Any]] = []
     contact_rows: dict[tuple[str, str], dict[str, Any]] = {}
     for user in users:
-        written = interactions(user, FACTS_PER_USER, contacts=50, salt=tenant_id)
+        written = interactions(user, INTERACTIONS_PER_USER, contacts=50, salt=tenant_id)
         partition = slice_partition(tenant_id, user)
-        slice_rows += [interaction_codec.to_entity(partition, f.record_key, f, "bench") for f in written]
+        slice_rows += [interaction_codec.to_entity(f, partition, f.record_key, "bench") for f in written]
         for f in written:
             key = (contact_partition(tenant_id, f.contact), contact_row_key(f))
-            contact_rows[key] = interaction_codec.to_entity(key[0], key[1], f, "bench")
+            contact_rows[key] = interaction_codec.to_entity(f, key[0], key[1], "bench")
         if backups:
-            backup_store.write(
-                tenant_id, user, DAY, (f.to_record() | {"at": f.at.isoformat()} for f in written)
-            )
+            backup_store.write(tenant_id, user, DAY, written)
     raw_upsert(slices, slice_rows)
     raw_upsert(contacts, (contact_rows[key] for key in sorted(contact_rows)))
     cursors.save_all(
@@ -346,3 +344,11 @@ def _ids(count: int) -> list[str]:
 
 def _described(record: PurgeRecord) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in record.counts.items())
+
+
+def purge_container(storage: StorageClients) -> Container:
+    """The app's wiring on this Azurite; nothing resolves groups or resumes ingestion in these rounds."""
+    return Container(
+        app_settings(), storage=storage, member_resolver=StaticMembers(), work_queues=MemoryQueues(),
+        purge_completed=lambda _record, _at: False,
+    )  # fmt: skip

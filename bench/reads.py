@@ -102,9 +102,8 @@ def run(ctx: Context) -> list[Figure]:
     now = datetime.now().astimezone()
     started = time.perf_counter()
     seeded = seed(ctx, now)
-    ctx.say(
-        f"seeded {CONTACTS:,} contacts ({seeded.rows:,} interactions) in {time.perf_counter() - started:.0f} s"
-    )
+    seconds = time.perf_counter() - started
+    ctx.say(f"seeded {CONTACTS:,} contacts ({seeded.rows:,} interactions) in {seconds:.0f} s")
     figures = []
     with Identity() as identity:
         env = app_host_env(

@@ -20,7 +20,6 @@ from functions.adapters.consent_store import TableConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.graph import GraphAdapter
-from functions.adapters.group_members import GraphMemberResolver
 from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.purge_queue import StoragePurgeQueue
@@ -41,7 +40,7 @@ from functions.services.ingestion import FLUSH_INTERACTIONS, DirectoryCache, Ing
 from functions.services.insights import InsightService
 from functions.services.legacy import LegacyService
 from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
-from functions.services.membership import MembershipService
+from functions.services.membership import GroupMembers, MembershipService
 from functions.services.optouts import OptOutService
 from functions.services.ports.consent import (
     AuditLog,
@@ -261,7 +260,7 @@ class Container:
 
     @cached_property
     def member_resolver(self) -> MemberResolver:
-        return GraphMemberResolver(self.graph_factory())
+        return GroupMembers(self.graph_factory)
 
     @cached_property
     def purge_queue(self) -> PurgeRedrive:

@@ -31,7 +31,6 @@ from urllib.parse import quote, urlencode
 from azure.core.exceptions import ServiceResponseError
 from azure.core.rest import HttpRequest
 from azure.data.tables import TableClient
-from azure.data.tables._serialize import _parameter_filter_substitution  # the SDK's own @name substitution
 
 from functions.adapters.storage import translate_storage_errors
 from functions.adapters.table_rows import Entity
@@ -172,8 +171,8 @@ def _entity_chunks(entities: Iterable[Entity]) -> Iterator[list[Entity]]:
 def _keys(table: TableClient, query_filter: str, parameters: Mapping[str, Any] | None) -> Iterator[Key]:
     """Keys only, read as plain JSON without OData metadata: the SDK's entity deserialisation costs about
     50 us of Python CPU per row, which would make listing, not deleting, the purge's bottleneck."""
-    base = f"{table.scheme}://{table._primary_hostname}"  # the SDK's own endpoint (no public API)
-    text = _parameter_filter_substitution(dict(parameters or {}), query_filter)
+    base = table.url
+    text = odata_filter(query_filter, parameters or {})
     query = {"$filter": text, "$select": "PartitionKey,RowKey", "$top": "1000"}
     client: Any = table._client  # the pipeline the SDK sends its own requests through
     while True:
@@ -202,6 +201,24 @@ def _keys(table: TableClient, query_filter: str, parameters: Mapping[str, Any] |
             query["NextRowKey"] = next_rk
         else:
             query.pop("NextRowKey", None)
+
+
+def odata_filter(query_filter: str, parameters: Mapping[str, Any]) -> str:
+    """`query_filter` with each `@name` replaced by its OData literal: what the SDK does for the queries it
+    sends itself, for the ones this module sends raw. Text is quoted with `'` doubled, so a value can never
+    end the literal early."""
+
+    def literal(match: re.Match[str]) -> str:
+        value = parameters[match.group(1)]
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        raise TypeError(f"no OData literal for {type(value).__name__} parameter @{match.group(1)}")
+
+    return re.sub(r"@(\w+)", literal, query_filter)
 
 
 def _delete_chunk(table: TableClient, chunk: Sequence[Key]) -> int:

@@ -134,14 +134,15 @@ def legacy_excluded_groups(consent: TenantConsent, now: datetime) -> frozenset[s
     return frozenset(groups)
 
 
-def grant(consent: TenantConsent, provenance: Provenance, *, enforce_order: bool = True) -> ConsentTransition:
+def grant(consent: TenantConsent, provenance: Provenance) -> ConsentTransition:
     """Grant the consent; supersede live legacy records and migrate every legacy group not migrated yet.
 
-    `enforce_order` is False for REST calls: an administrator acting now is never "older" than an event.
+    The out-of-order rule applies to events only (`Provenance.ordered`): an administrator acting now is
+    never "older" than an event.
     """
-    if enforce_order and provenance.event_id == consent.last_event_id:
+    if provenance.ordered and provenance.event_id == consent.last_event_id:
         return ConsentTransition(consent, "duplicate")
-    if enforce_order and is_stale(consent.last_event_time, provenance.event_time):
+    if provenance.ordered and is_stale(consent.last_event_time, provenance.event_time):
         return ConsentTransition(consent, "stale")
     now = provenance.recorded_at
     legacy = dict(consent.legacy)
@@ -176,16 +177,14 @@ def grant(consent: TenantConsent, provenance: Provenance, *, enforce_order: bool
     )  # fmt: skip
 
 
-def revoke(
-    consent: TenantConsent, provenance: Provenance, purge_id: str, *, enforce_order: bool = True
-) -> ConsentTransition:
+def revoke(consent: TenantConsent, provenance: Provenance, purge_id: str) -> ConsentTransition:
     """Withdraw the consent: every feature off, every user out, and one tenant purge (`purge_id`).
 
     Revoking an already revoked tenant changes nothing and points at the purge the first revocation started.
     """
-    if enforce_order and provenance.event_id == consent.last_event_id:
+    if provenance.ordered and provenance.event_id == consent.last_event_id:
         return ConsentTransition(consent, "duplicate", purge_id=consent.revoke_purge_id)
-    if enforce_order and is_stale(consent.last_event_time, provenance.event_time):
+    if provenance.ordered and is_stale(consent.last_event_time, provenance.event_time):
         return ConsentTransition(consent, "stale")
     if consent.state == "revoked":
         # Nothing changes, but the subject's ordering key moves: a grant older than this must stay stale.
@@ -215,11 +214,10 @@ def import_legacy(
     expires_at: datetime,
     opted_out_group_ids: frozenset[str],
     provenance: Provenance,
-    enforce_order: bool = True,
 ) -> ConsentTransition:
     """Record a legacy consent form. Imported after a grant, it is superseded at once and migrated."""
     previous = consent.legacy.get(feature)
-    if previous is not None and enforce_order:
+    if previous is not None and provenance.ordered:
         if provenance.event_id == previous.imported.event_id:
             return ConsentTransition(consent, "duplicate")
         if is_stale(previous.imported.event_time, provenance.event_time):

@@ -80,6 +80,12 @@ class Provenance:
     source: ChangeSource
     recorded_at: datetime
 
+    @property
+    def ordered(self) -> bool:
+        """Whether the out-of-order rule applies: to events (webhooks, imports, timers), not to an
+        administrator's REST call, which acts now and is never "older" than an event."""
+        return self.source != "api"
+
 
 def is_stale(last_event_time: datetime | None, event_time: datetime) -> bool:
     """The out-of-order rule: older than the last change applied to the same subject (equal is not stale)."""

@@ -75,13 +75,13 @@ class UserTransition:
 
 
 def replace_groups(
-    current: GroupOptOuts, group_ids: Iterable[str], provenance: Provenance, *, enforce_order: bool = True
+    current: GroupOptOuts, group_ids: Iterable[str], provenance: Provenance
 ) -> GroupsTransition:
     """The admin form: the list becomes exactly `group_ids` (kept entries keep their source and time)."""
     wanted = frozenset(group_ids)
-    if enforce_order and provenance.event_id == current.last_event_id:
+    if provenance.ordered and provenance.event_id == current.last_event_id:
         return GroupsTransition(current, "duplicate")
-    if enforce_order and is_stale(current.last_event_time, provenance.event_time):
+    if provenance.ordered and is_stale(current.last_event_time, provenance.event_time):
         return GroupsTransition(current, "stale")
     added, removed = wanted - current.ids, current.ids - wanted
     entries = {g: e for g, e in current.entries.items() if g in wanted}
@@ -122,13 +122,12 @@ def change_user(
     opted_out: bool,
     provenance: Provenance,
     purge_id: str,
-    enforce_order: bool = True,
 ) -> UserTransition:
     """A user opts out (a user purge, `purge_id`, goes with it) or back in.
 
     Opting out again while opted out changes nothing and points at the purge already started.
     """
-    if current is not None and enforce_order:
+    if current is not None and provenance.ordered:
         if provenance.event_id == current.last_event_id:
             return UserTransition(current, "duplicate", current.purge_id if current.opted_out else None)
         if is_stale(current.last_event_time, provenance.event_time):

@@ -7,27 +7,25 @@ token's tenant, the `Consent.Manage` role, or the user acting on their own opt-o
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import azure.functions as func
 
-from functions.bootstrap import Container, container
-from functions.domain.access import CONSENT_MANAGE, Principal, is_guid, require_role, require_self_or_role
-from functions.domain.errors import FieldError, ValidationFailed
+from functions.domain.access import CONSENT_MANAGE
+from functions.domain.errors import ValidationFailed
 from functions.domain.events import FieldReader
 from functions.entrypoints import openapi
-from functions.entrypoints.consent_schemas import (
-    GUID,
+from functions.entrypoints.calls import TenantCall, guid_param, optional_body
+from functions.entrypoints.consent_views import (
     SCHEMAS,
     audit_page_view,
     consent_view,
     groups_view,
     purge_view,
-    ref,
     users_view,
 )
 from functions.entrypoints.http import json_object, json_response, query_integer
+from functions.entrypoints.openapi import ref
 from functions.entrypoints.problems import http_handler
 from functions.services import admin_reads
 from functions.services.consent import api_provenance
@@ -40,38 +38,8 @@ DEFAULT_PURGE_PAGE = 50
 MAX_PURGE_PAGE = 200
 
 
-class _Call:
-    """An authenticated call on a tenant's route: the container, the time, the tenant and the caller."""
-
-    def __init__(self, req: func.HttpRequest) -> None:
-        self.c: Container = container()
-        self.now: datetime = self.c.now()
-        raw_tenant = req.route_params.get("tenantId", "")
-        self.principal: Principal = self.c.token_validator.validate(
-            req.headers.get("authorization"), raw_tenant, self.now
-        )
-        self.tenant_id = _guid_param(req, "tenantId")
-
-    def actor(self) -> str | None:
-        return self.principal.object_id
-
-
-def _guid_param(req: func.HttpRequest, name: str) -> str:
-    value = str(req.route_params.get(name, ""))
-    if not is_guid(value):
-        raise ValidationFailed(f"{name} must be a GUID", [FieldError(name, "must be a GUID")])
-    return value.lower()
-
-
-def _manager(req: func.HttpRequest) -> _Call:
-    call = _Call(req)
-    require_role(call.principal, call.tenant_id, CONSENT_MANAGE)
-    return call
-
-
-def _optional_body(req: func.HttpRequest) -> dict[str, Any]:
-    """An empty body is `{}`; anything else must be a JSON object."""
-    return json_object(req) if req.get_body() else {}
+def _manager(req: func.HttpRequest) -> TenantCall:
+    return TenantCall(req).requiring(CONSENT_MANAGE)
 
 
 def _strict(body: dict[str, Any], allowed: tuple[str, ...]) -> FieldReader:
@@ -104,12 +72,12 @@ def consent_get(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 def consent_put(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
-    body = _optional_body(req)
+    body = optional_body(req)
     reader = _strict(body, ("optedOutGroupIds",))
     groups = reader.guids(body, "optedOutGroupIds", "optedOutGroupIds", required=False)
     _valid(reader)
     service = call.c.consent_service
-    service.grant(call.tenant_id, groups, api_provenance(call.actor(), call.now), enforce_order=False)
+    service.grant(call.tenant_id, groups, api_provenance(call.actor, call.now))
     consent, current_groups = service.overview(call.tenant_id)
     return json_response(consent_view(consent, current_groups, call.now))
 
@@ -119,8 +87,8 @@ def consent_put(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 def consent_delete(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
-    provenance = api_provenance(call.actor(), call.now)
-    result = call.c.consent_service.revoke(call.tenant_id, provenance, enforce_order=False)
+    provenance = api_provenance(call.actor, call.now)
+    result = call.c.consent_service.revoke(call.tenant_id, provenance)
     body = {
         "tenantId": call.tenant_id,
         "state": "revoked",
@@ -152,7 +120,7 @@ def optout_groups_put(req: func.HttpRequest) -> func.HttpResponse:
     group_ids = reader.guids(body, "groupIds", "groupIds")
     _valid(reader)
     change = call.c.optout_service.replace_groups(
-        call.tenant_id, group_ids, api_provenance(call.actor(), call.now), enforce_order=False
+        call.tenant_id, group_ids, api_provenance(call.actor, call.now)
     )
     response = {
         "groups": groups_view(change.groups),
@@ -165,13 +133,12 @@ def optout_groups_put(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _user_change(req: func.HttpRequest, opted_out: bool) -> func.HttpResponse:
-    call = _Call(req)
-    user_id = _guid_param(req, "userId")
-    require_self_or_role(call.principal, call.tenant_id, user_id, CONSENT_MANAGE)
-    _valid(_strict(_optional_body(req), ()))
+    call = TenantCall(req)
+    user_id = guid_param(req, "userId")
+    call.requiring_self_or(user_id, CONSENT_MANAGE)
+    _valid(_strict(optional_body(req), ()))
     result = call.c.optout_service.set_user(
-        call.tenant_id, user_id, opted_out=opted_out, provenance=api_provenance(call.actor(), call.now),
-        enforce_order=False,
+        call.tenant_id, user_id, opted_out=opted_out, provenance=api_provenance(call.actor, call.now),
     )  # fmt: skip
     body = {
         "tenantId": call.tenant_id,
@@ -216,7 +183,7 @@ def purges_list(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 def purge_get(req: func.HttpRequest) -> func.HttpResponse:
     call = _manager(req)
-    purge_id = _guid_param(req, "purgeId")
+    purge_id = guid_param(req, "purgeId")
     return json_response(purge_view(admin_reads.purge_of(call.c.purge_store, call.tenant_id, purge_id)))
 
 
@@ -234,47 +201,12 @@ def audit_get(req: func.HttpRequest) -> func.HttpResponse:
 # --- OpenAPI -----------------------------------------------------------------------------------------------
 
 
-def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": GUID}
-
-
-_TENANT = _path_param("tenantId", "The Entra tenant ID")
-_COMMON_ERRORS = {
-    "400": openapi.problem("A route ID is not a GUID, or the body or query is invalid"),
-    "401": openapi.problem("The bearer token is missing or invalid"),
-    "403": openapi.problem("The token is for another tenant or lacks the role"),
-}
-_BODY_ERRORS = {
-    "413": openapi.problem("The body is over 64 KiB"),
-    "415": openapi.problem("The body is not JSON"),
-}
-
-
-def _operation(
-    operation_id: str, summary: str, responses: dict[str, Any], *, body: str | None = None, **extra: Any
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "summary": summary,
-        "security": [{"entra": []}],
-        "responses": {**responses, **_COMMON_ERRORS, **(_BODY_ERRORS if body else {})},
-        **extra,
-    }
-    if body:
-        operation["requestBody"] = {
-            "required": operation_id != "grantConsent",
-            "content": {"application/json": {"schema": ref(body)}},
-        }
-    return operation
-
-
-def _paging(default: int, maximum: int) -> list[dict[str, Any]]:
-    return [
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}},
-        {"name": "continuation", "in": "query", "required": False,
-         "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
-    ]  # fmt: skip
+_operation, _path_param, _paging, openapi.TENANT = (
+    openapi.operation,
+    openapi.path_param,
+    openapi.paging,
+    openapi.TENANT,
+)
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
@@ -283,22 +215,23 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 
 OPENAPI_PATHS: openapi.Paths = {
     "/tenants/{tenantId}/consent": {
-        "parameters": [_TENANT],
-        "get": _operation("getConsent", "The consent, per-feature enablement and opted-out groups",
+        "parameters": [openapi.TENANT],
+        "get": openapi.operation("getConsent", "The consent, per-feature enablement and opted-out groups",
                           {"200": _json("The consent", "Consent")}),
-        "put": _operation("grantConsent", "Grant the consent (both features)",
-                          {"200": _json("The consent after the grant", "Consent")}, body="GrantRequest"),
-        "delete": _operation("revokeConsent", "Withdraw the consent; starts a tenant purge",
+        "put": openapi.operation("grantConsent", "Grant the consent (both features)",
+                          {"200": _json("The consent after the grant", "Consent")}, body="GrantRequest",
+                          body_required=False),
+        "delete": openapi.operation("revokeConsent", "Withdraw the consent; starts a tenant purge",
                              {"202": _json("Revoked; the purge is queued", "Revocation")}),
     },
     "/tenants/{tenantId}/opt-outs": {
-        "parameters": [_TENANT],
-        "get": _operation("getOptOuts", "Opted-out groups and users",
+        "parameters": [openapi.TENANT],
+        "get": openapi.operation("getOptOuts", "Opted-out groups and users",
                           {"200": _json("The opt-outs", "OptOuts")}),
     },
     "/tenants/{tenantId}/opt-outs/groups": {
-        "parameters": [_TENANT],
-        "put": _operation(
+        "parameters": [openapi.TENANT],
+        "put": openapi.operation(
             "replaceGroupOptOuts", "Replace the opted-out groups",
             {
                 "200": _json("Replaced; no purge needed", "GroupsChange"),
@@ -308,30 +241,30 @@ OPENAPI_PATHS: openapi.Paths = {
         ),
     },
     "/tenants/{tenantId}/opt-outs/users/{userId}": {
-        "parameters": [_TENANT, _path_param("userId", "The user's Entra object ID")],
-        "put": _operation("optUserOut", "Opt a user out (the user themselves, or Consent.Manage)",
+        "parameters": [openapi.TENANT, openapi.path_param("userId", "The user's Entra object ID")],
+        "put": openapi.operation("optUserOut", "Opt a user out (the user themselves, or Consent.Manage)",
                           {"202": _json("Opted out; a user purge is queued", "UserOptOutChange")}),
-        "delete": _operation("optUserIn", "Opt a user back in",
+        "delete": openapi.operation("optUserIn", "Opt a user back in",
                              {"200": _json("Opted back in", "UserOptOutChange")}),
     },
     "/tenants/{tenantId}/purges": {
-        "parameters": [_TENANT],
-        "get": _operation(
+        "parameters": [openapi.TENANT],
+        "get": openapi.operation(
             "listPurges", "Purge records, newest first", {"200": _json("A page of purges", "PurgeList")},
-            parameters=_paging(DEFAULT_PURGE_PAGE, MAX_PURGE_PAGE),
+            parameters=openapi.paging(DEFAULT_PURGE_PAGE, MAX_PURGE_PAGE),
         ),
     },
     "/tenants/{tenantId}/purges/{purgeId}": {
-        "parameters": [_TENANT, _path_param("purgeId", "The purge ID")],
-        "get": _operation("getPurge", "One purge record", {
+        "parameters": [openapi.TENANT, openapi.path_param("purgeId", "The purge ID")],
+        "get": openapi.operation("getPurge", "One purge record", {
             "200": _json("The purge", "Purge"), "404": openapi.problem("No such purge for this tenant"),
         }),
     },
     "/tenants/{tenantId}/audit": {
-        "parameters": [_TENANT],
-        "get": _operation(
+        "parameters": [openapi.TENANT],
+        "get": openapi.operation(
             "getAudit", "Audit entries, newest first", {"200": _json("A page of entries", "AuditPage")},
-            parameters=_paging(DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE),
+            parameters=openapi.paging(DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE),
         ),
     },
 }  # fmt: skip

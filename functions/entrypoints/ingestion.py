@@ -11,8 +11,8 @@ A failed run raises, so the host retries it and, after `maxDequeueCount`, moves 
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
@@ -20,6 +20,7 @@ import azure.functions as func
 from functions.adapters.queues import INGEST_QUEUE, MEMBERSHIP_QUEUE
 from functions.bootstrap import container
 from functions.domain.errors import ValidationFailed
+from functions.entrypoints import queue_messages
 from functions.services.ingestion import WindowRequest
 from functions.services.membership import parse_tenant_message
 
@@ -41,25 +42,21 @@ def ingestion_schedule(timer: func.TimerRequest) -> None:
 @bp.function_name("ingestion_worker")
 @bp.queue_trigger(arg_name="msg", queue_name=INGEST_QUEUE, connection=STORAGE_CONNECTION)
 def ingestion_worker(msg: func.QueueMessage) -> None:
-    data = _message(msg)
+    command = queue_messages.read(msg, INGEST_QUEUE, ingest_command)
     c = container()
-    kind = data.get("type")
-    if kind == "tenant.schedule":
-        c.scheduling_service.schedule_tenant(parse_tenant_message(data), c.now())
-    elif kind == "window":
-        c.ingestion_worker.run(WindowRequest.from_message(data))
-    else:
-        raise ValidationFailed(f"unknown ingest message type {kind!r}")
+    if isinstance(command, ScheduleTenant):
+        c.scheduling_service.schedule_tenant(command.tenant_id, c.now())
+    elif isinstance(command, WindowRequest):
+        c.ingestion_worker.run(command)
 
 
 @bp.function_name("membership_worker")
 @bp.queue_trigger(arg_name="msg", queue_name=MEMBERSHIP_QUEUE, connection=STORAGE_CONNECTION)
 def membership_worker(msg: func.QueueMessage) -> None:
-    data = _message(msg)
-    if data.get("type") != "groups.resolve":
-        raise ValidationFailed(f"unknown membership message type {data.get('type')!r}")
-    c = container()
-    c.membership_service.resolve(parse_tenant_message(data), c.now())
+    command = queue_messages.read(msg, MEMBERSHIP_QUEUE, membership_command)
+    if command is not None:
+        c = container()
+        c.membership_service.resolve(command.tenant_id, c.now())
 
 
 @bp.function_name("backup_daily")
@@ -70,11 +67,26 @@ def backup_daily(timer: func.TimerRequest) -> None:
     logger.info("backup: %d tenant(s), %d record(s)", len(results), sum(r.records for r in results))
 
 
-def _message(msg: func.QueueMessage) -> dict[str, Any]:
-    try:
-        data = json.loads(msg.get_body())
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("a queue message is not JSON") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed("a queue message is a JSON object")
-    return data
+@dataclass(frozen=True, slots=True)
+class ScheduleTenant:
+    tenant_id: str
+
+
+def ingest_command(data: Any) -> ScheduleTenant | WindowRequest:
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "tenant.schedule":
+        return ScheduleTenant(parse_tenant_message(data))
+    if kind == "window":
+        return WindowRequest.from_message(data)
+    raise ValidationFailed(f"not an ingest message (type {kind!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveGroups:
+    tenant_id: str
+
+
+def membership_command(data: Any) -> ResolveGroups:
+    if not isinstance(data, dict) or data.get("type") != "groups.resolve":
+        raise ValidationFailed("not a groups.resolve message")
+    return ResolveGroups(parse_tenant_message(data))

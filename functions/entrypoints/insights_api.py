@@ -11,54 +11,26 @@ included, and a contact's address must not end up there. The app itself never lo
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import azure.functions as func
 
-from functions.bootstrap import Container, container
-from functions.domain.access import CONSENT_MANAGE, INSIGHTS_READ, Principal, is_guid, require_role
+from functions.domain.access import CONSENT_MANAGE, INSIGHTS_READ, is_guid
 from functions.domain.errors import FieldError, ValidationFailed
 from functions.entrypoints import openapi
-from functions.entrypoints.consent_schemas import GUID, TIME
-from functions.entrypoints.http import json_object, json_response
+from functions.entrypoints.calls import TenantCall, text_fields
+from functions.entrypoints.http import json_response
+from functions.entrypoints.openapi import GUID, TIME
 from functions.entrypoints.problems import http_handler
 
 bp = func.Blueprint()
-
-
-class _Call:
-    def __init__(self, req: func.HttpRequest, role: str) -> None:
-        self.c: Container = container()
-        self.now: datetime = self.c.now()
-        raw_tenant = str(req.route_params.get("tenantId", ""))
-        self.principal: Principal = self.c.token_validator.validate(
-            req.headers.get("authorization"), raw_tenant, self.now
-        )
-        if not is_guid(raw_tenant):
-            raise ValidationFailed("tenantId must be a GUID", [FieldError("tenantId", "must be a GUID")])
-        self.tenant_id = raw_tenant.lower()
-        require_role(self.principal, self.tenant_id, role)
-
-
-def _body(req: func.HttpRequest, fields: tuple[str, ...]) -> dict[str, str]:
-    body = json_object(req)
-    errors = [FieldError(name, "is not a field of this request") for name in body if name not in fields]
-    errors += [
-        FieldError(name, "is required and must be a string")
-        for name in fields
-        if not isinstance(body.get(name), str) or not body[name].strip()
-    ]
-    if errors:
-        raise ValidationFailed("the request body is not valid", errors)
-    return {name: str(body[name]) for name in fields}
 
 
 @bp.function_name("relationships_get")
 @bp.route(route="tenants/{tenantId}/relationships", methods=["GET"])
 @http_handler
 def relationships_get(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, INSIGHTS_READ)
+    call = TenantCall(req).requiring(INSIGHTS_READ)
     body = call.c.insight_service.relationship(call.tenant_id, req.params.get("contact"), call.now)
     return json_response(body)
 
@@ -67,8 +39,8 @@ def relationships_get(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/relationships/lookup", methods=["POST"])
 @http_handler
 def relationships_lookup(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, INSIGHTS_READ)
-    contact = _body(req, ("contact",))["contact"]
+    call = TenantCall(req).requiring(INSIGHTS_READ)
+    contact = text_fields(req, ("contact",))["contact"]
     return json_response(call.c.insight_service.relationship(call.tenant_id, contact, call.now))
 
 
@@ -76,8 +48,8 @@ def relationships_lookup(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/who-knows-whom/lookup", methods=["POST"])
 @http_handler
 def who_knows_whom_lookup(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, INSIGHTS_READ)
-    contact = _body(req, ("contact",))["contact"]
+    call = TenantCall(req).requiring(INSIGHTS_READ)
+    contact = text_fields(req, ("contact",))["contact"]
     return json_response(call.c.insight_service.who_knows_whom(call.tenant_id, contact, call.now))
 
 
@@ -85,7 +57,7 @@ def who_knows_whom_lookup(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/who-knows-whom", methods=["GET"])
 @http_handler
 def who_knows_whom_get(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, INSIGHTS_READ)
+    call = TenantCall(req).requiring(INSIGHTS_READ)
     body = call.c.insight_service.who_knows_whom(call.tenant_id, req.params.get("contact"), call.now)
     return json_response(body)
 
@@ -94,8 +66,8 @@ def who_knows_whom_get(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/who-knows-whom/introductions", methods=["POST"])
 @http_handler
 def introductions_post(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, INSIGHTS_READ)
-    body = _body(req, ("contact", "colleagueUserId"))
+    call = TenantCall(req).requiring(INSIGHTS_READ)
+    body = text_fields(req, ("contact", "colleagueUserId"))
     if not is_guid(body["colleagueUserId"]):
         raise ValidationFailed(
             "colleagueUserId must be a GUID", [FieldError("colleagueUserId", "must be a GUID")]
@@ -110,7 +82,7 @@ def introductions_post(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/who-knows-whom/introductions/template", methods=["GET"])
 @http_handler
 def introduction_template_get(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, CONSENT_MANAGE)
+    call = TenantCall(req).requiring(CONSENT_MANAGE)
     template = call.c.insight_service.template(call.tenant_id)
     return json_response({"subject": template.subject, "body": template.body})
 
@@ -119,8 +91,8 @@ def introduction_template_get(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}/who-knows-whom/introductions/template", methods=["PUT"])
 @http_handler
 def introduction_template_put(req: func.HttpRequest) -> func.HttpResponse:
-    call = _Call(req, CONSENT_MANAGE)
-    body = _body(req, ("subject", "body"))
+    call = TenantCall(req).requiring(CONSENT_MANAGE)
+    body = text_fields(req, ("subject", "body"))
     template = call.c.insight_service.save_template(call.tenant_id, body["subject"], body["body"], call.now)
     return json_response({"subject": template.subject, "body": template.body})
 

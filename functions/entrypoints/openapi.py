@@ -46,6 +46,86 @@ def problem(description: str) -> dict[str, Any]:
     }
 
 
+# --- pieces every blueprint's documentation shares ----------------------------------------------------------
+
+GUID: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
+ACCURACY: dict[str, Any] = {"type": "string", "enum": ["complete", "partial"]}
+AUTH_ERRORS: dict[str, Any] = {
+    "400": problem("A route ID is not a GUID, or the query or body is invalid"),
+    "401": problem("The bearer token is missing or invalid"),
+    "403": problem("The token is for another tenant or lacks the role"),
+}
+BODY_ERRORS: dict[str, Any] = {
+    "413": problem("The body is over 64 KiB"),
+    "415": problem("The body is not JSON"),
+}
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A closed object schema: every property required unless `required` says otherwise."""
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": GUID}
+
+
+TENANT = path_param("tenantId", "The Entra tenant ID")
+
+
+def paging(default: int, maximum: int) -> list[dict[str, Any]]:
+    """The `limit` and `continuation` query parameters of a paged list."""
+    return [
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}},
+        {"name": "continuation", "in": "query", "required": False,
+         "description": "The `continuation` of the previous page", "schema": {"type": "string"}},
+    ]  # fmt: skip
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    body: str | None = None,
+    body_required: bool = True,
+    errors: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An operation behind an Entra token: its responses plus the shared 400/401/403 (and 413/415 with a
+    body), `errors` adding or overriding any."""
+    described: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"entra": []}],
+        "responses": {**responses, **AUTH_ERRORS, **(BODY_ERRORS if body else {}), **(errors or {})},
+        **extra,
+    }
+    if body:
+        described["requestBody"] = {
+            "required": body_required, "content": {"application/json": {"schema": ref(body)}}
+        }  # fmt: skip
+    return described
+
+
 @functools.cache
 def _build() -> dict[str, Any]:
     from functions.app import BLUEPRINT_MODULES  # noqa: PLC0415  (app imports this module's users)

@@ -2,12 +2,13 @@
 
 The handler raises when the purge cannot finish now (busy elsewhere, verification found something, storage
 failed), so the host retries it and, after `maxDequeueCount`, parks it in `purges-poison`, from where the
-maintenance timer moves it back. A message that is not a purge message is logged and dropped: there is no
-purge it could belong to.
+maintenance timer moves it back. A message that is not a purge message goes to `purges-poison` at once
+(functions/entrypoints/queue_messages.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import azure.functions as func
@@ -15,6 +16,9 @@ import azure.functions as func
 from functions.adapters.purge_queue import parse_purge_message
 from functions.adapters.queues import PURGE_QUEUE
 from functions.bootstrap import container
+from functions.domain.errors import ValidationFailed
+from functions.entrypoints import queue_messages
+from functions.services.ports.queues import PurgeMessage
 
 bp = func.Blueprint()
 logger = logging.getLogger(__name__)
@@ -23,9 +27,8 @@ logger = logging.getLogger(__name__)
 @bp.function_name("purge_worker")
 @bp.queue_trigger(arg_name="msg", queue_name=PURGE_QUEUE, connection="AzureWebJobsStorage")
 def purge_worker(msg: func.QueueMessage) -> None:
-    message = parse_purge_message(msg.get_body())
+    message = queue_messages.read(msg, PURGE_QUEUE, purge_command)
     if message is None:
-        logger.error("dropped a message on %s that is not a purge message (id %s)", PURGE_QUEUE, msg.id)
         return
     c = container()
     run = c.purge_service.run(message.tenant_id, message.purge_id, c.now)
@@ -34,3 +37,10 @@ def purge_worker(msg: func.QueueMessage) -> None:
             "purge %s of tenant %s: %s -> %s",
             run.record.id, run.record.tenant_id, ", ".join(run.actions), run.record.status,
         )  # fmt: skip
+
+
+def purge_command(data: object) -> PurgeMessage:
+    message = parse_purge_message(json.dumps(data))
+    if message is None:
+        raise ValidationFailed("not a purge message: it names no tenantId and purgeId")
+    return message

@@ -25,8 +25,8 @@ from functions.domain.events import (
 )
 from functions.domain.scope import FEATURES
 from functions.entrypoints import openapi
-from functions.entrypoints.consent_schemas import GUID, TIME, ref
 from functions.entrypoints.http import json_object, json_response, raw_body
+from functions.entrypoints.openapi import GUID, TIME, ref
 from functions.entrypoints.problems import http_handler
 
 bp = func.Blueprint()

@@ -122,12 +122,11 @@ class ConsentService:
         group_ids: frozenset[str],
         provenance: Provenance,
         *,
-        enforce_order: bool = True,
         webhook_id: str | None = None,
     ) -> ChangeResult:
         def attempt() -> tuple[rules.TenantConsent, rules.ConsentTransition]:
             stored = self._consents.load(tenant_id)
-            transition = rules.grant(stored.consent, provenance, enforce_order=enforce_order)
+            transition = rules.grant(stored.consent, provenance)
             if transition.outcome in ("applied", "unchanged"):
                 # Exclusions land before the grant that makes them matter (a crash here excludes early).
                 self._add_groups(tenant_id, group_ids, "consent-grant", provenance)
@@ -166,7 +165,6 @@ class ConsentService:
         tenant_id: str,
         provenance: Provenance,
         *,
-        enforce_order: bool = True,
         webhook_id: str | None = None,
     ) -> ChangeResult:
         scope = Scope("tenant", tenant_id)
@@ -174,7 +172,7 @@ class ConsentService:
 
         def attempt() -> rules.ConsentTransition:
             stored = self._consents.load(tenant_id)
-            transition = rules.revoke(stored.consent, provenance, purge_id, enforce_order=enforce_order)
+            transition = rules.revoke(stored.consent, provenance, purge_id)
             if transition.to_save and transition.consent != stored.consent:
                 self._consents.save(transition.consent, stored.etag, transition.changes)
             return transition

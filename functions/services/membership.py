@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,7 @@ from functions.domain.optouts import GroupOptOutPolicy, GroupOptOuts
 from functions.domain.scope import Scope
 from functions.services.consent import PurgeRequests
 from functions.services.ports.consent import AuditLog, ConsentStore, OptOutStore
-from functions.services.ports.ingestion import CursorStore, GraphFactory
+from functions.services.ports.ingestion import CursorStore, GraphFactory, GraphReader
 from functions.services.ports.queues import WorkQueues
 
 logger = logging.getLogger(__name__)
@@ -141,18 +141,50 @@ class MembershipService:
 
     async def _members(self, tenant_id: str, group_ids: list[str]) -> dict[str, frozenset[str]]:
         graph = self._graph_factory()
-        found: dict[str, set[str]] = {}
         try:
-            for group_id in group_ids:
-                try:
-                    async for member in graph.transitive_user_members(tenant_id, group_id):
-                        found.setdefault(member.lower(), set()).add(group_id)
-                except GraphNotFound:
-                    # A deleted group has no members; it still counts as resolved (nobody is in it).
-                    logger.warning("opted-out group %r of tenant %r no longer exists", group_id, tenant_id)
+            return await resolve_groups(graph, tenant_id, group_ids)
         finally:
             await graph.aclose()
-        return {user: frozenset(in_groups) for user, in_groups in found.items()}
+
+
+class GroupMembers:
+    """The purge's member resolver: who is in any of some groups, through a Graph reader of its own.
+
+    The purge function is synchronous (a queue handler); Graph is async. Each call runs its own event loop
+    with a new reader and closes it before the loop ends (a reader is bound to one loop)."""
+
+    def __init__(self, graph_factory: GraphFactory) -> None:
+        self._graph_factory = graph_factory
+
+    def members(self, tenant_id: str, group_ids: frozenset[str]) -> frozenset[str]:
+        return asyncio.run(self._members(tenant_id, group_ids))
+
+    async def _members(self, tenant_id: str, group_ids: frozenset[str]) -> frozenset[str]:
+        graph = self._graph_factory()
+        try:
+            return frozenset(await resolve_groups(graph, tenant_id, group_ids))
+        finally:
+            await graph.aclose()
+
+
+async def resolve_groups(
+    graph: GraphReader, tenant_id: str, group_ids: Iterable[str]
+) -> dict[str, frozenset[str]]:
+    """Each user (lower-cased object ID) in any of the groups, nested groups included, and which of the
+    groups they are in. A group Graph no longer knows counts as resolved and empty (nobody is in it).
+
+    `graph` is left open: whoever made it closes it, as it may serve more than this resolution.
+    """
+    found: dict[str, set[str]] = {}
+    for group_id in sorted(set(group_ids)):
+        try:
+            async for user_id in graph.transitive_user_members(tenant_id, group_id):
+                found.setdefault(user_id.lower(), set()).add(group_id)
+        except GraphNotFound:
+            logger.warning(
+                "opted-out group %r of tenant %r no longer exists; no members", group_id, tenant_id
+            )
+    return {user_id: frozenset(groups) for user_id, groups in found.items()}
 
 
 def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:

@@ -63,13 +63,12 @@ class OptOutService:
         group_ids: frozenset[str],
         provenance: Provenance,
         *,
-        enforce_order: bool = True,
         webhook_id: str | None = None,
     ) -> GroupsResult:
         def attempt() -> rules.GroupsTransition:
             stored = self._optouts.load_groups(tenant_id)
             transition = rules.replace_groups(
-                stored.groups, group_ids, provenance, enforce_order=enforce_order
+                stored.groups, group_ids, provenance
             )  # fmt: skip
             if transition.outcome in ("applied", "unchanged"):
                 self._optouts.save_groups(transition.groups, stored.etag)
@@ -103,7 +102,6 @@ class OptOutService:
         *,
         opted_out: bool,
         provenance: Provenance,
-        enforce_order: bool = True,
         webhook_id: str | None = None,
     ) -> ChangeResult:
         scope = Scope("user", tenant_id, user_id=user_id)
@@ -114,7 +112,7 @@ class OptOutService:
             stored = self._optouts.load_user(tenant_id, user_id)
             transition = rules.change_user(
                 stored.user, tenant_id=tenant_id, user_id=user_id, opted_out=opted_out,
-                provenance=provenance, purge_id=purge_id, enforce_order=enforce_order,
+                provenance=provenance, purge_id=purge_id
             )  # fmt: skip
             if transition.outcome in ("applied", "unchanged") and transition.user is not None:
                 self._optouts.save_user(transition.user, stored.etag)

@@ -15,10 +15,8 @@ from functions.domain.errors import FeatureNotEnabled, GraphMalformedResponse, N
 from functions.domain.ingestion import INCREMENTAL
 from functions.domain.purge import PurgeRecord
 from functions.domain.scope import Scope
-from functions.services.backup import BackupService
 from functions.services.consent import api_provenance
 from functions.services.ingestion import GraphReader, WindowRequest
-from functions.services.scheduling import ResumeAfterPurge
 from graphsim.model import Address
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
@@ -197,7 +195,7 @@ def purge_of(rig: Rig, reason: str) -> PurgeRecord:
 
 def resuming_purges(storage_clients: Any, rig: Rig) -> PurgeRig:
     """The purge function as bootstrap wires it: on completion, ingestion of a scope included again."""
-    return PurgeRig(storage_clients, rig.now, on_completed=ResumeAfterPurge(rig.inclusion, rig.queues))
+    return PurgeRig(storage_clients, rig.now, on_completed=rig.container.purge_completed)
 
 
 def test_a_tenant_granted_again_while_its_purge_runs_is_collected_only_once_the_purge_completes(
@@ -234,9 +232,7 @@ def test_a_user_who_opts_back_in_while_their_purge_runs_is_read_and_backed_up_on
     assert user not in scheduled
     assert scheduled  # the others are not held
     backups = BlobBackupStore(storage_clients)
-    backup = BackupService(
-        rig.inclusion, rig.cursors, rig.slices, backups=backups, tenants=rig, audit=rig.audit
-    )
+    backup = rig.with_parts(backup_store=backups).backup_service
     backup.back_up_tenant(rig.tenant_id, rig.now)
     assert backups.names(f"{rig.tenant_id}/{user}/") == []
     rig.queues.sent.clear()
@@ -392,7 +388,6 @@ def test_an_opted_out_user_is_never_shown_as_a_colleague(done: Rig) -> None:
             colleagues[0]["userId"],
             opted_out=False,
             provenance=provenance,
-            enforce_order=False,
         )
     assert colleagues[0]["userId"] not in shown
 
@@ -417,9 +412,7 @@ def test_the_daily_backup_writes_one_blob_per_included_user_and_skips_the_exclud
 ) -> None:
     rig = ingested(rig_for(storage_clients, sim, tenant_id))
     backups = BlobBackupStore(storage_clients)
-    service = BackupService(
-        rig.inclusion, rig.cursors, rig.slices, backups=backups, tenants=rig, audit=rig.audit
-    )
+    service = rig.with_parts(backup_store=backups).backup_service
     users = sorted(rig.mailbox_users())
     rig.opt_out(users[0])
     (result,) = service.back_up_all(NOW)

@@ -9,17 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.purge_store import TablePurgeStore
-from functions.adapters.queues import PURGE_QUEUE, StorageWorkQueues
+from functions.adapters.queues import PURGE_QUEUE
 from functions.adapters.storage import StorageClients
+from functions.bootstrap import Container
 from functions.domain.errors import ConcurrencyConflict
 from functions.domain.events import Provenance
 from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOuts, add_groups, change_user
-from functions.services.consent import PurgeRequests, api_provenance
+from functions.services.consent import api_provenance
 from functions.services.optouts import OptOutService
+from tests.support.container import app_settings
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,8 @@ def store(storage_clients: StorageClients) -> TableOptOutStore:
 
 
 @pytest.fixture
-def service(storage_clients: StorageClients, store: TableOptOutStore) -> OptOutService:
-    audit = TableAuditLog(storage_clients)
-    requests = PurgeRequests(TablePurgeStore(storage_clients), StorageWorkQueues(storage_clients), audit)
-    return OptOutService(store, requests, StorageWorkQueues(storage_clients), audit, group_policy="purge")
+def service(storage_clients: StorageClients) -> OptOutService:
+    return Container(app_settings(), storage=storage_clients).optout_service
 
 
 def test_groups_read_back_with_their_sources(store: TableOptOutStore, tenant_id: str) -> None:
@@ -82,7 +81,7 @@ def test_thirty_parallel_user_opt_outs_of_one_tenant_lose_none(
 
     def opt_out(user_id: str) -> str | None:
         return service.set_user(
-            tenant_id, user_id, opted_out=True, provenance=api_provenance(user_id, T0), enforce_order=False
+            tenant_id, user_id, opted_out=True, provenance=api_provenance(user_id, T0)
         ).purge_id
 
     with ThreadPoolExecutor(max_workers=30) as pool:
@@ -125,9 +124,7 @@ def test_thirty_parallel_group_replacements_end_with_exactly_one_of_them(
     lists = [frozenset({str(uuid.uuid4())}) for _ in range(30)]
 
     def replace(index: int) -> None:
-        service.replace_groups(
-            tenant_id, lists[index], change(T0 + timedelta(seconds=index)), enforce_order=True
-        )
+        service.replace_groups(tenant_id, lists[index], change(T0 + timedelta(seconds=index)))
 
     with ThreadPoolExecutor(max_workers=30) as pool:
         list(pool.map(replace, range(30)))

@@ -16,11 +16,11 @@ import pytest
 from devhost.azurite import Azurite
 from functions.adapters.graph import GraphAdapter
 from functions.adapters.graph_auth import StaticTokenCredential
-from functions.adapters.group_members import GraphMemberResolver
 from functions.adapters.storage import StorageClients
 from functions.domain.purge import GroupScope
 from functions.domain.scope import Scope
 from functions.services.ingestion import GraphReader
+from functions.services.membership import GroupMembers
 from functions.services.purge import LEASE, PurgeIncomplete, PurgeRun
 from functions.settings import Settings
 from graphsim.generate import TenantSpec
@@ -190,8 +190,9 @@ def test_group_members_are_resolved_through_graph_including_nested_groups(sim: G
     tenant = sim.tenant
     groups = [g for g in tenant.groups if tenant.transitive_user_ids(g.id)]
     expected = {u.lower() for g in groups[:2] for u in tenant.transitive_user_ids(g.id)}
-    adapter = GraphAdapter(sim.graph_url, lambda _tenant: StaticTokenCredential(sim.token))
-    resolver = GraphMemberResolver(adapter)
+    resolver = GroupMembers(
+        lambda: GraphAdapter(sim.graph_url, lambda _tenant: StaticTokenCredential(sim.token))
+    )
     assert resolver.members(tenant.tenant_id, frozenset(g.id for g in groups[:2])) == expected
     assert resolver.members(tenant.tenant_id, frozenset({uid()})) == frozenset()  # a deleted group
 
@@ -210,9 +211,8 @@ def test_a_group_purge_resolved_through_graph_removes_its_members_data(
     for user in [*members, outsider]:
         seeder.user(tenant.tenant_id, user, 3)
     outsider_before = tenant_traces(storage_clients, tenant.tenant_id, outsider)
-    rig = PurgeRig(storage_clients, T0)
-    adapter = GraphAdapter(sim.graph_url, lambda _tenant: StaticTokenCredential(sim.token))
-    rig.service._members = GraphMemberResolver(adapter)
+    graph = GraphAdapter(sim.graph_url, lambda _tenant: StaticTokenCredential(sim.token))
+    rig = PurgeRig(storage_clients, T0, members=GroupMembers(lambda: graph))
     done = rig.to_completion(
         rig.request(GroupScope(tenant.tenant_id, frozenset({group.id})), "group-opt-out")
     )

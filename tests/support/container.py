@@ -108,7 +108,7 @@ class Services:
         group = str(uuid.uuid4())
         listed = self.optouts.load_groups(tenant_id).groups.ids
         provenance = api_provenance(None, now)
-        self.optout.replace_groups(tenant_id, listed | {group}, provenance, enforce_order=False)
+        self.optout.replace_groups(tenant_id, listed | {group}, provenance)
         members = {u: set(g) for u, g in self.optouts.membership(tenant_id).members.items()}
         for user in user_ids:
             members.setdefault(user.lower(), set()).add(group)

@@ -54,6 +54,9 @@ class CollectedQueues:
     def request_membership(self, tenant_id: str, now: datetime) -> bool:
         return self._request("membership", tenant_id, "membership", membership_message(tenant_id))
 
+    def poison(self, queue: str, body: str) -> None:
+        self.sent.append({"queue": f"{queue}-poison", "body": body})
+
     def taken(self, kind: str, tenant_id: str) -> None:
         self.pending.discard((kind, tenant_id))
 
@@ -117,26 +120,22 @@ class Rig:
     # --- the story ----------------------------------------------------------------------------------------
 
     def grant(self) -> None:
-        self.consent.grant(self.tenant_id, frozenset(), api_provenance(None, self.now), enforce_order=False)
+        self.consent.grant(self.tenant_id, frozenset(), api_provenance(None, self.now))
 
     def revoke(self) -> None:
-        self.consent.revoke(self.tenant_id, api_provenance(None, self.now), enforce_order=False)
+        self.consent.revoke(self.tenant_id, api_provenance(None, self.now))
 
     def opt_out(self, user_id: str) -> None:
         provenance = api_provenance(None, self.now)
-        self.optout.set_user(
-            self.tenant_id, user_id, opted_out=True, provenance=provenance, enforce_order=False
-        )
+        self.optout.set_user(self.tenant_id, user_id, opted_out=True, provenance=provenance)
 
     def opt_in(self, user_id: str) -> None:
         provenance = api_provenance(None, self.now)
-        self.optout.set_user(
-            self.tenant_id, user_id, opted_out=False, provenance=provenance, enforce_order=False
-        )
+        self.optout.set_user(self.tenant_id, user_id, opted_out=False, provenance=provenance)
 
     def opt_out_groups(self, *group_ids: str) -> None:
         provenance = api_provenance(None, self.now)
-        self.optout.replace_groups(self.tenant_id, frozenset(group_ids), provenance, enforce_order=False)
+        self.optout.replace_groups(self.tenant_id, frozenset(group_ids), provenance)
 
     def resolve_membership(self) -> None:
         """What the `membership` queue function does with the request a group change sent."""
@@ -157,6 +156,14 @@ class Rig:
         # Several windows at once, as the host runs a batch of queue messages.
         with ThreadPoolExecutor(max_workers=6) as pool:
             return list(pool.map(self.worker.run, todo))
+
+    def with_parts(self, **parts: Any) -> Container:
+        """The rig's container with some parts of its own (e.g. a backup store)."""
+        shared = {
+            name: getattr(self.container, name)
+            for name in ("storage", "clock", "work_queues", "graph_factory", "tenant_list")
+        }
+        return Container(self.container.settings, **(shared | parts))
 
     def mailbox_users(self) -> list[str]:
         return [u.id for u in self.sim.tenant.users() if u.mail]

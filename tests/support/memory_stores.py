@@ -270,8 +270,13 @@ class MemoryQueues:
     def enqueue_purge(self, tenant_id: str, purge_id: str) -> None:
         self.purges.append({"tenantId": tenant_id, "purgeId": purge_id})
 
+    poisoned: list[tuple[str, str]] = field(default_factory=list)
+
     def enqueue_windows(self, messages: Iterable[dict[str, Any]]) -> None:
         self.windows.extend(messages)
+
+    def poison(self, queue: str, body: str) -> None:
+        self.poisoned.append((queue, body))
 
     def request_ingestion(self, tenant_id: str, now: datetime) -> bool:
         if ("schedule", tenant_id) in self.pending:

@@ -21,8 +21,8 @@ StepHook = Callable[[str], None]
 
 class AfterEachStep:
     """An audit log that calls `hook(step)` each time a purge step is recorded (the purge saves a step's
-    record, then audits it; the last is `completed`): how tests crash the purge function between two steps, restart storage or
-    deliver the message a second time. Everything else goes straight to `inner`."""
+    record, then audits it; the last is `completed`): how tests crash the purge function between two steps,
+    restart storage or deliver the message a second time. Everything else goes straight to `inner`."""
 
     def __init__(self, inner: AuditLog, hook: StepHook | None = None) -> None:
         self.inner, self.hook = inner, hook

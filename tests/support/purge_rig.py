@@ -18,6 +18,7 @@ from functions.domain.audit import AuditEntry
 from functions.domain.events import Provenance
 from functions.domain.purge import PurgeRecord, PurgeTarget, new_purge
 from functions.domain.scope import Scope
+from functions.services.ports.purge import MemberResolver
 from functions.services.purge import CompletionHook, PurgeRun
 from tests.support.container import app_settings
 from tests.support.memory_stores import MemoryQueues
@@ -39,13 +40,14 @@ class PurgeRig:
         *,
         after_step: StepHook | None = None,
         on_completed: CompletionHook | None = None,
+        members: MemberResolver | None = None,
     ) -> None:
         self.storage = storage
         self.clock = Clock(now)
         self.steps = AfterEachStep(TableAuditLog(storage), after_step)
         self.container = c = Container(
             app_settings(), storage=storage, clock=self.clock, audit_log=self.steps,
-            member_resolver=StaticMembers(), work_queues=MemoryQueues(),
+            member_resolver=members or StaticMembers(), work_queues=MemoryQueues(),
             purge_queue=StoragePurgeQueue(storage, f"purgerig{uuid.uuid4().hex[:12]}"),
             purge_completed=on_completed or (lambda _record, _at: False),
         )  # fmt: skip

@@ -16,7 +16,7 @@ from functions.domain.events import Provenance
 from functions.domain.optouts import GroupOptOuts, add_groups, change_user
 from functions.domain.purge import GroupScope, PurgeStep, new_purge
 from functions.domain.scope import Scope
-from functions.entrypoints.consent_schemas import (
+from functions.entrypoints.consent_views import (
     audit_page_view,
     consent_view,
     groups_view,

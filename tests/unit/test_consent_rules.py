@@ -149,7 +149,8 @@ def test_a_grant_older_than_the_last_consent_change_is_stale() -> None:
 
 def test_an_administrator_acting_through_the_api_is_never_stale() -> None:
     consent = revoke(TenantConsent(TENANT), change(T0 + timedelta(hours=2)), "purge-1").consent
-    transition = grant(consent, change(T0 + timedelta(hours=1)), enforce_order=False)
+    at = T0 + timedelta(hours=1)
+    transition = grant(consent, Provenance("admin", None, f"api-{uuid.uuid4()}", at, "api", at))
     assert transition.consent.state == "granted"
     assert transition.consent.last_event_time == T0 + timedelta(hours=2)
 

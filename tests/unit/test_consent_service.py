@@ -76,10 +76,8 @@ def test_a_revocation_creates_a_queued_tenant_purge_with_its_deadlines() -> None
 
 def test_revoking_again_returns_the_first_purge_and_queues_nothing_more() -> None:
     services = Services()
-    first = services.consent.revoke(TENANT, api_provenance("admin", T0), enforce_order=False)
-    again = services.consent.revoke(
-        TENANT, api_provenance("admin", T0 + timedelta(hours=1)), enforce_order=False
-    )
+    first = services.consent.revoke(TENANT, api_provenance("admin", T0))
+    again = services.consent.revoke(TENANT, api_provenance("admin", T0 + timedelta(hours=1)))
     assert again.purge_id == first.purge_id
     assert len(services.queues.purges) == 1
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from functions.adapters.group_members import GraphMemberResolver, resolve_groups
 from functions.domain.errors import GraphNotFound, GraphThrottled
+from functions.services.membership import GroupMembers, resolve_groups
 
 TENANT = "7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f"
 SALES = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -95,12 +95,12 @@ def test_the_reader_is_left_open_for_its_owner_to_close() -> None:
 
 def test_the_purges_resolver_answers_everyone_in_any_of_the_groups() -> None:
     directory = FakeDirectory({SALES: [ALICE.upper(), BOB], LEGAL: [BOB, CAROL]})
-    members = GraphMemberResolver(directory).members(TENANT, frozenset({SALES, LEGAL, GONE}))
+    members = GroupMembers(lambda: directory).members(TENANT, frozenset({SALES, LEGAL, GONE}))
     assert members == {ALICE, BOB, CAROL}
 
 
 def test_the_purges_resolver_closes_its_reader_even_when_graph_fails() -> None:
     directory = FakeDirectory({}, failing=GraphThrottled("Graph answered 429"))
     with pytest.raises(GraphThrottled):
-        GraphMemberResolver(directory).members(TENANT, frozenset({SALES}))
+        GroupMembers(lambda: directory).members(TENANT, frozenset({SALES}))
     assert directory.closed

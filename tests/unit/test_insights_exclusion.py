@@ -15,12 +15,11 @@ from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
 from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
 from functions.services.consent import api_provenance
-from functions.services.insights import InsightService
-from tests.support.container import Services
+from tests.support.container import Services, app_settings, memory_container
 from tests.support.interactions import NOW, USERS, histories
 
 TENANT = "11111111-1111-4111-8111-111111111111"
-KEY = b"k"
+KEY = b"k" * 32
 ADDRESS = "buyer@customer.example"
 
 
@@ -72,19 +71,17 @@ def test_an_excluded_user_never_appears_as_a_colleague(
     interactions: list[Interaction], opted_out: frozenset[str], group_excluded: frozenset[str]
 ) -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, NOW), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, NOW))
     for user in opted_out:
         provenance = api_provenance(None, NOW)
-        services.optout.set_user(TENANT, user, opted_out=True, provenance=provenance, enforce_order=False)
+        services.optout.set_user(TENANT, user, opted_out=True, provenance=provenance)
     if group_excluded:
         services.exclude_by_group(TENANT, group_excluded, NOW)
-    insights = InsightService(
-        services.inclusion,
-        ContactInteractions(interactions),
-        Cursors(),
-        NoIntroductions(),
-        contact_hash_key=KEY,
-    )
+    insights = memory_container(
+        settings=app_settings(CONTACT_HASH_KEY=KEY.decode()), consent_store=services.consents,
+        optout_store=services.optouts, purge_store=services.purges,
+        contact_store=ContactInteractions(interactions), cursor_store=Cursors(),
+    ).insight_service  # fmt: skip
     excluded = opted_out | group_excluded
     try:
         answer = insights.who_knows_whom(TENANT, ADDRESS, NOW)

@@ -14,7 +14,7 @@ from functions.domain.consent import TenantConsent, grant, import_legacy, revoke
 from functions.domain.events import Provenance
 from functions.domain.legacy import expire_legacy
 from functions.domain.optouts import GroupOptOuts
-from functions.entrypoints.consent_schemas import consent_view
+from functions.entrypoints.consent_views import consent_view
 from functions.entrypoints.openapi import document
 
 EXPIRY = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)

@@ -16,16 +16,14 @@ ALICE = str(uuid.uuid4())
 
 def granted() -> Services:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
     services.queues.consume()
     return services
 
 
 def toggle(services: Services, *, out: bool, at: datetime = T0) -> str | None:
     provenance = api_provenance(ALICE, at)
-    return services.optout.set_user(
-        TENANT, ALICE, opted_out=out, provenance=provenance, enforce_order=False
-    ).purge_id
+    return services.optout.set_user(TENANT, ALICE, opted_out=out, provenance=provenance).purge_id
 
 
 def test_a_hundred_toggles_while_the_purge_is_unfinished_make_one_purge_and_one_message() -> None:

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from functions.domain.events import Provenance
 from functions.domain.purge import GroupScope, PurgeRecord, PurgeStep, new_purge
 from functions.domain.scope import Scope
-from functions.entrypoints.consent_schemas import purge_view
+from functions.entrypoints.consent_views import purge_view
 from functions.entrypoints.openapi import document
 from functions.services.purge import FENCE_DELAY, INGESTION_MAX_RUNTIME, LEASE
 

@@ -14,7 +14,6 @@ from functions.domain.events import Provenance
 from functions.domain.purge import GroupScope, PurgeRecord, new_purge, purge_hold
 from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
-from functions.services.scheduling import ResumeAfterPurge
 from tests.support.container import Services
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -72,12 +71,12 @@ def test_only_unfinished_purges_of_the_user_or_their_tenant_hold_them(statuses: 
 
 
 def resume(services: Services, record: PurgeRecord) -> bool:
-    return ResumeAfterPurge(services.inclusion, services.queues)(record, T0)
+    return services.container.purge_completed(record, T0)
 
 
 def test_a_tenant_granted_again_gets_its_ingestion_queued_when_the_withdrawal_purge_completes() -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
     services.queues.consume()  # the grant's own request
     assert resume(services, purge(Scope("tenant", TENANT), status="completed"))
     assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
@@ -85,8 +84,8 @@ def test_a_tenant_granted_again_gets_its_ingestion_queued_when_the_withdrawal_pu
 
 def test_a_tenant_still_withdrawn_gets_nothing_queued() -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
-    services.consent.revoke(TENANT, api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
+    services.consent.revoke(TENANT, api_provenance(None, T0))
     services.queues.consume()
     assert not resume(services, purge(Scope("tenant", TENANT), status="completed"))
     assert services.queues.ingest == []
@@ -102,17 +101,15 @@ def completed(services: Services, purge_id: str | None) -> PurgeRecord:
 
 def test_a_user_still_opted_out_gets_nothing_queued_and_one_who_opted_back_in_does() -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
     services.queues.consume()
     purge_ids = {
         user: services.optout.set_user(
-            TENANT, user, opted_out=True, provenance=api_provenance(None, T0), enforce_order=False
+            TENANT, user, opted_out=True, provenance=api_provenance(None, T0)
         ).purge_id
         for user in (ALICE, BOB)
     }
-    services.optout.set_user(
-        TENANT, BOB, opted_out=False, provenance=api_provenance(None, T0), enforce_order=False
-    )
+    services.optout.set_user(TENANT, BOB, opted_out=False, provenance=api_provenance(None, T0))
     assert not resume(services, completed(services, purge_ids[ALICE]))
     assert resume(services, completed(services, purge_ids[BOB]))
     assert services.queues.ingest == [{"type": "tenant.schedule", "tenantId": TENANT}]
@@ -120,7 +117,7 @@ def test_a_user_still_opted_out_gets_nothing_queued_and_one_who_opted_back_in_do
 
 def test_a_user_whose_purge_completes_while_another_of_theirs_is_unfinished_stays_held() -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
     services.queues.consume()
     services.purges.create(purge(Scope("user", TENANT, user_id=ALICE)))  # e.g. a group membership purge
     assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
@@ -129,7 +126,7 @@ def test_a_user_whose_purge_completes_while_another_of_theirs_is_unfinished_stay
 
 def test_a_user_now_in_an_opted_out_group_or_a_group_purge_gets_nothing_queued() -> None:
     services = Services()
-    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0), enforce_order=False)
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
     services.queues.consume()
     services.exclude_by_group(TENANT, [ALICE], T0)
     assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))

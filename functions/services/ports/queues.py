@@ -29,6 +29,10 @@ class WorkQueues(Protocol):
         """A worker starts on the tenant's pending request of `kind`: later requests send again."""
         ...
 
+    def poison(self, queue: str, body: str) -> None:
+        """Put a message its function cannot read on `<queue>-poison`, as it came."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PurgeMessage:

@@ -1,4 +1,5 @@
-"""JSON views of consent, opt-outs, purges and audit entries, and their JSON Schemas for the OpenAPI document.
+"""The consent API's responses: JSON views of consent, opt-outs, purges and audit entries, and their JSON
+Schemas for the OpenAPI document.
 
 The views and the schemas sit side by side so that a change to one is seen next to the other; the tests
 validate real responses against these schemas.
@@ -6,7 +7,7 @@ validate real responses against these schemas.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from functions.domain.audit import AuditEntry, AuditPage
@@ -15,10 +16,12 @@ from functions.domain.events import CHANGE_SOURCES, MAX_GROUP_IDS, Provenance
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.purge import GroupScope, PurgeRecord
 from functions.domain.scope import FEATURES
+from functions.domain.times import rfc3339
+from functions.entrypoints.openapi import COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref
 
 
 def _time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    return rfc3339(value) if value else None
 
 
 def provenance_view(provenance: Provenance | None) -> dict[str, Any] | None:
@@ -138,52 +141,30 @@ def audit_page_view(page: AuditPage) -> dict[str, Any]:
 
 # --- JSON Schemas ------------------------------------------------------------------------------------------
 
-GUID: dict[str, Any] = {
-    "type": "string",
-    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-}
-TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
-_NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
-_NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
-_COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
-
-
-def ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": list(properties) if required is None else required,
-        "properties": properties,
-        "additionalProperties": False,
-    }
-
 
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Provenance": _object(
+    "Provenance": obj(
         {
-            "actorId": _NULLABLE_STRING,
-            "actorUpn": _NULLABLE_STRING,
+            "actorId": NULLABLE_STRING,
+            "actorUpn": NULLABLE_STRING,
             "eventId": {"type": "string"},
             "eventTime": TIME,
             "source": {"enum": list(CHANGE_SOURCES)},
             "recordedAt": TIME,
         }
     ),
-    "GroupOptOut": _object(
+    "GroupOptOut": obj(
         {"groupId": GUID, "source": {"enum": ["admin", "consent-grant", "legacy-migration"]}, "addedAt": TIME}
     ),
-    "UserOptOut": _object({"userId": GUID, "optedOutAt": TIME, "purgeId": _NULLABLE_STRING}),
-    "FeatureConsent": _object(
+    "UserOptOut": obj({"userId": GUID, "optedOutAt": TIME, "purgeId": NULLABLE_STRING}),
+    "FeatureConsent": obj(
         {
             "enabled": {"type": "boolean"},
             "basis": {"enum": ["consent", "legacy", "none"]},
             "legacy": {
                 "oneOf": [
                     {"type": "null"},
-                    _object(
+                    obj(
                         {
                             "status": {"enum": ["active", "superseded", "expired"]},
                             "grantedAt": TIME,
@@ -195,32 +176,32 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         }
     ),
-    "Consent": _object(
+    "Consent": obj(
         {
             "tenantId": GUID,
             "state": {"enum": ["none", "granted", "revoked"]},
             "version": {"type": "integer", "minimum": 0},
             "granted": {"oneOf": [{"type": "null"}, ref("Provenance")]},
             "revoked": {"oneOf": [{"type": "null"}, ref("Provenance")]},
-            "features": _object({f: ref("FeatureConsent") for f in FEATURES}),
+            "features": obj({f: ref("FeatureConsent") for f in FEATURES}),
             "optedOutGroups": {"type": "array", "items": ref("GroupOptOut")},
             "evaluatedAt": TIME,
         }
     ),
-    "GrantRequest": _object(
+    "GrantRequest": obj(
         {"optedOutGroupIds": {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}}, required=[]
     ),
-    "Revocation": _object(
+    "Revocation": obj(
         {"tenantId": GUID, "state": {"const": "revoked"}, "outcome": {"type": "string"}, "purgeId": GUID}
     ),
-    "OptOuts": _object(
+    "OptOuts": obj(
         {
             "groups": {"type": "array", "items": ref("GroupOptOut")},
             "users": {"type": "array", "items": ref("UserOptOut")},
         }
     ),
-    "GroupsRequest": _object({"groupIds": {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}}),
-    "GroupsChange": _object(
+    "GroupsRequest": obj({"groupIds": {"type": "array", "items": GUID, "maxItems": MAX_GROUP_IDS}}),
+    "GroupsChange": obj(
         {
             "groups": {"type": "array", "items": ref("GroupOptOut")},
             "added": {"type": "array", "items": GUID},
@@ -229,7 +210,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "purgeId": {"oneOf": [{"type": "null"}, GUID]},
         }
     ),
-    "UserOptOutChange": _object(
+    "UserOptOutChange": obj(
         {
             "tenantId": GUID,
             "userId": GUID,
@@ -238,7 +219,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "purgeId": {"oneOf": [{"type": "null"}, GUID]},
         }
     ),
-    "PurgeScope": _object(
+    "PurgeScope": obj(
         {
             "kind": {"enum": ["tenant", "user", "feature", "groups"]},
             "tenantId": GUID,
@@ -248,36 +229,36 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         required=["kind", "tenantId"],
     ),
-    "Purge": _object(
+    "Purge": obj(
         {
             "id": GUID,
             "scope": ref("PurgeScope"),
             "reason": {"type": "string"},
             "status": {"type": "string"},
             "requestedAt": TIME,
-            "requestedBy": _NULLABLE_STRING,
+            "requestedBy": NULLABLE_STRING,
             "liveDeadline": TIME,
             "backupDeadline": TIME,
-            "liveDeletedAt": _NULLABLE_TIME,
-            "backupsDeletedAt": _NULLABLE_TIME,
-            "verifiedAt": _NULLABLE_TIME,
+            "liveDeletedAt": NULLABLE_TIME,
+            "backupsDeletedAt": NULLABLE_TIME,
+            "verifiedAt": NULLABLE_TIME,
             "steps": {
                 "type": "array",
-                "items": _object(
+                "items": obj(
                     {
                         "name": {"type": "string"},
                         "at": TIME,
-                        "counts": _COUNTS,
+                        "counts": COUNTS,
                         "durationMs": {"type": ["integer", "null"]},
                     }
                 ),
             },
-            "counts": _COUNTS,
-            "startedAt": _NULLABLE_TIME,
-            "sweepAt": _NULLABLE_TIME,
-            "completedAt": _NULLABLE_TIME,
+            "counts": COUNTS,
+            "startedAt": NULLABLE_TIME,
+            "sweepAt": NULLABLE_TIME,
+            "completedAt": NULLABLE_TIME,
             "attempts": {"type": "integer", "minimum": 0},
-            "verification": {"oneOf": [{"type": "null"}, _COUNTS]},
+            "verification": {"oneOf": [{"type": "null"}, COUNTS]},
             "deadlineFlags": {
                 "type": "array",
                 "items": {
@@ -290,29 +271,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 },
             },
             "members": {"oneOf": [{"type": "null"}, {"type": "array", "items": GUID}]},
-            "lastError": _NULLABLE_STRING,
+            "lastError": NULLABLE_STRING,
         }
     ),
-    "PurgeList": _object(
-        {"purges": {"type": "array", "items": ref("Purge")}, "continuation": _NULLABLE_STRING}
-    ),
-    "AuditEntry": _object(
+    "PurgeList": obj({"purges": {"type": "array", "items": ref("Purge")}, "continuation": NULLABLE_STRING}),
+    "AuditEntry": obj(
         {
             "id": {"type": "string"},
             "at": TIME,
             "kind": {"type": "string"},
             "outcome": {"type": "string"},
-            "actorId": _NULLABLE_STRING,
-            "eventId": _NULLABLE_STRING,
-            "webhookId": _NULLABLE_STRING,
-            "eventType": _NULLABLE_STRING,
+            "actorId": NULLABLE_STRING,
+            "eventId": NULLABLE_STRING,
+            "webhookId": NULLABLE_STRING,
+            "eventType": NULLABLE_STRING,
             "subjectIds": {"type": "array", "items": {"type": "string"}},
-            "purgeId": _NULLABLE_STRING,
-            "counts": _COUNTS,
-            "detail": _NULLABLE_STRING,
+            "purgeId": NULLABLE_STRING,
+            "counts": COUNTS,
+            "detail": NULLABLE_STRING,
         }
     ),
-    "AuditPage": _object(
-        {"entries": {"type": "array", "items": ref("AuditEntry")}, "continuation": _NULLABLE_STRING}
+    "AuditPage": obj(
+        {"entries": {"type": "array", "items": ref("AuditEntry")}, "continuation": NULLABLE_STRING}
     ),
 }
