@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 
+from functions.adapters.account_store import TableAccountStore
 from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.backup_store import BlobBackupStore
 from functions.adapters.consent_store import TableConsentStore
@@ -27,6 +28,7 @@ from functions.adapters.purge_registry import purge_stores
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
+from functions.adapters.settings_store import TableSettingsStore
 from functions.adapters.signatures import WebhookVerifier
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
@@ -37,6 +39,7 @@ from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import FLUSH_INTERACTIONS, DirectoryCache, IngestionWorker, MailboxSlots
+from functions.services.insight_settings import InsightSettingsService
 from functions.services.insights import InsightService
 from functions.services.legacy import LegacyService
 from functions.services.maintenance import MaintenanceService, MaintenanceStep, PurgeMaintenance
@@ -50,11 +53,13 @@ from functions.services.ports.consent import (
     TenantList,
 )
 from functions.services.ports.ingestion import (
+    AccountStore,
     BackupStore,
     ContactStore,
     CursorStore,
     GraphFactory,
     IntroductionStore,
+    SettingsStore,
     SliceStore,
 )
 from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores
@@ -210,6 +215,14 @@ class Container:
         return TableIntroductionStore(self.storage)
 
     @cached_property
+    def account_store(self) -> AccountStore:
+        return TableAccountStore(self.storage)
+
+    @cached_property
+    def settings_store(self) -> SettingsStore:
+        return TableSettingsStore(self.storage)
+
+    @cached_property
     def backup_store(self) -> BackupStore:
         return BlobBackupStore(self.storage)
 
@@ -221,7 +234,7 @@ class Container:
     @cached_property
     def ingestion_worker(self) -> IngestionWorker:
         return IngestionWorker(
-            self.inclusion, self.slice_store, self.contact_store, self.cursor_store,
+            self.inclusion, self.slice_store, self.contact_store, self.cursor_store, self.account_store,
             requests=self.work_queues, audit=self.audit_log, graph_factory=self.graph_factory,
             contact_hash_key=self.settings.contact_hash_key, clock=self.clock,
             directories=DirectoryCache(), slots=MailboxSlots(), flush_interactions=self.ingestion_flush,
@@ -245,8 +258,13 @@ class Container:
     def insight_service(self) -> InsightService:
         return InsightService(
             self.inclusion, self.contact_store, self.cursor_store, self.introduction_store,
+            accounts=self.account_store, settings=self.settings_store,
             contact_hash_key=self.settings.contact_hash_key,
         )  # fmt: skip
+
+    @cached_property
+    def insight_settings(self) -> InsightSettingsService:
+        return InsightSettingsService(self.settings_store, self.audit_log)
 
     # --- purge, restore -----------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:  # run as a script (`python tools/smoke.py`) from 
 
 from functions.adapters.signatures import SECRET_PREFIX, decode_secret, sign  # noqa: E402
 from functions.domain.errors import ConfigurationError  # noqa: E402
+from functions.domain.times import rfc3339  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PROBLEM_JSON = "application/problem+json"
@@ -103,7 +104,7 @@ def smoke_event() -> bytes:
         "id": f"smoke-{uuid.uuid4()}",
         "source": "/smoke-test",
         "type": SMOKE_EVENT_TYPE,
-        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "time": rfc3339(datetime.now(UTC)),
         "datacontenttype": "application/json",
         "data": {},
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from functions.adapters.account_store import TableAccountStore
 from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.backup_store import BlobBackupStore
 from functions.adapters.consent_store import TableConsentStore
@@ -26,12 +27,14 @@ from functions.adapters.purge_queue import StoragePurgeQueue
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
+from functions.adapters.settings_store import TableSettingsStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.adapters.tenant_list import TableTenantList
 from functions.services.ports.purge import PurgeStores, ScopedStore
 
 LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
+    TableAccountStore,
     TableSliceStore,
     TableContactStore,
     TableCursorStore,
@@ -48,6 +51,7 @@ KEPT_STORES: Mapping[type, str] = {
     TableTenantList: "reads tenant IDs from the consents table; stores nothing",
     StorageWorkQueues: "queue messages and pending requests: tenant, user and purge IDs, no content",
     StoragePurgeQueue: "purge messages: tenant and purge IDs",
+    TableSettingsStore: "a tenant's insight settings: configuration, and who changed it (an object ID)",
 }
 
 

@@ -29,10 +29,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from functions.domain.health import Health, HealthConfig, relationship_health
-from functions.domain.insights import RelationshipKpis, customer_minutes, iso, relationship_kpis
+from functions.domain.insights import RelationshipKpis, customer_minutes, relationship_kpis
 from functions.domain.interactions import ROLE_RANK, Interaction, Role, distinct_interactions
 from functions.domain.metadata import DirectoryUser
 from functions.domain.who_knows_whom import Colleague, who_knows_whom
@@ -49,14 +48,6 @@ class AccountContact:
     interactions: int  # distinct interactions in the window
     last_interaction_at: datetime
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "contact": self.contact,
-            "address": self.address,
-            "interactions": self.interactions,
-            "lastInteraction": iso(self.last_interaction_at),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class AccountRelationships:
@@ -65,15 +56,6 @@ class AccountRelationships:
     contacts: int
     top_contacts: tuple[AccountContact, ...]
     top_colleagues: tuple[Colleague, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.kpis.to_json(),
-            "health": self.health.to_json(),
-            "contacts": self.contacts,
-            "topContacts": [contact.to_json() for contact in self.top_contacts],
-            "topColleagues": [colleague.to_json() for colleague in self.top_colleagues],
-        }
 
 
 def account_relationships(

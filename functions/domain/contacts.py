@@ -38,13 +38,14 @@ class ContactHasher:
     batches; create one per batch (it holds the key, so it should not outlive the work it serves).
     """
 
-    __slots__ = ("_cache", "_key", "_limit", "_tenant_id")
+    __slots__ = ("_accounts", "_cache", "_key", "_limit", "_tenant_id")
 
     def __init__(self, key: bytes, tenant_id: str, limit: int = 50_000) -> None:
         self._key = key
         self._tenant_id = tenant_id
         self._limit = limit
         self._cache: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}  # contact hash -> account hash, for the contacts hashed here
 
     def __call__(self, address: str) -> str:
         cached = self._cache.get(address)
@@ -52,9 +53,15 @@ class ContactHasher:
             return cached
         if len(self._cache) >= self._limit:
             self._cache.clear()
+            self._accounts.clear()
         digest = contact_hash(self._key, self._tenant_id, address)
         self._cache[address] = digest
+        self._accounts[digest] = account_hash(self._key, self._tenant_id, domain_of(address))
         return digest
+
+    def account_of(self, contact: str) -> str | None:
+        """The account (hashed domain) of a contact this hasher hashed (and still remembers)."""
+        return self._accounts.get(contact)
 
 
 def normalise_address(text: str) -> str:
@@ -68,6 +75,12 @@ def normalise_address(text: str) -> str:
     if problem is not None:
         raise ValidationFailed("the contact is not a valid email address", [FieldError("contact", problem)])
     return address
+
+
+def account_hash(key: bytes, tenant_id: str, domain: str) -> str:
+    """An account is keyed like an address: the domain as `@domain` (no address starts with `@`, so no
+    account hash is ever a contact hash)."""
+    return contact_hash(key, tenant_id, "@" + domain.strip().lower())
 
 
 def domain_of(address: str) -> str:

@@ -78,7 +78,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from functions.domain.health_config import (
     BASE_WEIGHTS,
@@ -123,13 +123,6 @@ class Components:
     recency: float
     reciprocity: float
 
-    def to_json(self) -> dict[str, float]:
-        return {
-            "activity": round(self.activity, 1),
-            "recency": round(self.recency, 1),
-            "reciprocity": round(self.reciprocity, 1),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
@@ -150,15 +143,6 @@ class Health:
     raw: float | None = None  # the unrounded score, what rankings sort on; None with not_enough_info
     components: Components | None = None  # None with not_enough_info
     cadence: Cadence = WEEKLY
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "score": self.score,
-            "grade": self.grade,
-            "trend": self.trend,
-            "components": self.components.to_json() if self.components else None,
-            "cadence": self.cadence.to_json(),
-        }
 
 
 def relationship_health(

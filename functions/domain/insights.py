@@ -37,7 +37,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from functions.domain.interactions import (
     Direction,
@@ -61,9 +61,6 @@ class LastInteraction:
     kind: Kind
     direction: Direction
 
-    def to_json(self) -> dict[str, Any]:
-        return {"at": iso(self.at), "kind": self.kind, "direction": self.direction}
-
 
 @dataclass(frozen=True, slots=True)
 class NextInteraction:
@@ -71,18 +68,12 @@ class NextInteraction:
     direction: Direction  # "sent": our side organises it; "received": the customer side does
     kind: Kind = "meeting"  # only meetings are scheduled ahead
 
-    def to_json(self) -> dict[str, Any]:
-        return {"at": iso(self.at), "kind": self.kind, "direction": self.direction}
-
 
 @dataclass(frozen=True, slots=True)
 class WeekCount:
     week_start: date  # a Monday; the week is [week_start 00:00 UTC, +7 days)
     emails: int
     meetings: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"weekStart": self.week_start.isoformat(), "emails": self.emails, "meetings": self.meetings}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +93,6 @@ class RelationshipKpis:
     computed_at: datetime
     accuracy: Accuracy
     next_interaction: NextInteraction | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "emailsSent": self.emails_sent,
-            "emailsReceived": self.emails_received,
-            "meetingsSent": self.meetings_sent,
-            "meetingsReceived": self.meetings_received,
-            "timeSpentByTeamMinutes": self.time_spent_by_team_minutes,
-            "timeSpentByCustomerMinutes": self.time_spent_by_customer_minutes,
-            "averageResponseHoursByUs": self.average_response_hours_by_us,
-            "averageResponseHoursByThem": self.average_response_hours_by_them,
-            "responseRateByUs": self.response_rate_by_us,
-            "responseRateByThem": self.response_rate_by_them,
-            "lastInteraction": self.last_interaction.to_json() if self.last_interaction else None,
-            "nextInteraction": self.next_interaction.to_json() if self.next_interaction else None,
-            "timeline": [week.to_json() for week in self.timeline],
-            "computedAt": iso(self.computed_at),
-            "accuracy": self.accuracy,
-        }
 
 
 def relationship_kpis(
@@ -274,8 +246,3 @@ def weekly_timeline(occurrences: Iterable[Occurrence], now: datetime) -> tuple[W
         WeekCount(first + timedelta(weeks=week), emails[week], meetings[week])
         for week in range(TIMELINE_WEEKS)
     )
-
-
-def iso(instant: datetime) -> str:
-    """RFC 3339 in UTC with a Z, the form every API answer uses."""
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

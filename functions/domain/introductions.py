@@ -17,7 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from functions.domain.contacts import normalise_address
 from functions.domain.errors import FieldError, ValidationFailed
@@ -73,9 +72,6 @@ class Draft:
     to: str
     subject: str
     body: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"to": self.to, "subject": self.subject, "body": self.body}
 
 
 def introduction_draft(

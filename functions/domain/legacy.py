@@ -31,6 +31,7 @@ from functions.domain.access import is_guid
 from functions.domain.consent import ConsentChange, LegacyConsent, TenantConsent, enabled_features
 from functions.domain.events import MAX_CLOCK_SKEW, MAX_GROUP_IDS, Provenance, parse_rfc3339
 from functions.domain.scope import FEATURES, Feature
+from functions.domain.times import rfc3339
 
 # --- expiry ------------------------------------------------------------------------------------------------
 
@@ -397,4 +398,4 @@ def _shown(value: Any) -> str:
 
 
 def _text(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return rfc3339(at)

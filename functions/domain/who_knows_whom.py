@@ -36,11 +36,10 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from functions.domain.health import saturation
 from functions.domain.health_config import WEEKLY, Cadence
-from functions.domain.insights import iso
 from functions.domain.interactions import Interaction, Role, distinct_interactions
 from functions.domain.metadata import DirectoryUser
 
@@ -64,16 +63,6 @@ class Colleague:
     band: Band
     last_interaction_at: datetime
     raw: float  # the unrounded strength, what the ranking sorts on
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "userId": self.user_id,
-            "displayName": self.display_name,
-            "address": self.address,
-            "strength": self.strength,
-            "band": self.band,
-            "lastInteraction": iso(self.last_interaction_at),
-        }
 
 
 def who_knows_whom(

@@ -47,6 +47,7 @@ from functions.domain.interactions import (
 from functions.services.inclusion import InclusionReader
 from functions.services.ports.consent import AuditLog
 from functions.services.ports.ingestion import (
+    AccountStore,
     ContactStore,
     CursorStore,
     GraphFactory,
@@ -111,6 +112,7 @@ class _Run:
     )
     written: dict[tuple[str, str], Interaction] = field(default_factory=dict)  # (contact, key) -> interaction
     delta_link: str | None = None
+    hasher: ContactHasher | None = None  # the run's; it knows each contact's account
 
 
 class _FenceChanged(Exception):
@@ -157,6 +159,7 @@ class IngestionWorker:
         slices: SliceStore,
         contacts: ContactStore,
         cursors: CursorStore,
+        accounts: AccountStore,
         *,
         requests: WorkQueues,
         audit: AuditLog,
@@ -169,6 +172,7 @@ class IngestionWorker:
     ) -> None:
         self._inclusion, self._requests = inclusion, requests
         self._slices, self._contacts, self._cursors, self._audit = slices, contacts, cursors, audit
+        self._accounts = accounts
         self._graph_factory = graph_factory
         self._key = contact_hash_key
         self._clock = clock
@@ -233,7 +237,7 @@ class IngestionWorker:
         request = run.request
         t, u = request.tenant_id, request.user_id
         directory = await self._directories.get(graph, t)
-        hasher = ContactHasher(self._key, t)
+        hasher = run.hasher = ContactHasher(self._key, t)
         buffer: list[Interaction] = []
         until = request.end or self._clock()
         if request.window == INCREMENTAL:
@@ -269,6 +273,9 @@ class IngestionWorker:
             run.written[interaction.contact, interaction.key] = interaction
         self._slices.write(t, u, buffer, run.run_id)
         self._contacts.write(t, buffer, run.run_id)
+        if run.hasher is not None:
+            pairs = {(run.hasher.account_of(i.contact), i.contact) for i in buffer}
+            self._accounts.add(t, ((a, c) for a, c in pairs if a is not None))
         run.counts["interactions"] += len(buffer)
         buffer.clear()
 

@@ -38,6 +38,8 @@ var tableNames = [
   'cursors'
   'introductions'
   'requests'
+  'accounts'
+  'settings'
 ]
 // Each queue-triggered function moves a message to `<queue>-poison` after maxDequeueCount (host.json).
 var queueNames = [

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from functions.domain import times
 
 ADMIN = {"id": "0b8f6c1e-9a55-4f0e-8a3c-6f1c2d3e4f50", "upn": "admin@contoso.example"}
 
 
 def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return times.rfc3339(at)
 
 
 def cloud_event(

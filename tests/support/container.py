@@ -27,10 +27,12 @@ from functions.settings import Settings
 from tests.conftest import base_env
 from tests.support.memory_ingestion import (
     DirectoryGraph,
+    MemoryAccountStore,
     MemoryBackupStore,
     MemoryContactStore,
     MemoryCursorStore,
     MemoryIntroductionStore,
+    MemorySettingsStore,
     MemorySliceStore,
 )
 from tests.support.memory_stores import (
@@ -79,11 +81,13 @@ def memory_container(
         "contact_store": MemoryContactStore(),
         "introduction_store": MemoryIntroductionStore(),
         "backup_store": MemoryBackupStore(),
+        "account_store": MemoryAccountStore(),
+        "settings_store": MemorySettingsStore(),
         "graph_factory": _no_graph,
     }
     parts.update(overrides)
     if "purge_stores" not in parts:
-        names = ("slice_store", "contact_store", "cursor_store", "introduction_store")
+        names = ("account_store", "slice_store", "contact_store", "cursor_store", "introduction_store")
         live = tuple(parts[name] for name in names)
         parts["purge_stores"] = PurgeStores(live, (parts["backup_store"],))
     return Container(settings or app_settings(GROUP_OPTOUT_EXISTING_DATA=group_policy), **parts)

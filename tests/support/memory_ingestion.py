@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from functions.adapters import interaction_codec
 from functions.domain.errors import GraphNotFound
+from functions.domain.health_config import HealthConfig
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
 from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
@@ -229,6 +230,48 @@ class MemoryIntroductionStore:
 
     def count_scope(self, scope: Scope) -> int:
         return len(self._of(scope))
+
+
+class MemoryAccountStore:
+    """The account index: (tenant, account hash) -> contact hashes."""
+
+    name = "accounts"
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], set[str]] = {}
+
+    def add(self, tenant_id: str, pairs: Iterable[tuple[str, str]]) -> int:
+        added = 0
+        for account, contact in pairs:
+            self.rows.setdefault((tenant_id.lower(), account), set()).add(contact)
+            added += 1
+        return added
+
+    def contacts(self, tenant_id: str, account: str) -> list[str]:
+        return sorted(self.rows.get((tenant_id.lower(), account), set()))
+
+    def delete_scope(self, scope: Scope) -> int:
+        gone = [k for k in self.rows if scope.kind == "tenant" and k[0] == scope.tenant_id.lower()]
+        return sum(len(self.rows.pop(k)) for k in gone)
+
+    def count_scope(self, scope: Scope) -> int:
+        return sum(
+            len(v) for k, v in self.rows.items() if scope.kind == "tenant" and k[0] == scope.tenant_id.lower()
+        )
+
+
+class MemorySettingsStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[HealthConfig, datetime, str | None]] = {}
+
+    def insight_settings(self, tenant_id: str) -> HealthConfig | None:
+        found = self.saved.get(tenant_id.lower())
+        return found[0] if found else None
+
+    def save_insight_settings(
+        self, tenant_id: str, config: HealthConfig, at: datetime, actor_id: str | None
+    ) -> None:
+        self.saved[tenant_id.lower()] = (config, at, actor_id)
 
 
 class MemoryBackupStore:

@@ -16,6 +16,8 @@ from functions.domain.health_config import Cadence
 from functions.domain.interactions import Interaction
 from functions.domain.metadata import DirectoryUser
 from functions.domain.who_knows_whom import who_knows_whom
+from functions.entrypoints.insights_views import account_view
+from functions.services.insights import AccountAnswer
 from tests.support.interactions import NOW, USERS, email, histories, meeting
 
 ANN, BOB, CY, DEE = "a" * 64, "b" * 64, "c" * 64, "d" * 64  # contact hashes of one domain
@@ -148,13 +150,22 @@ def test_the_next_interaction_is_the_earliest_meeting_ahead_with_anyone_of_the_a
 
 
 def test_the_json_is_the_kpis_with_health_and_both_top_lists() -> None:
-    body = account_relationships({ANN: about(ANN, email("a0", at=T))}, NOW, DIRECTORY).to_json()
+    body = account_view(
+        AccountAnswer(
+            "fabrikam.com", account_relationships({ANN: about(ANN, email("a0", at=T))}, NOW, DIRECTORY)
+        )
+    )
 
     assert {"emailsSent", "nextInteraction", "health", "contacts", "topContacts", "topColleagues"} <= set(
         body
     )
     assert body["topContacts"] == [
-        {"contact": ANN, "address": None, "interactions": 1, "lastInteraction": "2026-11-22T09:00:00Z"}
+        {
+            "contact": None,
+            "contactKey": ANN[:16],
+            "interactions": 1,
+            "lastInteraction": "2026-11-22T09:00:00Z",
+        }
     ]
     assert [c["userId"] for c in body["topColleagues"]] == ["alice"]
 

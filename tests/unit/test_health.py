@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from functions.domain.health import Breakdown, HealthConfig, health_breakdown, relationship_health
 from functions.domain.health_config import NAMED_CADENCES, Cadence
 from functions.domain.interactions import WINDOW, Interaction, distinct_interactions
+from functions.entrypoints.insights_views import health_view
 from tests.support.interactions import NOW, email, histories, meeting
 
 EXCLUDED = "zoe"
@@ -111,7 +112,12 @@ def test_the_module_docstrings_worked_example() -> None:
     result = breakdown(interactions)
 
     assert round(result.raw, 1) == 50.3
-    assert result.components.to_json() == {"activity": 29.5, "recency": 100.0, "reciprocity": 28.5}
+    parts = result.components
+    assert (round(parts.activity, 1), round(parts.recency, 1), round(parts.reciprocity, 1)) == (
+        29.5,
+        100.0,
+        28.5,
+    )
     assert result.score == 50
 
 
@@ -180,7 +186,7 @@ def test_the_score_is_the_weighted_sum_of_its_three_sub_scores() -> None:
 def test_the_json_carries_the_sub_scores_and_the_cadence() -> None:
     config = HealthConfig(cadence=Cadence.from_json("fortnightly"))
 
-    body = relationship_health(steady_exchange(52), NOW, config=config).to_json()
+    body = health_view(relationship_health(steady_exchange(52), NOW, config=config))
 
     assert set(body) == {"score", "grade", "trend", "components", "cadence"}
     assert body["cadence"] == "fortnightly"
@@ -191,7 +197,7 @@ def test_the_json_carries_the_sub_scores_and_the_cadence() -> None:
 def test_a_numeric_cadence_is_shown_as_the_number_of_exchanges_a_week() -> None:
     config = HealthConfig(cadence=Cadence.from_json(2.5))
 
-    assert relationship_health([], NOW, config=config).to_json()["cadence"] == 2.5
+    assert health_view(relationship_health([], NOW, config=config))["cadence"] == 2.5
 
 
 def test_two_contacts_shown_with_the_same_score_rank_by_the_unrounded_one() -> None:
@@ -211,7 +217,7 @@ def test_too_little_activity_is_not_enough_info_without_score_sub_scores_or_tren
     health = relationship_health([email("r1", at=NOW), email("s1", at=NOW, direction="sent")], NOW)
 
     assert (health.grade, health.score, health.trend, health.raw) == ("not_enough_info", None, None, None)
-    assert health.to_json() == {
+    assert health_view(health) == {
         "score": None,
         "grade": "not_enough_info",
         "trend": None,

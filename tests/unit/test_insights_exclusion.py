@@ -88,4 +88,4 @@ def test_an_excluded_user_never_appears_as_a_colleague(
     except NotFound:
         assert all(f.user_id in excluded for f in interactions)
         return
-    assert not {c["userId"] for c in answer["colleagues"]} & excluded
+    assert not {c.user_id for c in answer.colleagues} & excluded

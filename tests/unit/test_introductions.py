@@ -127,9 +127,3 @@ def test_a_malformed_contact_address_is_refused_with_a_contact_field_error() -> 
         introduction_draft(DEFAULT_TEMPLATE, "not an address", COLLEAGUE, REQUESTER)
 
     assert [error.field for error in refused.value.errors] == ["contact"]
-
-
-def test_the_draft_json_shape() -> None:
-    draft = introduction_draft(DEFAULT_TEMPLATE, "ann@fabrikam.com", COLLEAGUE, REQUESTER)
-
-    assert draft.to_json() == {"to": draft.to, "subject": draft.subject, "body": draft.body}

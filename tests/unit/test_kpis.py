@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from functions.domain.insights import LastInteraction, relationship_kpis, week_start
 from functions.domain.interactions import Interaction
+from functions.entrypoints.insights_views import kpis_view
 from tests.support.interactions import NOW, USERS, email, histories, meeting
 
 T = NOW - timedelta(days=10)
@@ -282,7 +283,7 @@ def test_the_json_shape_is_camel_case_with_utc_times() -> None:
         email("s1", at=T + timedelta(hours=2), direction="sent"),
     ]
 
-    body = relationship_kpis(interactions, NOW, partial=True).to_json()
+    body = kpis_view(relationship_kpis(interactions, NOW, partial=True))
 
     assert {key: body[key] for key in body if key != "timeline"} == {
         "emailsSent": 1,

@@ -8,6 +8,7 @@ from hypothesis import given
 
 from functions.domain.insights import NextInteraction, next_interaction, relationship_kpis
 from functions.domain.interactions import Interaction
+from functions.entrypoints.insights_views import kpis_view
 from tests.support.interactions import NOW, email, histories, meeting
 
 EXCLUDED = "zoe"
@@ -27,7 +28,7 @@ def test_the_earliest_meeting_ahead_is_the_next_interaction_with_the_side_that_o
 
 def test_without_a_meeting_ahead_there_is_no_next_interaction() -> None:
     assert next_interaction([meeting("past", at=NOW - timedelta(days=1))], NOW) is None
-    assert relationship_kpis([], NOW).to_json()["nextInteraction"] is None
+    assert kpis_view(relationship_kpis([], NOW))["nextInteraction"] is None
 
 
 def test_a_meeting_starting_now_has_happened_rather_than_being_ahead() -> None:
@@ -68,7 +69,7 @@ def test_a_meeting_only_an_excluded_user_holds_is_never_next() -> None:
 
 
 def test_the_kpis_json_shows_the_next_interaction_in_utc() -> None:
-    body = relationship_kpis([meeting("soon", at=SOON, direction="received")], NOW).to_json()
+    body = kpis_view(relationship_kpis([meeting("soon", at=SOON, direction="received")], NOW))
 
     assert body["nextInteraction"] == {
         "at": "2026-11-29T09:00:00Z",

@@ -14,6 +14,7 @@ from functions.domain.health_config import Cadence
 from functions.domain.interactions import WINDOW, Interaction
 from functions.domain.metadata import DirectoryUser
 from functions.domain.who_knows_whom import Colleague, band, ranking, who_knows_whom
+from functions.entrypoints.insights_views import colleague_view
 from tests.support.interactions import NOW, USERS, email, histories, meeting
 
 EXCLUDED = "zoe"
@@ -65,7 +66,7 @@ def test_a_colleague_entry_carries_identity_strength_band_and_last_interaction()
         last_interaction_at=NOW,
         raw=0.0,
     )
-    assert entry.to_json() == {
+    assert colleague_view(entry) == {
         "userId": "alice",
         "displayName": "Alice Example",
         "address": "alice@contoso.com",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from functions.domain.health_config import HealthConfig
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
 from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
@@ -125,6 +126,26 @@ class IntroductionStore(Protocol):
     def template(self, tenant_id: str) -> IntroductionTemplate | None: ...
 
     def save_template(self, tenant_id: str, template: IntroductionTemplate, at: datetime) -> None: ...
+
+
+class AccountStore(Protocol):
+    """Which contacts (hashes) belong to an account (a hashed external domain)."""
+
+    def add(self, tenant_id: str, pairs: Iterable[tuple[str, str]]) -> int:
+        """Record (account hash, contact hash) pairs; recording one again changes nothing."""
+        ...
+
+    def contacts(self, tenant_id: str, account: str) -> list[str]: ...
+
+
+class SettingsStore(Protocol):
+    """A tenant's insight settings (health weights, grade bounds, cadence)."""
+
+    def insight_settings(self, tenant_id: str) -> HealthConfig | None: ...
+
+    def save_insight_settings(
+        self, tenant_id: str, config: HealthConfig, at: datetime, actor_id: str | None
+    ) -> None: ...
 
 
 class BackupStore(Protocol):
