@@ -77,20 +77,27 @@ def run(ctx: Context) -> None:
     with ctx.step("Ingesting one year of metadata (never bodies or subjects)"):
         _wait_for_ingestion(ctx, mailboxes * BACKFILL_WINDOWS)
 
-    with ctx.step("The top contacts: KPIs and relationship health (GET .../relationships)"):
+    with ctx.step("The top contacts: KPIs and relationship health (POST .../relationships/lookup)"):
+        scores = []
         for address in sim["topContacts"][:5]:
-            answer = ctx.http.get(
-                f"/api/tenants/{tenant}/relationships", params={"contact": address}, headers=reader
+            answer = ctx.http.post(
+                f"/api/tenants/{tenant}/relationships/lookup", json={"contact": address}, headers=reader
             )
             ctx.expect(
                 answer.status_code == 200, f"relationships answered {answer.status_code}: {answer.text}"
             )
             ctx.say(_kpi_line(address, answer.json()))
+            if answer.json()["health"]["score"] is not None:
+                scores.append(answer.json()["health"]["score"])
+        ctx.say(
+            f"scores spread over {max(scores) - min(scores)} points (activity / recency / reciprocity, each "
+            "0-100, weigh 0.4 / 0.3 / 0.3; a weekly exchange scores about 65)"
+        )
 
     top = sim["topContacts"][0]
-    with ctx.step(f"Who knows {top} best? (GET .../who-knows-whom)"):
-        answer = ctx.http.get(
-            f"/api/tenants/{tenant}/who-knows-whom", params={"contact": top}, headers=reader
+    with ctx.step(f"Who knows {top} best? (POST .../who-knows-whom/lookup)"):
+        answer = ctx.http.post(
+            f"/api/tenants/{tenant}/who-knows-whom/lookup", json={"contact": top}, headers=reader
         )
         ctx.expect(answer.status_code == 200, f"who-knows-whom answered {answer.status_code}: {answer.text}")
         colleagues = answer.json()["colleagues"]
@@ -100,6 +107,21 @@ def run(ctx: Context) -> None:
                 f"last {colleague['lastInteraction'][:10]}"
             )
         ctx.expect(bool(colleagues), "nobody knows the heaviest contact: ingestion wrote nothing")
+
+    domain = top.rsplit("@", 1)[1]
+    with ctx.step(f"The account {domain}: all its contacts together (POST .../accounts/lookup)"):
+        known = [address for address in sim["topContacts"] if address.endswith("@" + domain)]
+        answer = ctx.http.post(
+            f"/api/tenants/{tenant}/accounts/lookup", json={"domain": domain, "knownContacts": known},
+            headers=reader,
+        )  # fmt: skip
+        ctx.expect(answer.status_code == 200, f"the account answered {answer.status_code}: {answer.text}")
+        account = answer.json()
+        ctx.say(_kpi_line(f"{domain} ({account['contacts']} contacts)", account))
+        ctx.say(
+            "most contacted: " + ", ".join(c["contact"] or c["contactKey"] for c in account["topContacts"])
+        )
+        ctx.say("who contacts them most: " + ", ".join(c["displayName"] for c in account["topColleagues"]))
 
     with ctx.step("Asking the best-connected colleague for an introduction"):
         body = {"contact": top, "colleagueUserId": colleagues[0]["userId"]}
@@ -134,11 +156,17 @@ def _wait_for_ingestion(ctx: Context, total: int) -> None:
 def _kpi_line(address: str, kpis: dict[str, Any]) -> str:
     health = kpis["health"]
     score = "n/a" if health["score"] is None else f"{health['score']:>3}"
+    parts = health["components"]
+    why = (
+        ""
+        if parts is None
+        else f" = {parts['activity']:.0f}/{parts['recency']:.0f}/{parts['reciprocity']:.0f}"
+    )
     rate = kpis["responseRateByUs"]
     return (
         f"{address:<34} mails {kpis['emailsSent']:>3} out / {kpis['emailsReceived']:>3} in, "
         f"meetings {kpis['meetingsSent'] + kpis['meetingsReceived']:>2}, "
-        f"we answer {'-' if rate is None else f'{rate:.0%}'}; health {score} {health['grade']}"
+        f"we answer {'-' if rate is None else f'{rate:.0%}'}; health {score}{why} {health['grade']}"
         f" ({health['trend'] or 'no trend'}), {kpis['accuracy']}"
     )
 

@@ -1,7 +1,7 @@
 """The per-tenant health settings: communication cadence, weights per kind, grade bounds (SPEC section 2).
 
-The settings document (the body of a future `PUT /api/tenants/{t}/insights/settings`, and what a `GET`
-would answer) is
+The settings document (the body of `PUT /api/tenants/{t}/insights/settings`, and what its `GET` answers)
+is
 
     {"emailWeight": 1.0, "meetingWeight": 1.0,
      "grades": {"good": [60, 100], "fair": [40, 59], "poor": [0, 39]},

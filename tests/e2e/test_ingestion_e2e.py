@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from devhost.azurite import Azurite
+from functions.entrypoints.openapi import document
 from graphsim.generate import TenantSpec
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
@@ -39,37 +42,69 @@ def world(tokens: tuple[JwksServer, TokenFactory]) -> Iterator[tuple[AppHost, Gr
             host.close()
 
 
-def test_a_granted_tenant_is_ingested_through_the_timer_and_the_queue_and_read_over_http(
-    world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, TokenFactory]
-) -> None:
+@dataclass(frozen=True)
+class Ingested:
+    """A tenant granted and ingested through the timer and the queue; a reader's and an admin's token."""
+
+    host: AppHost
+    sim: GraphSimulator
+    tenant: str
+    manage: dict[str, str]
+    reader: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def ingested(world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, TokenFactory]) -> Ingested:
     host, sim = world
     _, factory = tokens
     tenant = str(uuid.uuid4())
     manage = {"Authorization": factory.authorization(tenant, roles=["Consent.Manage"], oid=str(uuid.uuid4()))}
     reader = {"Authorization": factory.authorization(tenant, roles=["Insights.Read"], oid=str(uuid.uuid4()))}
     contact = sim.tenant.contacts[0].address
-
-    assert (
-        host.get(
-            f"/api/tenants/{tenant}/relationships", params={"contact": contact}, headers=reader
-        ).status_code
-        == 404
+    before = host.post(
+        f"/api/tenants/{tenant}/relationships/lookup", json={"contact": contact}, headers=reader
     )
+    assert before.status_code == 404, "a tenant that never consented has no insights"
     assert host.put(f"/api/tenants/{tenant}/consent", headers=manage).status_code == 200
     assert host.fire("ingestion_schedule")["outcome"] == "Succeeded"
     host.wait_for_queues_idle(timeout=120)
+    return Ingested(host, sim, tenant, manage, reader)
+
+
+def conforms(body: object, schema: str) -> None:
+    """`body` is valid against the OpenAPI document's schema `schema` (what clients generate code from)."""
+    validator = Draft202012Validator(
+        {"$ref": f"#/components/schemas/{schema}", "components": document()["components"]}
+    )
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, errors
+
+
+def test_a_granted_tenant_is_ingested_through_the_timer_and_the_queue_and_read_over_http(
+    ingested: Ingested,
+) -> None:
+    host, tenant, reader = ingested.host, ingested.tenant, ingested.reader
+    contact = ingested.sim.tenant.contacts[0].address
 
     relationship = host.get(
         f"/api/tenants/{tenant}/relationships", params={"contact": contact}, headers=reader
     )
     assert relationship.status_code == 200, relationship.text
     body = relationship.json()
+    conforms(body, "Relationship")
     assert body["accuracy"] == "complete"
     assert body["emailsSent"] + body["emailsReceived"] > 0
     assert len(body["timeline"]) == 52
+    lookup = host.post(
+        f"/api/tenants/{tenant}/relationships/lookup", json={"contact": contact}, headers=reader
+    )
+    assert {k: v for k, v in lookup.json().items() if k != "computedAt"} == {
+        k: v for k, v in body.items() if k != "computedAt"
+    }, "the POST lookup answers what the GET form answers"
 
     who = host.get(f"/api/tenants/{tenant}/who-knows-whom", params={"contact": contact}, headers=reader)
     assert who.status_code == 200, who.text
+    conforms(who.json(), "WhoKnowsWhom")
     colleagues = who.json()["colleagues"]
     assert colleagues
     intro = host.post(
@@ -79,6 +114,104 @@ def test_a_granted_tenant_is_ingested_through_the_timer_and_the_queue_and_read_o
     )
     assert intro.status_code == 201, intro.text
     assert intro.json()["draft"]["to"] == colleagues[0]["address"]
+
+
+def test_an_account_sums_the_interactions_of_its_contacts_and_names_only_those_the_caller_named(
+    ingested: Ingested,
+) -> None:
+    host, tenant, reader = ingested.host, ingested.tenant, ingested.reader
+    domain = ingested.sim.tenant.contacts[0].address.rsplit("@", 1)[1]
+    addresses = [c.address for c in ingested.sim.tenant.contacts if c.address.endswith("@" + domain)]
+    per_contact = [
+        host.post(f"/api/tenants/{tenant}/relationships/lookup", json={"contact": a}, headers=reader)
+        for a in addresses
+    ]
+    known = [r.json() for r in per_contact if r.status_code == 200]
+
+    answer = host.get(f"/api/tenants/{tenant}/accounts/{domain}/relationships", headers=reader)
+    assert answer.status_code == 200, answer.text
+    account = answer.json()
+    conforms(account, "Account")
+    assert account["domain"] == domain
+    assert account["contacts"] == len(known)
+    assert account["emailsSent"] == sum(k["emailsSent"] for k in known)
+    assert account["emailsReceived"] == sum(k["emailsReceived"] for k in known)
+    assert 1 <= len(account["topContacts"]) <= 3
+    assert all(c["contact"] is None for c in account["topContacts"]), "no address is stored to be shown"
+
+    named = host.post(
+        f"/api/tenants/{tenant}/accounts/lookup",
+        json={"domain": domain.upper(), "knownContacts": addresses[:1]},
+        headers=reader,
+    ).json()
+    assert named["contacts"] == account["contacts"], "the domain is matched case-insensitively"
+    shown = {c["contact"] for c in named["topContacts"]} - {None}
+    assert shown <= {addresses[0].lower()}, "only a contact the caller named is shown by address"
+
+
+def test_an_unknown_account_answers_404_and_a_bad_lookup_400(ingested: Ingested) -> None:
+    host, tenant, reader = ingested.host, ingested.tenant, ingested.reader
+    unknown = host.get(f"/api/tenants/{tenant}/accounts/nobody.example/relationships", headers=reader)
+    assert unknown.status_code == 404
+    for body in ({}, {"domain": 7}, {"domain": "a.example", "knownContacts": "x@a.example"}):
+        refused = host.post(f"/api/tenants/{tenant}/accounts/lookup", json=body, headers=reader)
+        assert refused.status_code == 400, f"{body} was accepted"
+
+
+def test_changed_insight_settings_apply_to_the_next_answer_and_are_audited(ingested: Ingested) -> None:
+    host, tenant, manage, reader = ingested.host, ingested.tenant, ingested.manage, ingested.reader
+    settings = f"/api/tenants/{tenant}/insights/settings"
+    contact = ingested.sim.tenant.contacts[0].address
+    default = host.get(settings, headers=manage).json()
+    conforms(default, "InsightSettings")
+    assert default["cadence"] == "weekly"
+    weekly = host.post(
+        f"/api/tenants/{tenant}/relationships/lookup", json={"contact": contact}, headers=reader
+    )
+
+    saved = host.put(settings, json={"cadence": "monthly"}, headers=manage)
+    assert saved.status_code == 200, saved.text
+    conforms(saved.json(), "InsightSettingsSaved")
+    assert "nothing stored was recomputed" in saved.json()["applies"]
+    monthly = host.post(
+        f"/api/tenants/{tenant}/relationships/lookup", json={"contact": contact}, headers=reader
+    )
+
+    assert host.get(settings, headers=manage).json()["cadence"] == "monthly"
+    assert monthly.json()["health"]["cadence"] == "monthly"
+    assert monthly.json()["health"]["score"] > weekly.json()["health"]["score"], (
+        "the same exchanges measured against a monthly cadence score higher than against a weekly one"
+    )
+    kinds = [e["kind"] for e in host.get(f"/api/tenants/{tenant}/audit", headers=manage).json()["entries"]]
+    assert "insights.settings.changed" in kinds
+    host.put(settings, json={}, headers=manage)
+
+
+def test_invalid_insight_settings_are_refused_naming_each_field_and_change_nothing(
+    ingested: Ingested,
+) -> None:
+    host, tenant, manage = ingested.host, ingested.tenant, ingested.manage
+    settings = f"/api/tenants/{tenant}/insights/settings"
+    before = host.get(settings, headers=manage).json()
+    tried = {
+        "emailWeight": 2.0,  # outside 0.5..1.5
+        "grades": {"good": [50, 100], "fair": [40, 59], "poor": [0, 39]},  # overlapping
+        "cadence": "hourly",  # not a cadence
+        "colour": "blue",  # not a setting
+    }
+    refused = host.put(settings, json=tried, headers=manage)
+    assert refused.status_code == 400
+    named = {error["field"] for error in refused.json()["errors"]}
+    assert named == {"emailWeight", "grades", "cadence", "colour"}
+    assert host.get(settings, headers=manage).json() == before
+
+
+def test_insight_settings_are_for_administrators(ingested: Ingested) -> None:
+    host, tenant, reader = ingested.host, ingested.tenant, ingested.reader
+    settings = f"/api/tenants/{tenant}/insights/settings"
+    assert host.get(settings, headers=reader).status_code == 403
+    assert host.put(settings, json={"cadence": "monthly"}, headers=reader).status_code == 403
+    assert host.put(settings, json={"cadence": "monthly"}).status_code == 401
 
 
 def test_insight_routes_need_the_role_and_a_valid_contact(

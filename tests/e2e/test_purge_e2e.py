@@ -28,7 +28,7 @@ from tests.support.purge_data import Seeder, tenant_traces
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
-ZERO = {"slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
+ZERO = {"accounts": 0, "slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,14 @@ def test_a_withdrawal_is_purged_verified_and_proven_by_the_purge_api(
     view = verified(client, tenant_id, purge_id)
     elapsed = time.monotonic() - started
     assert view["verification"] == ZERO
-    assert view["counts"] == {"slices": 30, "contacts": 30, "cursors": 2, "introductions": 2, "backups": 2}
+    assert view["counts"] == {
+        "accounts": 0,
+        "slices": 30,
+        "contacts": 30,
+        "cursors": 2,
+        "introductions": 2,
+        "backups": 2,
+    }
     assert [s["name"] for s in view["steps"]] == ["live-deleted", "backups-deleted", "verified"]
     assert None not in (view["sweepAt"], view["verifiedAt"], view["liveDeletedAt"], view["backupsDeletedAt"])
     assert (view["deadlineFlags"], view["attempts"], view["lastError"]) == ([], 1, None)

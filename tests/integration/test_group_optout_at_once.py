@@ -49,7 +49,7 @@ def known_contact_and_members(rig: Rig) -> tuple[str, Any, set[str]]:
 
 def colleagues_of(rig: Rig, contact: str) -> set[str]:
     answer = rig.insights.who_knows_whom(rig.tenant_id, contact, rig.now)
-    return {c["userId"] for c in answer["colleagues"]}
+    return {c.user_id for c in answer.colleagues}
 
 
 def sent(rig: Rig, queue: str) -> list[dict[str, Any]]:
@@ -75,9 +75,9 @@ def test_until_the_members_are_resolved_the_insights_hide_everyone_and_say_parti
     rig.opt_out_groups(group.id)
     who = rig.insights.who_knows_whom(tenant_id, contact, rig.now)
     relationship = rig.insights.relationship(tenant_id, contact, rig.now)
-    assert (who["colleagues"], who["accuracy"]) == ([], "partial")
-    assert relationship["accuracy"] == "partial"
-    assert relationship["emailsSent"] + relationship["emailsReceived"] == 0
+    assert (who.colleagues, who.accuracy) == ((), "partial")
+    assert relationship.kpis.accuracy == "partial"
+    assert relationship.kpis.emails_sent + relationship.kpis.emails_received == 0
 
 
 def test_once_resolved_the_members_are_gone_from_both_insights_and_the_others_are_back(
@@ -89,11 +89,11 @@ def test_once_resolved_the_members_are_gone_from_both_insights_and_the_others_ar
     rig.opt_out_groups(group.id)
     rig.resolve_membership()
     who = rig.insights.who_knows_whom(tenant_id, contact, rig.now)
-    assert who["accuracy"] == "complete"
-    shown = {c["userId"] for c in who["colleagues"]}
+    assert who.accuracy == "complete"
+    shown = {c.user_id for c in who.colleagues}
     assert not shown & members
     assert shown >= (before - members)
-    assert rig.insights.relationship(tenant_id, contact, rig.now)["accuracy"] == "complete"
+    assert rig.insights.relationship(tenant_id, contact, rig.now).kpis.accuracy == "complete"
 
 
 def test_the_kpis_count_none_of_the_members_interactions(

@@ -302,10 +302,10 @@ def test_a_malformed_page_fails_the_window_loudly_until_it_lands(rig: Rig) -> No
         rig.worker.run(requests[0])
     assert rig.cursors.get(rig.tenant_id, broken, requests[0].window).status == "failed"
     rig.drain([r for r in requests if r.user_id != broken])
-    assert rig.insights.relationship(rig.tenant_id, top_contact(rig), NOW)["accuracy"] == "partial"
+    assert rig.insights.relationship(rig.tenant_id, top_contact(rig), NOW).kpis.accuracy == "partial"
     rig.sim.faults.clear()
     assert rig.worker.run(requests[0]) == "succeeded"
-    assert rig.insights.relationship(rig.tenant_id, top_contact(rig), NOW)["accuracy"] == "complete"
+    assert rig.insights.relationship(rig.tenant_id, top_contact(rig), NOW).kpis.accuracy == "complete"
 
 
 def revoke(rig: Rig) -> None:
@@ -313,10 +313,12 @@ def revoke(rig: Rig) -> None:
 
 
 class RevokingGraph:
-    """A Graph reader that withdraws the consent at a chosen moment of a window."""
+    """A Graph reader that withdraws the consent at a chosen moment of a window (not of the scheduling run,
+    which reads the directory through a reader of its own)."""
 
     def __init__(self, inner: GraphReader, revoke: Any, moment: str) -> None:
         self._inner, self._revoke, self._moment = inner, revoke, moment
+        self._read_mail = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -330,10 +332,11 @@ class RevokingGraph:
             first = False
 
     def messages(self, *args: Any) -> AsyncIterator[Any]:
+        self._read_mail = True
         return self._first_page_then_revoke(self._inner.messages(*args))
 
     async def aclose(self) -> None:
-        if self._moment == "after-writing":
+        if self._moment == "after-writing" and self._read_mail:
             self._revoke()
         await self._inner.aclose()
 
@@ -362,11 +365,11 @@ def test_an_incremental_run_picks_up_new_mail(rig: Rig) -> None:
     ingested(rig)
     contact = rig.sim.tenant.contacts[0]
     user = next(u for u in rig.sim.tenant.users() if u.mail)
-    before = rig.insights.relationship(rig.tenant_id, contact.address, NOW)["emailsReceived"]
+    before = rig.insights.relationship(rig.tenant_id, contact.address, NOW).kpis.emails_received
     rig.sim.tenant.add_mail(Address(contact.name, contact.address), (user.address,))
     rig.now = NOW + timedelta(hours=1)
     assert set(rig.drain(rig.schedule())) == {"succeeded"}
-    after = rig.insights.relationship(rig.tenant_id, contact.address, rig.now)["emailsReceived"]
+    after = rig.insights.relationship(rig.tenant_id, contact.address, rig.now).kpis.emails_received
     assert after == before + 1
 
 
@@ -376,20 +379,20 @@ def test_an_incremental_run_picks_up_new_mail(rig: Rig) -> None:
 def test_an_opted_out_user_is_never_shown_as_a_colleague(done: Rig) -> None:
     rig = done
     contact = top_contact(rig)
-    colleagues = rig.insights.who_knows_whom(rig.tenant_id, contact, NOW)["colleagues"]
+    colleagues = rig.insights.who_knows_whom(rig.tenant_id, contact, NOW).colleagues
     assert colleagues
-    rig.opt_out(colleagues[0]["userId"])
+    rig.opt_out(colleagues[0].user_id)
     try:
-        shown = {c["userId"] for c in rig.insights.who_knows_whom(rig.tenant_id, contact, NOW)["colleagues"]}
+        shown = {c.user_id for c in rig.insights.who_knows_whom(rig.tenant_id, contact, NOW).colleagues}
     finally:
         provenance = api_provenance(None, NOW)
         rig.optout.set_user(
             rig.tenant_id,
-            colleagues[0]["userId"],
+            colleagues[0].user_id,
             opted_out=False,
             provenance=provenance,
         )
-    assert colleagues[0]["userId"] not in shown
+    assert colleagues[0].user_id not in shown
 
 
 def test_an_unknown_contact_is_not_found(done: Rig) -> None:

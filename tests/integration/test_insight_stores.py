@@ -62,7 +62,7 @@ def seed(
         cursors.save(Cursor(tenant, user, "backfill-00", NOW - timedelta(days=30), NOW, "succeeded", NOW))
         cursors.save_profiles([profile(tenant, user)])
         intros.record(IntroductionRequest(tenant, user, user, contact_hash(0), NOW))
-        backups.write(tenant, user, date(2026, 11, 27), slices.records(tenant, user))
+        backups.write(tenant, user, date(2026, 11, 27), slices.interactions(tenant, user))
 
 
 def stores(storage: StorageClients) -> list[ScopedStore]:
@@ -169,16 +169,21 @@ def test_introduction_requests_are_kept_newest_first_with_the_template(
     assert intros.template(tenant_id) == template
 
 
+def slices_of(storage: StorageClients, tenant_id: str, user_id: str) -> list[Interaction]:
+    return list(TableSliceStore(storage).interactions(tenant_id, user_id))
+
+
 def test_a_backup_is_one_blob_per_user_and_day(storage_clients: StorageClients, tenant_id: str) -> None:
     seed(storage_clients, tenant_id)
     backups = BlobBackupStore(storage_clients)
     assert backups.names(f"{tenant_id}/") == [
         f"{tenant_id}/{user}/2026-11-27.jsonl" for user in sorted((ALICE, BOB))
     ]
-    records = backups.read(tenant_id, ALICE, date(2026, 11, 27))
-    assert len(records) == 3
-    assert {r["userId"] for r in records} == {ALICE}
-    assert all(isinstance(r["at"], str) for r in records)
+    backed_up = backups.read(tenant_id, ALICE, date(2026, 11, 27))
+    assert sorted(backed_up, key=lambda i: i.key) == sorted(
+        slices_of(storage_clients, tenant_id, ALICE), key=lambda i: i.key
+    )
+    assert {i.user_id for i in backed_up} == {ALICE}
 
 
 # --- ScopedStore --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from tests.support.purge_rig import PurgeRig
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-ZERO = {"slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
+ZERO = {"accounts": 0, "slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
 FULL_STORY = [
     ("purge.step", "live-deleted"),
     ("purge.step", "backups-deleted"),
@@ -57,7 +57,14 @@ def test_a_tenant_purge_removes_every_trace_and_touches_no_other_tenant(
     assert record.status == "completed"
     assert rig.traces(Scope("tenant", tenant_id)) == ZERO
     assert record.verification == ZERO
-    assert record.counts == {"slices": 24, "contacts": 24, "cursors": 2, "introductions": 2, "backups": 2}
+    assert record.counts == {
+        "accounts": 0,
+        "slices": 24,
+        "contacts": 24,
+        "cursors": 2,
+        "introductions": 2,
+        "backups": 2,
+    }
     assert tenant_traces(storage_clients, other) == other_before
     assert rig.story(tenant_id, record.id) == FULL_STORY
 

@@ -79,7 +79,7 @@ class Seeder:
         )
         self.introductions.record(IntroductionRequest(tenant_id, user_id, user_id, contact(0), SEEDED_AT))
         for day in backup_days:
-            self.backups.write(tenant_id, user_id, day, self.slices.records(tenant_id, user_id))
+            self.backups.write(tenant_id, user_id, day, self.slices.interactions(tenant_id, user_id))
 
 
 def traces(stores: PurgeStores, scope: Scope) -> dict[str, int]:
