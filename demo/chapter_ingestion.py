@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -67,6 +67,7 @@ def run(ctx: Context) -> None:
     mailboxes = sum(1 for user in sim["users"] if user.get("mail"))
 
     ctx.say(f"a second tenant, with the simulator's mailboxes: {tenant}")
+    _plan_a_meeting(ctx, sim)
     with ctx.step("The tenant grants consent; the ingestion timer fires"):
         response = ctx.http.put(f"/api/tenants/{tenant}/consent", headers=manage)
         ctx.expect(response.status_code == 200, f"the grant answered {response.status_code}: {response.text}")
@@ -77,22 +78,7 @@ def run(ctx: Context) -> None:
     with ctx.step("Ingesting one year of metadata (never bodies or subjects)"):
         _wait_for_ingestion(ctx, mailboxes * BACKFILL_WINDOWS)
 
-    with ctx.step("The top contacts: KPIs and relationship health (POST .../relationships/lookup)"):
-        scores = []
-        for address in sim["topContacts"][:5]:
-            answer = ctx.http.post(
-                f"/api/tenants/{tenant}/relationships/lookup", json={"contact": address}, headers=reader
-            )
-            ctx.expect(
-                answer.status_code == 200, f"relationships answered {answer.status_code}: {answer.text}"
-            )
-            ctx.say(_kpi_line(address, answer.json()))
-            if answer.json()["health"]["score"] is not None:
-                scores.append(answer.json()["health"]["score"])
-        ctx.say(
-            f"scores spread over {max(scores) - min(scores)} points (activity / recency / reciprocity, each "
-            "0-100, weigh 0.4 / 0.3 / 0.3; a weekly exchange scores about 65)"
-        )
+    _top_contacts(ctx, tenant, sim, reader)
 
     top = sim["topContacts"][0]
     with ctx.step(f"Who knows {top} best? (POST .../who-knows-whom/lookup)"):
@@ -153,6 +139,45 @@ def _wait_for_ingestion(ctx: Context, total: int) -> None:
     raise ctx.fail(f"ingestion did not finish within {INGESTION_TIMEOUT_SECONDS} s")
 
 
+def _top_contacts(ctx: Context, tenant: str, sim: dict[str, Any], reader: dict[str, str]) -> None:
+    """The five heaviest contacts, each with its KPIs, score and components: distinct, spread, ranked."""
+    with ctx.step("The top contacts: KPIs and relationship health (POST .../relationships/lookup)"):
+        scores = []
+        for address in sim["topContacts"][:5]:
+            answer = ctx.http.post(
+                f"/api/tenants/{tenant}/relationships/lookup", json={"contact": address}, headers=reader
+            )
+            ctx.expect(
+                answer.status_code == 200, f"relationships answered {answer.status_code}: {answer.text}"
+            )
+            ctx.say(_kpi_line(address, answer.json()))
+            if answer.json()["health"]["score"] is not None:
+                scores.append(answer.json()["health"]["score"])
+            if address == sim["topContacts"][0]:
+                ctx.expect(answer.json()["nextInteraction"] is not None, "the planned meeting is not shown")
+        ctx.expect(
+            len(set(scores)) == len(scores) >= 2 and max(scores) - min(scores) >= 15,
+            f"the top contacts' scores do not rank them: {scores}",
+        )
+        ctx.say(
+            f"scores spread over {max(scores) - min(scores)} points (activity / recency / reciprocity, each "
+            "0-100, weigh 0.4 / 0.3 / 0.3; a weekly exchange scores about 65)"
+        )
+
+
+def _plan_a_meeting(ctx: Context, sim: dict[str, Any]) -> None:
+    """A meeting ahead with the top contact: the calendar is read 90 days ahead for the next interaction."""
+    organizer = next(user["mail"] for user in sim["users"] if user.get("mail"))
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
+    planned = httpx.post(
+        _simulator[-1]["url"] + "/_sim/meetings",
+        json={"organizer": organizer, "attendees": [sim["topContacts"][0]], "start": start.isoformat()},
+        timeout=10,
+    )
+    ctx.expect(planned.status_code == 200, f"the simulator did not plan the meeting: {planned.text}")
+    ctx.say(f"{organizer} has a meeting planned with {sim['topContacts'][0]} on {start:%a %d %b %H:%M} UTC")
+
+
 def _kpi_line(address: str, kpis: dict[str, Any]) -> str:
     health = kpis["health"]
     score = "n/a" if health["score"] is None else f"{health['score']:>3}"
@@ -168,6 +193,7 @@ def _kpi_line(address: str, kpis: dict[str, Any]) -> str:
         f"meetings {kpis['meetingsSent'] + kpis['meetingsReceived']:>2}, "
         f"we answer {'-' if rate is None else f'{rate:.0%}'}; health {score}{why} {health['grade']}"
         f" ({health['trend'] or 'no trend'}), {kpis['accuracy']}"
+        + ("" if kpis["nextInteraction"] is None else f"; next meeting {kpis['nextInteraction']['at'][:16]}")
     )
 
 

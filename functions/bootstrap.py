@@ -2,7 +2,7 @@
 
 Handlers call `container()`. Every part is one `cached_property`; any of them can be given by name instead,
 `Container(settings, clock=..., slice_store=fake, graph_factory=...)`, and everything built from it uses
-the override. Tests wire in-memory fakes this way (tests/support/fakes.py) and `install()` a container;
+the override. Tests wire in-memory fakes this way (tests/support/container.py) and `install()` a container;
 nothing else in the package constructs an Azure or Graph client.
 """
 
@@ -299,8 +299,8 @@ class Container:
     @cached_property
     def restore_service(self) -> RestoreService:
         return RestoreService(
-            self.backup_store, self.slice_store, self.contact_store, self.purge_store, self.purge_service,
-            inclusion=self.inclusion, audit=self.audit_log,
+            self.backup_store, self.slice_store, self.contact_store, self.account_store,
+            purges=self.purge_store, purge=self.purge_service, inclusion=self.inclusion, audit=self.audit_log,
         )  # fmt: skip
 
     # --- maintenance --------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ DELETE /_sim/faults
 DELETE /_sim/users/{id}                     the user disappears
 POST   /_sim/groups/{gid}/members/{uid}     add a user to a group; DELETE removes
 POST   /_sim/mail          {"from": addr, "to": [addr], "cc": [addr], "at": iso?}   deliver a new mail
+POST   /_sim/meetings      {"organizer": addr, "attendees": [addr], "start": iso, "minutes": 30}   plan one
+DELETE /_sim/meetings/{iCalUId}              cancel a planned meeting (calendars keep it, marked cancelled)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 _MEMBER = re.compile(r"^/_sim/groups/([^/]+)/members/([^/]+)$")
 _USER = re.compile(r"^/_sim/users/([^/]+)$")
+_MEETING = re.compile(r"^/_sim/meetings/([^/]+)$")
 
 
 def handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> tuple[int, JsonObject]:
@@ -36,7 +39,7 @@ def handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> tuple[in
         return status, {"error": {"code": "BadRequest", "message": str(e)}}
 
 
-def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObject:  # noqa: PLR0911  (a router: one return per route)
+def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObject:  # noqa: PLR0911, PLR0912  (a router: one branch and return per route)
     tenant = sim.tenant
     if (method, path) == ("GET", "/_sim/tenant"):
         return {
@@ -79,6 +82,18 @@ def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObj
             at=wire.instant(data["at"], "at") if data.get("at") else None,
         )
         return {"internetMessageId": mail.internet_message_id, "seq": mail.seq}
+    if (method, path) == ("POST", "/_sim/meetings"):
+        data = _json(body)
+        meeting = tenant.add_meeting(
+            _address(data["organizer"]),
+            tuple(_address(a) for a in data["attendees"]),
+            wire.instant(data["start"], "start"),
+            int(data.get("minutes", 30)),
+        )
+        return {"iCalUId": meeting.ical_uid, "start": wire.iso(meeting.start)}
+    if method == "DELETE" and (match := _MEETING.match(path)):
+        tenant.cancel_meeting(match.group(1))
+        return {"cancelled": match.group(1)}
     raise QueryError(404, "NotFound", f"no control route {method} {path}")
 
 

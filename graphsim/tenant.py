@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from graphsim.generate import TenantSpec, build_directory, mails_for_month, meetings_for_month
-from graphsim.model import Address, Contact, EventCopy, Group, Mail, MailCopy, Meeting, User
+from graphsim.model import Address, Attendance, Contact, EventCopy, Group, Mail, MailCopy, Meeting, User
 
 # Recipients see a mail a moment after it was sent; the sender's copy is stamped with the send time.
 DELIVERY_DELAY = timedelta(seconds=2)
@@ -47,6 +47,7 @@ class Tenant:
         self._group_users = {g: set(m) for g, m in d.group_users.items()}
         self._group_groups = {g: tuple(m) for g, m in d.group_groups.items()}
         self._extra: list[Mail] = []
+        self._extra_meetings: dict[str, Meeting] = {}  # iCalUId -> meeting added at run time
         self._seq = 0
         self._months: OrderedDict[int, _Month] = OrderedDict()
         per_month = self.spec.users * (self.spec.messages_per_user_per_month * 3 // 2 + 1)
@@ -144,6 +145,33 @@ class Tenant:
             self._months.pop(self.spec.month_of(mail.sent_at), None)
             return mail
 
+    def add_meeting(
+        self, organizer: Address, attendees: tuple[Address, ...], start: datetime, minutes: int = 30
+    ) -> Meeting:
+        """Put a meeting on the calendars of its participants (in the past, or planned ahead of `spec.now`:
+        a calendarView reaching past now shows it); attendees have accepted."""
+        with self._lock:
+            self._seq += 1
+            meeting = Meeting(
+                f"040000008200E00074C5B7101A82E008SIMADDED{self._seq:032X}",
+                "Added meeting",
+                organizer,
+                tuple(Attendance(a, "required", "accepted") for a in attendees),
+                start,
+                start + timedelta(minutes=minutes),
+                is_cancelled=False,
+            )
+            self._extra_meetings[meeting.ical_uid] = meeting
+            self._months.pop(self.spec.month_of(start), None)
+            return meeting
+
+    def cancel_meeting(self, ical_uid: str) -> None:
+        """Cancel a meeting added by `add_meeting`: calendars keep it, marked cancelled (as Exchange does)."""
+        with self._lock:
+            meeting = self._extra_meetings[ical_uid]
+            self._extra_meetings[ical_uid] = replace(meeting, is_cancelled=True)
+            self._months.pop(self.spec.month_of(meeting.start), None)
+
     def mail_copies(
         self, user_id: str, start: datetime, end: datetime, *, descending: bool = False
     ) -> Iterator[MailCopy]:
@@ -213,9 +241,12 @@ class Tenant:
             for copies in by_box.values():
                 copies.sort(key=lambda c: c.received_at)
             events: dict[str, list[EventCopy]] = {}
-            for meeting in meetings_for_month(self.spec, self._directory, month):
+            added = [m for m in self._extra_meetings.values() if self.spec.month_of(m.start) == month]
+            for meeting in [*meetings_for_month(self.spec, self._directory, month), *added]:
                 for ev in self._event_copies(meeting):
                     events.setdefault(ev.mailbox_user_id, []).append(ev)
+            for copies_of_box in events.values():
+                copies_of_box.sort(key=lambda c: c.meeting.start)
             built = _Month(by_box, events)
             self._months[month] = built
             while len(self._months) > self._cached_months:

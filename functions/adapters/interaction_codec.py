@@ -26,7 +26,10 @@ WIRE_NAMES: dict[str, str] = {
     "contactRole": "contact_role",
     "conversation": "conversation",
     "minutes": "minutes",
+    "account": "account",
 }
+# Written by every writer since accounts are kept; rows and lines from before lack them and read as "".
+OPTIONAL_WIRE_NAMES = frozenset({"account"})
 SELECT: list[str] = list(WIRE_NAMES)  # the properties a query needs to rebuild an interaction
 
 
@@ -67,9 +70,9 @@ def from_line(line: bytes | str) -> Interaction:
 
 
 def _from_wire(value: Mapping[str, Any], at: object) -> Interaction:
-    missing = [wire for wire in WIRE_NAMES if wire not in value]
+    missing = [wire for wire in WIRE_NAMES if wire not in value and wire not in OPTIONAL_WIRE_NAMES]
     if missing:
         raise ValueError(f"interaction record lacks {', '.join(missing)}")
-    fields = {attribute: value[wire] for wire, attribute in WIRE_NAMES.items()}
+    fields = {attribute: value.get(wire) for wire, attribute in WIRE_NAMES.items()}
     fields["at"] = at
     return Interaction.validated(fields)

@@ -1,8 +1,8 @@
 """The purge's store registry: every store that keeps anything of a tenant or one of its users.
 
-A store that holds subject data implements `ScopedStore` (functions/adapters/scoped.py) and is listed here,
-or the purge can neither delete nor verify it. Live stores are deleted first (24-hour promise), backups next
-(30-day promise, but deleted at once); the verification counts both.
+A store that holds subject data implements `ScopedStore` (functions/services/ports/purge.py) and is listed
+here, or the purge can neither delete nor verify it. Live stores are deleted first (24-hour promise), backups
+next (30-day promise, but deleted at once); the verification counts both.
 
 Not purged, on purpose, and each with its reason in `KEPT_STORES`: the consent and opt-out records (they are
 what keeps a subject excluded), the purge ledger and the audit log (object IDs only, kept to prove and

@@ -16,7 +16,7 @@ ScopeFilter = tuple[str, dict[str, Any]]
 
 
 class ScopedTableStore(ABC):
-    """Base of the table stores that hold subject data; meets `ScopedStore` (functions/adapters/scoped.py)."""
+    """Base of the table stores that hold subject data; meets `ScopedStore` (services/ports/purge.py)."""
 
     name: str  # the table; each store sets it
 

@@ -14,6 +14,7 @@ and a purge of the last enabled feature is a tenant purge).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from functions.adapters import interaction_codec, table_batch
@@ -48,6 +49,11 @@ class TableSliceStore(ScopedTableStore):
         """The interactions the run `run` wrote last (what a revoked window takes back)."""
         query = "PartitionKey eq @pk and run eq @run"
         rows = self._rows(query, {"pk": slice_partition(tenant_id, user_id), "run": run})
+        return [interaction_codec.from_entity(row) for row in rows]
+
+    def meetings_after(self, tenant_id: str, user_id: str, after: datetime) -> list[Interaction]:
+        query = "PartitionKey eq @pk and kind eq 'meeting' and at gt @after"
+        rows = self._rows(query, {"pk": slice_partition(tenant_id, user_id), "after": after})
         return [interaction_codec.from_entity(row) for row in rows]
 
     def delete_interactions(self, tenant_id: str, user_id: str, interactions: Iterable[Interaction]) -> int:

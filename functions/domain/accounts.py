@@ -114,3 +114,8 @@ def _union(interactions_per_contact: Iterable[list[Interaction]]) -> list[Intera
         replace(interaction, contact=_ACCOUNT, contact_role=part[interaction.key])
         for interaction in interactions
     ]
+
+
+def account_pairs(interactions: Iterable[Interaction]) -> set[tuple[str, str]]:
+    """The (account, contact) pairs of the account index that `interactions` give (those with an account)."""
+    return {(i.account, i.contact) for i in interactions if i.account}

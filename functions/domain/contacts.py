@@ -44,24 +44,30 @@ class ContactHasher:
         self._key = key
         self._tenant_id = tenant_id
         self._limit = limit
-        self._cache: dict[str, str] = {}
-        self._accounts: dict[str, str] = {}  # contact hash -> account hash, for the contacts hashed here
+        self._cache: dict[str, tuple[str, str]] = {}  # address -> (contact hash, account hash)
+        self._accounts: dict[str, str] = {}  # contact hash -> account hash, since `take_accounts`
 
     def __call__(self, address: str) -> str:
         cached = self._cache.get(address)
-        if cached is not None:
-            return cached
-        if len(self._cache) >= self._limit:
-            self._cache.clear()
-            self._accounts.clear()
-        digest = contact_hash(self._key, self._tenant_id, address)
-        self._cache[address] = digest
-        self._accounts[digest] = account_hash(self._key, self._tenant_id, domain_of(address))
+        if cached is None:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            cached = (
+                contact_hash(self._key, self._tenant_id, address),
+                account_hash(self._key, self._tenant_id, domain_of(address)),
+            )
+            self._cache[address] = cached
+        digest, account = cached
+        # Noted on every call, hit or miss, so a cleared memo never loses the account of a contact hashed
+        # since the last `take_accounts`.
+        self._accounts[digest] = account
         return digest
 
-    def account_of(self, contact: str) -> str | None:
-        """The account (hashed domain) of a contact this hasher hashed (and still remembers)."""
-        return self._accounts.get(contact)
+    def take_accounts(self) -> dict[str, str]:
+        """Contact hash -> account hash of every contact hashed since the last call (then forgotten: the
+        caller takes them with the interactions it writes, so memory stays bounded by one batch)."""
+        taken, self._accounts = self._accounts, {}
+        return taken
 
 
 def normalise_address(text: str) -> str:

@@ -6,6 +6,11 @@ window has landed, each run queues one `incremental` window: mail through Graph 
 kept in the cursor) and the calendar from the end of the last successful window (less an overlap, so a
 meeting edited around the boundary is read again; re-reading writes the same keys).
 
+The newest window (`backfill-11`, then each `incremental`) also reads the calendar `CALENDAR_LOOKAHEAD`
+ahead: the meetings planned with a contact, from which the insights show the next one. A plan can be moved or
+cancelled, so each such read replaces the user's stored plans: a planned meeting it no longer shows is
+dropped (`reads_ahead`, functions/services/ingestion.py).
+
 A cursor is the state of one (user, window): `queued` → `running` (with `started_at`, the instant the purge
 fences on) → `succeeded` | `failed` (retried by the host, then re-queued by the next run) | `skipped` (the
 user or mailbox is gone, or the user became excluded) | `revoked` (consent or exclusion changed while the
@@ -27,6 +32,7 @@ BACKFILL_WINDOWS = 12
 BACKFILL_SPAN = timedelta(days=365)
 INCREMENTAL = "incremental"
 CALENDAR_OVERLAP = timedelta(days=1)
+CALENDAR_LOOKAHEAD = timedelta(days=90)
 # A queued or running window older than this lost its message (or its worker): queue it again.
 STALE_AFTER = timedelta(hours=6)
 DONE: frozenset[str] = frozenset(("succeeded", "skipped"))
@@ -41,6 +47,11 @@ class Window:
     name: str  # backfill-00 .. backfill-11, or incremental
     start: datetime
     end: datetime | None  # None: up to the time the window runs (incremental)
+
+
+def reads_ahead(window: str) -> bool:
+    """Whether the window reads the calendar ahead of its end (the newest window of a user does)."""
+    return window in (INCREMENTAL, backfill_name(BACKFILL_WINDOWS - 1))
 
 
 def backfill_windows(now: datetime) -> list[Window]:

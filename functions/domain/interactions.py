@@ -76,6 +76,9 @@ class Interaction:
     contact_role: Role  # the contact's part, same vocabulary
     conversation: str  # digest of the conversationId for emails; "" for meetings
     minutes: float  # meeting length (capped); 0 for emails
+    # The contact's account (hashed domain, functions.domain.contacts.account_hash), so that a restore can
+    # rebuild the account index; "" for rows written before accounts were kept.
+    account: str = ""
 
     @property
     def record_key(self) -> str:
@@ -90,6 +93,7 @@ class Interaction:
         try:
             at, minutes = record["at"], record["minutes"]
             text = {name: record[name] for name in _TEXT_FIELDS}
+            text["account"] = record.get("account") or ""
         except KeyError as missing:
             raise ValueError(f"interaction record lacks {missing}") from None
         if not isinstance(at, datetime) or at.tzinfo is None:
@@ -114,6 +118,7 @@ class Interaction:
             contact_role=cast("Role", fields["contact_role"]),
             conversation=fields["conversation"],
             minutes=float(minutes),
+            account=fields["account"],
         )
 
 

@@ -33,11 +33,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from functions.domain.accounts import account_pairs
 from functions.domain.audit import AuditEntry
 from functions.domain.contacts import ContactHasher
 from functions.domain.errors import AppError, GraphNotFound, MembershipPending, ValidationFailed
 from functions.domain.inclusion import Fence
-from functions.domain.ingestion import CALENDAR_OVERLAP, INCREMENTAL, Cursor, WindowStatus
+from functions.domain.ingestion import (
+    CALENDAR_LOOKAHEAD,
+    CALENDAR_OVERLAP,
+    INCREMENTAL,
+    Cursor,
+    WindowStatus,
+    reads_ahead,
+)
 from functions.domain.interactions import (
     Directory,
     Interaction,
@@ -255,13 +263,30 @@ class IngestionWorker:
         if mail_round is not None:
             run.delta_link = mail_round.delta_link
         calendar_start = request.start - CALENDAR_OVERLAP if request.window == INCREMENTAL else request.start
-        async for events in graph.calendar_view(t, u, calendar_start, until):
+        ahead = reads_ahead(request.window)
+        calendar_end = until + CALENDAR_LOOKAHEAD if ahead else until
+        async for events in graph.calendar_view(t, u, calendar_start, calendar_end):
             run.counts["meetings"] += len(events)
             for meeting in events:
                 buffer.extend(interactions_from_meeting(meeting, directory, hasher))
             if len(buffer) >= self._flush_interactions:
                 self._flush(run, buffer)
         self._flush(run, buffer)
+        if ahead:
+            self._drop_withdrawn_plans(run, until)
+
+    def _drop_withdrawn_plans(self, run: _Run, until: datetime) -> None:
+        """The read ahead is the whole truth about the user's plans: a stored meeting after `until` that it no
+        longer showed was moved or cancelled, so its rows go (from the contact index too)."""
+        t, u = run.request.tenant_id, run.request.user_id
+        withdrawn = [
+            planned
+            for planned in self._slices.meetings_after(t, u, until)
+            if (planned.contact, planned.key) not in run.written
+        ]
+        if withdrawn:
+            self._contacts.delete_interactions(t, withdrawn)
+            run.counts["plansWithdrawn"] = self._slices.delete_interactions(t, u, withdrawn)
 
     def _flush(self, run: _Run, buffer: list[Interaction]) -> None:
         t, u = run.request.tenant_id, run.request.user_id
@@ -269,13 +294,14 @@ class IngestionWorker:
             raise _FenceChanged
         if not buffer:
             return
+        if run.hasher is not None:
+            accounts = run.hasher.take_accounts()
+            buffer[:] = [replace(i, account=accounts.get(i.contact, "")) for i in buffer]
         for interaction in buffer:
             run.written[interaction.contact, interaction.key] = interaction
         self._slices.write(t, u, buffer, run.run_id)
         self._contacts.write(t, buffer, run.run_id)
-        if run.hasher is not None:
-            pairs = {(run.hasher.account_of(i.contact), i.contact) for i in buffer}
-            self._accounts.add(t, ((a, c) for a, c in pairs if a is not None))
+        self._accounts.add(t, account_pairs(buffer))
         run.counts["interactions"] += len(buffer)
         buffer.clear()
 

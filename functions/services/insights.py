@@ -160,6 +160,7 @@ class InsightService:
             raise ValidationFailed("the domain is required", [FieldError("domain", "a domain is required")])
         name = normalise_domain(domain)
         tenant_id = tenant_id.lower()
+        labels = self._known_labels(tenant_id, known_contacts)
         reading_f = self._pool.submit(self._reading, tenant_id, now, all_profiles=True)
         contacts = self._accounts.contacts(tenant_id, account_hash(self._key, tenant_id, name))
         reading = reading_f.result()
@@ -179,12 +180,27 @@ class InsightService:
                 included[contact] = kept
         if not included and not unknown:
             raise NotFound("no interactions with this account are known")
-        labels = {self._hash(tenant_id, normalise_address(a)): a.strip().lower() for a in known_contacts}
         relationships = account_relationships(
             included, now, _directory(reading.profiles), config=reading.config, addresses=labels,
             partial=unknown or reading.failing,
         )  # fmt: skip
         return AccountAnswer(name, relationships)
+
+    def _known_labels(self, tenant_id: str, known_contacts: tuple[str, ...]) -> dict[str, str]:
+        """Contact key -> the address the caller named; every invalid address named by its index."""
+        labels: dict[str, str] = {}
+        errors: list[FieldError] = []
+        for index, address in enumerate(known_contacts):
+            try:
+                normal = normalise_address(address)
+            except ValidationFailed as error:
+                reason = error.errors[0].message if error.errors else "is not an email address"
+                errors.append(FieldError(f"knownContacts[{index}]", reason))
+                continue
+            labels[self._hash(tenant_id, normal)] = normal
+        if errors:
+            raise ValidationFailed("knownContacts holds addresses that are not valid", errors)
+        return labels
 
     def introduce(
         self, tenant_id: str, contact: str, colleague_user_id: str, requester_id: str | None, now: datetime

@@ -11,7 +11,8 @@ brings a purged subject back.
    someone who had opted out or a tenant that had withdrawn.
 3. The restore and each re-applied purge are audited with counts.
 
-Run it with `python tools/restore.py --tenant <tenantId> --day 2026-11-20` (README, "Restoring a backup").
+Run it with `python tools/restore.py --tenant <tenantId> --day 2026-11-20` (docs/purge.md, "Restoring a
+backup").
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from functions.domain.accounts import account_pairs
 from functions.domain.audit import AuditEntry
 from functions.domain.purge import PurgeRecord
 from functions.services.inclusion import InclusionReader
 from functions.services.ports.consent import AuditLog
-from functions.services.ports.ingestion import BackupStore, ContactStore, SliceStore
+from functions.services.ports.ingestion import AccountStore, BackupStore, ContactStore, SliceStore
 from functions.services.ports.purge import PurgeLedger
 from functions.services.purge import PurgeService
 
@@ -48,14 +50,16 @@ class RestoreService:
         backups: BackupStore,
         slices: SliceStore,
         contacts: ContactStore,
+        accounts: AccountStore,
+        *,
         purges: PurgeLedger,
         purge: PurgeService,
-        *,
         inclusion: InclusionReader,
         audit: AuditLog,
     ) -> None:
         self._inclusion = inclusion
         self._backups, self._slices, self._contacts = backups, slices, contacts
+        self._accounts = accounts
         self._purges, self._purge, self._audit = purges, purge, audit
 
     def restore(self, tenant_id: str, day: date, now: datetime) -> RestoreReport:
@@ -69,6 +73,7 @@ class RestoreService:
             interactions = self._backups.read(tenant_id, user_id, day)
             self._slices.write(tenant_id, user_id, interactions, RESTORE_RUN)
             self._contacts.write(tenant_id, interactions, RESTORE_RUN)
+            self._accounts.add(tenant_id, account_pairs(interactions))
             users, records = users + 1, records + len(interactions)
         counts = {"users": users, "records": records, "skippedExcluded": skipped}
         detail = f"backup of {day.isoformat()}"

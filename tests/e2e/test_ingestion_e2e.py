@@ -156,6 +156,10 @@ def test_an_unknown_account_answers_404_and_a_bad_lookup_400(ingested: Ingested)
     for body in ({}, {"domain": 7}, {"domain": "a.example", "knownContacts": "x@a.example"}):
         refused = host.post(f"/api/tenants/{tenant}/accounts/lookup", json=body, headers=reader)
         assert refused.status_code == 400, f"{body} was accepted"
+    bad_name = {"domain": "a.example", "knownContacts": ["ann@a.example", "Ann <ann@a.example>"]}
+    refused = host.post(f"/api/tenants/{tenant}/accounts/lookup", json=bad_name, headers=reader)
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["knownContacts[1]"]
 
 
 def test_changed_insight_settings_apply_to_the_next_answer_and_are_audited(ingested: Ingested) -> None:

@@ -361,6 +361,38 @@ def test_consent_withdrawn_mid_window_leaves_no_writes(
     assert rig.cursors.get(tenant_id, request.user_id, request.window) is None
 
 
+def test_a_planned_meeting_is_the_next_interaction_until_it_is_cancelled(rig: Rig) -> None:
+    user = next(u for u in rig.sim.tenant.users() if u.mail)
+    contact = rig.sim.tenant.contacts[0]
+    organizer, guest = Address(user.display_name, user.mail or ""), Address(contact.name, contact.address)
+    planned = rig.sim.tenant.add_meeting(organizer, (guest,), NOW + timedelta(days=3))
+    ingested(rig)
+    upcoming = rig.insights.relationship(rig.tenant_id, contact.address, NOW).kpis.next_interaction
+    assert upcoming is not None
+    assert (upcoming.at, upcoming.direction) == (planned.start, "sent")
+
+    rig.sim.tenant.cancel_meeting(planned.ical_uid)
+    rig.now = NOW + timedelta(hours=1)
+    assert set(rig.drain(rig.schedule())) == {"succeeded"}
+    after = rig.insights.relationship(rig.tenant_id, contact.address, rig.now).kpis
+    assert after.next_interaction is None
+    assert rig.slices.meetings_after(rig.tenant_id, user.id, rig.now) == [], "the withdrawn plan is deleted"
+
+
+def test_a_planned_meeting_counts_in_no_kpi_before_it_happens(rig: Rig) -> None:
+    user = next(u for u in rig.sim.tenant.users() if u.mail)
+    contact = rig.sim.tenant.contacts[0]
+    ingested(rig)
+    before = rig.insights.relationship(rig.tenant_id, contact.address, NOW).kpis
+    organizer, guest = Address(user.display_name, user.mail or ""), Address(contact.name, contact.address)
+    rig.sim.tenant.add_meeting(organizer, (guest,), NOW + timedelta(days=3))
+    rig.now = NOW + timedelta(hours=1)
+    assert set(rig.drain(rig.schedule())) == {"succeeded"}
+    after = rig.insights.relationship(rig.tenant_id, contact.address, rig.now).kpis
+    assert after.next_interaction is not None
+    assert (after.meetings_sent, after.meetings_received) == (before.meetings_sent, before.meetings_received)
+
+
 def test_an_incremental_run_picks_up_new_mail(rig: Rig) -> None:
     ingested(rig)
     contact = rig.sim.tenant.contacts[0]

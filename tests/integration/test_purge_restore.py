@@ -73,6 +73,7 @@ def test_a_restore_brings_back_the_days_slices_and_contact_index(
     for user in users:
         traces = tenant_traces(storage_clients, tenant_id, user)
         assert (traces["slices"], traces["contacts"], traces["backups"]) == (8, 8, 1)
+    assert tenant_traces(storage_clients, tenant_id)["accounts"] == 5, "the account index is rebuilt too"
 
 
 def test_a_restore_never_brings_back_a_user_purged_after_the_backup(

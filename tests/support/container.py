@@ -6,22 +6,25 @@ container for what they test.
     c.consent_service.grant(...)
     c.ingestion_worker.run(...)
 
-`Services` and `PurgeWorld` are the same container seen from the consent side and from the purge, with the
-names the tests read (`services.consents`, `world.ledger`, ...).
+`Services`, `PurgeWorld` and `IngestionWorld` are the same container seen from the consent side, from the
+purge and from ingestion, with the names the tests read (`services.consents`, `world.ledger`, ...).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from functions.bootstrap import Container
+from functions.domain.ingestion import WindowStatus
+from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
 from functions.domain.optouts import GroupOptOutPolicy
 from functions.domain.purge import PurgeRecord
 from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
+from functions.services.ingestion import WindowRequest
 from functions.services.ports.purge import PurgeStores
 from functions.settings import Settings
 from tests.conftest import base_env
@@ -165,3 +168,114 @@ class PurgeWorld:
         final = self.ledger.get(record.tenant_id, record.id)
         assert final is not None
         return final
+
+
+class IngestionWorld:
+    """The ingestion side of a memory container for one fresh tenant: its directory and mailboxes in a
+    `DirectoryGraph` (users `user0@contoso.com`, ...; `contoso.com` verified), a clock the test moves, and the
+    steps of the tenant's story through the app's own services (grant, opt out, schedule, run the windows).
+
+        world = IngestionWorld(T0, users=2)
+        world.grant()
+        world.deliver(world.users[0], message(world.users[0], "buyer@fabrikam.example", [...], T0 - DAY))
+        world.schedule()
+        world.drain()
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        users: int = 3,
+        *,
+        group_policy: GroupOptOutPolicy = "purge",
+        without_mailbox: Iterable[int] = (),
+        **overrides: Any,
+    ) -> None:
+        """`users` in the directory (`without_mailbox`: the indexes of those without one); `overrides`: any
+        other part of the container (`ingestion_flush=1`, ...), the stores named here being the world's."""
+        self.tenant_id = str(uuid.uuid4())
+        self.clock = Clock(start)
+        self.users = [str(uuid.uuid4()) for _ in range(users)]
+        no_mail = set(without_mailbox)
+        self.graph = DirectoryGraph([
+            DirectoryUser(u, f"User {i}", "" if i in no_mail else upn, upn)
+            for i, u in enumerate(self.users)
+            for upn in [f"user{i}@contoso.com"]
+        ])  # fmt: skip
+        self.slices, self.contacts, self.cursors = (
+            MemorySliceStore(),
+            MemoryContactStore(),
+            MemoryCursorStore(),
+        )
+        self.accounts, self.backups = MemoryAccountStore(), MemoryBackupStore()
+        self.queues, self.audit = MemoryQueues(), MemoryAuditLog()
+        self.container = c = memory_container(
+            group_policy=group_policy, clock=self.clock, graph_factory=lambda: self.graph,
+            slice_store=self.slices, contact_store=self.contacts, cursor_store=self.cursors,
+            account_store=self.accounts, backup_store=self.backups, work_queues=self.queues,
+            audit_log=self.audit, **overrides,
+        )  # fmt: skip
+        self.worker, self.scheduler = c.ingestion_worker, c.scheduling_service
+        self.backup, self.restore = c.backup_service, c.restore_service
+        self.hash_key = c.settings.contact_hash_key
+
+    def address(self, user_id: str) -> str:
+        return f"user{self.users.index(user_id)}@contoso.com"
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # --- the directory and the mailboxes --------------------------------------------------------------------
+
+    def deliver(self, user_id: str, *items: MessageMeta | MeetingMeta) -> None:
+        """One more page of the user's mail and/or calendar (what a next delta round would find)."""
+        mail = [i for i in items if isinstance(i, MessageMeta)]
+        meetings = [i for i in items if isinstance(i, MeetingMeta)]
+        if mail:
+            self.graph.mail.setdefault(user_id, []).append(mail)
+        if meetings:
+            self.graph.meetings.setdefault(user_id, []).append(meetings)
+
+    def group(self, members: Iterable[str]) -> str:
+        """A new group of the directory holding `members`; its ID."""
+        group_id = str(uuid.uuid4())
+        self.graph.members[group_id] = set(members)
+        return group_id
+
+    # --- the story ------------------------------------------------------------------------------------------
+
+    def grant(self, groups: Iterable[str] = ()) -> None:
+        provenance = api_provenance(None, self.now())
+        self.container.consent_service.grant(self.tenant_id, frozenset(groups), provenance)
+
+    def revoke(self) -> None:
+        self.container.consent_service.revoke(self.tenant_id, api_provenance(None, self.now()))
+
+    def opt_out(self, user_id: str, *, opted_out: bool = True) -> None:
+        provenance = api_provenance(None, self.now())
+        self.container.optout_service.set_user(
+            self.tenant_id, user_id, opted_out=opted_out, provenance=provenance
+        )
+
+    def opt_out_groups(self, *group_ids: str) -> None:
+        """Replace the opted-out group list; nobody is decided until the membership is resolved."""
+        provenance = api_provenance(None, self.now())
+        self.container.optout_service.replace_groups(self.tenant_id, frozenset(group_ids), provenance)
+
+    def resolve_membership(self) -> None:
+        """What the `membership` queue function does with the request a group change sent."""
+        self.container.membership_service.resolve(self.tenant_id, self.now())
+
+    def window(self, user_id: str, name: str, start: datetime, end: datetime | None) -> WindowRequest:
+        return WindowRequest(self.tenant_id, user_id, name, start, end)
+
+    def schedule(self) -> list[WindowRequest]:
+        """A scheduling run of the tenant; the windows it queued (taken off the queue)."""
+        self.scheduler.schedule_tenant(self.tenant_id, self.now())
+        queued = [WindowRequest.from_message(m) for m in self.queues.windows]
+        self.queues.windows.clear()
+        return queued
+
+    def drain(self, requests: Sequence[WindowRequest]) -> list[WindowStatus]:
+        """The ingestion worker run on each window, one after the other."""
+        return [self.worker.run(request) for request in requests]

@@ -1,26 +1,31 @@
 """In-memory implementations of the ingestion ports: cursors and profiles, slices, the contact index,
-introductions, backups, and a Graph reader serving a fixed directory. They honour the contracts of the
-Table/Blob adapters the services rely on (upserts by key, update only if present, insert-all-or-nothing), and
-each store that holds subject data can be purged (`delete_scope` / `count_scope`), so scheduling, the worker's
-fence, backups, insights, restore and the purge all run in unit tests; the adapters are tested on Azurite.
+introductions, backups, and a Graph reader serving a fixed directory and the mailboxes a test gives it
+(`message` / `meeting` build their contents). They honour the contracts of the Table/Blob adapters the
+services rely on (upserts by key, update only if present, insert-all-or-nothing), and each store that holds
+subject data can be purged (`delete_scope` / `count_scope`), so scheduling, the worker's fence, backups,
+insights, restore and the purge all run in unit tests; the adapters are tested on Azurite.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from functions.adapters import interaction_codec
-from functions.domain.errors import GraphNotFound
+from functions.domain.errors import GraphError, GraphNotFound
 from functions.domain.health_config import HealthConfig
 from functions.domain.ingestion import Cursor, UserProfile
 from functions.domain.interactions import Interaction
 from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
-from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
+from functions.domain.metadata import Attendee, DirectoryUser, MeetingMeta, MessageMeta
 from functions.domain.scope import Scope
 from functions.services.ports.ingestion import TenantCursors
+
+T = TypeVar("T")
 
 
 class MemoryCursorStore:
@@ -124,6 +129,9 @@ class MemorySliceStore:
     def interactions_of_run(self, tenant_id: str, user_id: str, run: str) -> list[Interaction]:
         rows = self.rows.get((tenant_id.lower(), user_id.lower()), {})
         return [f for f, r in rows.values() if r == run]
+
+    def meetings_after(self, tenant_id: str, user_id: str, after: datetime) -> list[Interaction]:
+        return [f for f in self.interactions(tenant_id, user_id) if f.kind == "meeting" and f.at > after]
 
     def delete_interactions(self, tenant_id: str, user_id: str, interactions: Iterable[Interaction]) -> int:
         with self._lock:
@@ -330,14 +338,61 @@ class EmptyRound:
             yield page
 
 
+@dataclass(frozen=True)
+class GraphFailure:
+    """What `DirectoryGraph.failures[user]` raises: `error`, at the first request for the user's mailbox (a
+    read's first page, or each next page) made once `after_pages` of their pages have been served since the
+    reader was last closed. `after_pages=0` fails the first read; with the mail's page count it fails the
+    calendar after the mail was read. It keeps failing until the test removes it."""
+
+    error: Exception
+    after_pages: int = 0
+
+
+class MailRound:
+    """One delta round served by `DirectoryGraph.messages_delta`: its pages, then the link of the next round
+    (`delta:{n}`: the user's first n messages have been served)."""
+
+    def __init__(
+        self, graph: DirectoryGraph, user_id: str, pages: list[list[MessageMeta]], seen: int
+    ) -> None:
+        self._graph, self._user_id, self._pages, self._seen = graph, user_id, pages, seen
+        self._done = False
+
+    @property
+    def delta_link(self) -> str:
+        if not self._done:
+            raise RuntimeError("read delta_link after pages() has been iterated to the end")
+        return f"delta:{self._seen}"
+
+    async def pages(self) -> AsyncIterator[list[MessageMeta]]:
+        async for page in self._graph.serve(self._user_id, self._pages):
+            yield page
+        self._done = True
+
+
 @dataclass
 class DirectoryGraph:
-    """A Graph reader serving a directory and group memberships, with empty mailboxes and calendars."""
+    """A Graph reader serving a directory and group memberships, and each user's mailbox as the test gives
+    it (empty by default).
+
+    `mail[user]` / `meetings[user]` are pages as Graph would return them: `messages` serves the messages
+    received in [start, end), `calendar_view` the meetings overlapping [start, end), `messages_delta` the
+    messages received on or after `since` without a delta link, else those added to `mail[user]` since the
+    round that returned the link (append a page to deliver new mail). Pages emptied by the filter are left
+    out. `failures[user]` makes the user's reads fail (`GraphFailure`). `calls` records, in order, the
+    directory listing (`users`), each group resolved (`members:{group}`) and each mailbox read
+    (`messages:{user}`, `calendar:{user}`), so a test can assert that nothing of someone was read.
+    """
 
     users: list[DirectoryUser]
     members: dict[str, set[str]] = field(default_factory=dict)  # group -> user IDs
     domains: list[str] = field(default_factory=lambda: ["contoso.com"])
     calls: list[str] = field(default_factory=list)
+    mail: dict[str, list[list[MessageMeta]]] = field(default_factory=dict)  # user -> pages
+    meetings: dict[str, list[list[MeetingMeta]]] = field(default_factory=dict)  # user -> pages
+    failures: dict[str, GraphFailure] = field(default_factory=dict)  # user -> how their reads fail
+    served: dict[str, int] = field(default_factory=dict)  # user -> pages served since the last aclose()
 
     async def list_users(self, tenant_id: str) -> AsyncIterator[DirectoryUser]:
         self.calls.append("users")
@@ -362,7 +417,8 @@ class DirectoryGraph:
         end: datetime,
     ) -> AsyncIterator[list[MessageMeta]]:
         self.calls.append(f"messages:{user_id}")
-        for page in ():
+        pages = _kept(self.mail.get(user_id, []), lambda m: start <= m.received_at < end)
+        async for page in self.serve(user_id, pages):
             yield page
 
     async def calendar_view(
@@ -372,7 +428,9 @@ class DirectoryGraph:
         start: datetime,
         end: datetime,
     ) -> AsyncIterator[list[MeetingMeta]]:
-        for page in ():
+        self.calls.append(f"calendar:{user_id}")
+        pages = _kept(self.meetings.get(user_id, []), lambda m: m.start < end and m.end > start)
+        async for page in self.serve(user_id, pages):
             yield page
 
     def messages_delta(
@@ -381,9 +439,80 @@ class DirectoryGraph:
         user_id: str,
         delta_link: str | None,
         since: datetime,
-    ) -> EmptyRound:
+    ) -> MailRound:
         self.calls.append(f"messages:{user_id}")
-        return EmptyRound()
+        everything = [m for page in self.mail.get(user_id, []) for m in page]
+        if delta_link is None:
+            pages = _kept(self.mail.get(user_id, []), lambda m: m.received_at >= since)
+        else:
+            kind, _, seen = delta_link.partition(":")
+            if kind != "delta" or not seen.isdigit():
+                raise GraphError("the stored delta cursor is not readable")
+            new = everything[int(seen) :]
+            pages = [new] if new else []
+        return MailRound(self, user_id, pages, len(everything))
+
+    async def serve(self, user_id: str, pages: Sequence[T]) -> AsyncIterator[T]:
+        """The pages of one read of the user's mailbox, failing as `failures[user_id]` says."""
+        self._fail_if_due(user_id)  # the read's first request, even when it finds nothing
+        for index, page in enumerate(pages):
+            if index:
+                self._fail_if_due(user_id)
+            self.served[user_id] = self.served.get(user_id, 0) + 1
+            yield page
+
+    def _fail_if_due(self, user_id: str) -> None:
+        failure = self.failures.get(user_id)
+        if failure is not None and self.served.get(user_id, 0) >= failure.after_pages:
+            raise failure.error
 
     async def aclose(self) -> None:
-        return None
+        self.served.clear()
+
+
+def _kept(pages: Iterable[Sequence[T]], keep: Callable[[T], bool]) -> list[list[T]]:
+    """The pages with only the items `keep` accepts; pages left empty are dropped."""
+    return [kept for page in pages if (kept := [item for item in page if keep(item)])]
+
+
+# --- mailbox contents for DirectoryGraph --------------------------------------------------------------------
+
+
+def message(
+    mailbox_user_id: str,
+    sender: str,
+    to: Sequence[str],
+    at: datetime,
+    *,
+    cc: Sequence[str] = (),
+    internet_message_id: str | None = None,
+    conversation_id: str = "conversation",
+    is_draft: bool = False,
+) -> MessageMeta:
+    """A message as one mailbox holds it (sent and received at `at`); give the same `internet_message_id` to
+    put copies of one message in several mailboxes."""
+    message_id = str(uuid.uuid4())
+    return MessageMeta(
+        mailbox_user_id=mailbox_user_id, message_id=message_id,
+        internet_message_id=internet_message_id or f"<{message_id}@mail.example>",
+        conversation_id=conversation_id, sender=sender, to=tuple(to), cc=tuple(cc), bcc=(), sent_at=at,
+        received_at=at, is_draft=is_draft,
+    )  # fmt: skip
+
+
+def meeting(
+    mailbox_user_id: str,
+    organizer: str,
+    attendees: Sequence[str],
+    start: datetime,
+    *,
+    minutes: int = 60,
+    ical_uid: str | None = None,
+) -> MeetingMeta:
+    """A meeting as one calendar holds it, every attendee required and accepted."""
+    event_id = str(uuid.uuid4())
+    return MeetingMeta(
+        mailbox_user_id=mailbox_user_id, event_id=event_id, ical_uid=ical_uid or f"uid-{event_id}",
+        organizer=organizer, attendees=tuple(Attendee(a, "required", "accepted") for a in attendees),
+        start=start, end=start + timedelta(minutes=minutes),
+    )  # fmt: skip

@@ -31,8 +31,13 @@ def contact(n: int) -> str:
     return hashlib.sha256(f"contact-{n}".encode()).hexdigest()
 
 
+def account(n: int) -> str:
+    """A stand-in account hash: contact `n` works at account `n`."""
+    return hashlib.sha256(f"@account-{n}".encode()).hexdigest()
+
+
 def interactions(user_id: str, count: int, *, contacts: int = 5, salt: str = "") -> list[Interaction]:
-    """`count` emails of `user_id` with `contacts` contacts, one key each."""
+    """`count` emails of `user_id` with `contacts` contacts (each at an account of its own), one key each."""
     return [
         Interaction(
             key=hashlib.blake2b(f"{salt}{user_id}-{n}".encode(), digest_size=16).hexdigest(),
@@ -45,6 +50,7 @@ def interactions(user_id: str, count: int, *, contacts: int = 5, salt: str = "")
             contact_role="reader" if n % 2 else "author",
             conversation=f"conv-{n // 3}",
             minutes=0.0,
+            account=account(n % contacts),
         )
         for n in range(count)
     ]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,18 @@ def test_a_planted_import_across_the_layers_breaks_its_contract(
     assert result.returncode != 0
     assert f"{contract}" in result.stdout
     assert "BROKEN" in result.stdout
+
+
+def test_the_contracts_that_name_service_modules_name_every_one_of_them() -> None:
+    """Ports and adapters may not import any service; the contracts list services by name, so a new service
+    module must join the lists or it would be importable from below unnoticed."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    services = {
+        f"functions.services.{path.stem}"
+        for path in (ROOT / "functions" / "services").glob("*.py")
+        if path.stem != "__init__"
+    }
+    for contract in config["tool"]["importlinter"]["contracts"]:
+        if contract["source_modules"] in (["functions.services.ports"], ["functions.adapters"]):
+            missing = services - set(contract["forbidden_modules"])
+            assert not missing, f"{contract['name']!r} does not forbid {sorted(missing)}"

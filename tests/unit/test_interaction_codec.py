@@ -3,6 +3,7 @@ anything that is not an interaction is refused."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -28,7 +29,7 @@ def interactions(draw: st.DrawFn) -> Interaction:
         at=at,
         direction=draw(st.sampled_from(sorted(DIRECTIONS))), user_role=draw(st.sampled_from(sorted(ROLES))),
         contact_role=draw(st.sampled_from(sorted(ROLES))), conversation=draw(text),
-        minutes=draw(st.floats(min_value=0, max_value=24 * 60, allow_nan=False)),
+        minutes=draw(st.floats(min_value=0, max_value=24 * 60, allow_nan=False)), account=draw(text),
     )  # type: ignore[arg-type]  # fmt: skip
 
 
@@ -49,13 +50,20 @@ def test_an_interaction_survives_the_backup_line(interaction: Interaction) -> No
 @given(interactions())
 def test_the_two_forms_carry_the_same_wire_names(interaction: Interaction) -> None:
     entity = interaction_codec.to_entity(interaction, "p", "r", "run")
-    import json  # noqa: PLC0415  (only this test reads the line as JSON)
-
     assert set(json.loads(interaction_codec.to_line(interaction))) == set(entity) - {
         "PartitionKey",
         "RowKey",
         "run",
     }
+
+
+def test_a_row_or_line_written_before_accounts_were_kept_reads_with_no_account() -> None:
+    entity = an_entity()
+    del entity["account"]
+    assert interaction_codec.from_entity(entity).account == ""
+    line = json.loads(interaction_codec.to_line(interaction_codec.from_entity(an_entity())))
+    del line["account"]
+    assert interaction_codec.from_line(json.dumps(line)).account == ""
 
 
 def an_entity() -> dict[str, object]:

@@ -105,6 +105,10 @@ class SliceStore(Protocol):
 
     def interactions_of_run(self, tenant_id: str, user_id: str, run: str) -> list[Interaction]: ...
 
+    def meetings_after(self, tenant_id: str, user_id: str, after: datetime) -> list[Interaction]:
+        """The user's stored meetings starting after `after` (the plans a read ahead replaces)."""
+        ...
+
     def delete_interactions(
         self, tenant_id: str, user_id: str, interactions: Iterable[Interaction]
     ) -> int: ...
