@@ -75,8 +75,8 @@ def run(ctx: Context) -> None:
         ctx.expect(outcome.get("outcome") == "Succeeded", f"the ingestion timer failed: {outcome}")
         ctx.say(f"{mailboxes} mailboxes x {BACKFILL_WINDOWS} monthly windows queued on `ingest`")
 
-    with ctx.step("Ingesting one year of metadata (never bodies or subjects)"):
-        _wait_for_ingestion(ctx, mailboxes * BACKFILL_WINDOWS)
+    with ctx.step("Ingesting one year of metadata (never bodies or subjects; GET .../ingestion)"):
+        _wait_for_ingestion(ctx, tenant, manage, mailboxes * BACKFILL_WINDOWS)
 
     _top_contacts(ctx, tenant, sim, reader)
 
@@ -120,23 +120,43 @@ def run(ctx: Context) -> None:
         ctx.say(f"subject: {draft['subject']}")
 
 
-def _wait_for_ingestion(ctx: Context, total: int) -> None:
-    """Until the `ingest` queue is empty and nothing of it runs, twice in a row (other queues may hold
-    delayed messages, e.g. a purge's second verification)."""
+def _wait_for_ingestion(ctx: Context, tenant: str, manage: dict[str, str], total: int) -> None:
+    """The progress bar is the tenant's ingestion status (backfill windows done of total, the estimated end);
+    done once every window landed and the `ingest` queue is empty and idle twice in a row (other queues may
+    hold delayed messages, e.g. a purge's second verification)."""
     deadline = time.monotonic() + INGESTION_TIMEOUT_SECONDS
     quiet = 0
-    with ctx.progress(total, "windows ingested") as bar:
+    progress: dict[str, Any] = {}
+    with ctx.progress(total, "backfill windows landed") as bar:
         while time.monotonic() < deadline:
+            answer = ctx.http.get(f"/api/tenants/{tenant}/ingestion", headers=manage)
+            ctx.expect(answer.status_code == 200, f"the ingestion status answered {answer.status_code}")
+            progress = answer.json()
+            bar.update(progress["backfillWindows"]["done"], note=_eta(progress))
             status = ctx.host.queue_status()
             ingest = next(q for q in status["queues"] if q["queue"] == "ingest")
             waiting = (ingest["approximateMessageCount"] or 0) + ingest["inFlight"]
-            bar.update(max(bar.done, total - waiting))  # the queue's count is approximate
-            quiet = quiet + 1 if waiting == 0 else 0
+            quiet = quiet + 1 if waiting == 0 and progress["phase"] == "current" else 0
             if quiet >= 2:
-                bar.update(total)
-                return
+                break
             time.sleep(0.5)
-    raise ctx.fail(f"ingestion did not finish within {INGESTION_TIMEOUT_SECONDS} s")
+        else:
+            raise ctx.fail(f"ingestion did not finish within {INGESTION_TIMEOUT_SECONDS} s")
+    users, windows = progress["users"], progress["backfillWindows"]
+    ctx.say(
+        f"status: {progress['phase']}, {users['backfilled']}/{users['total']} users and "
+        f"{windows['done']}/{windows['total']} windows done, {len(progress['failingUsers'])} failing, "
+        f"accuracy {progress['accuracy']}"
+    )
+    ctx.expect(windows["done"] == total, f"expected {total} windows done, the status says {windows}")
+
+
+def _eta(progress: dict[str, Any]) -> str:
+    end = progress.get("estimatedBackfillEnd")
+    if not end:
+        return ""
+    left = datetime.fromisoformat(end) - datetime.now(UTC)
+    return f"about {max(0, round(left.total_seconds()))} s left"
 
 
 def _top_contacts(ctx: Context, tenant: str, sim: dict[str, Any], reader: dict[str, str]) -> None:

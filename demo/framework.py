@@ -68,26 +68,31 @@ class Progress:
         self._out = out
         self._tty = bool(getattr(out, "isatty", lambda: False)())
         self._last_decile = -1
+        self.note = ""  # shown after the count, e.g. an estimate of the time left
 
     def advance(self, count: int = 1) -> None:
         self.done = min(self.total, self.done + count)
         self._draw()
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, note: str | None = None) -> None:
         self.done = min(self.total, max(0, done))
+        if note is not None:
+            self.note = note
         self._draw()
 
     def _draw(self) -> None:
         fraction = self.done / self.total
         if self._tty:
             bar = "#" * int(fraction * 30)
-            self._out.write(f"\r     [{bar:<30}] {self.done}/{self.total} {self.label}")
+            note = f" ({self.note})" if self.note else ""
+            self._out.write(f"\r     [{bar:<30}] {self.done}/{self.total} {self.label}{note}\033[K")
             self._out.flush()
             return
         decile = int(fraction * 10)
         if decile != self._last_decile:
             self._last_decile = decile
-            print(f"     {self.label}: {self.done}/{self.total} ({fraction:.0%})", file=self._out)
+            note = f", {self.note}" if self.note else ""
+            print(f"     {self.label}: {self.done}/{self.total} ({fraction:.0%}{note})", file=self._out)
 
     def finish(self) -> None:
         if self._tty:

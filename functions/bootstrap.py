@@ -37,6 +37,7 @@ from functions.adapters.tokens import TokenValidator
 from functions.domain.scope import Feature
 from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
+from functions.services.evidence import EvidenceService
 from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import FLUSH_INTERACTIONS, DirectoryCache, IngestionWorker, MailboxSlots
 from functions.services.insight_settings import InsightSettingsService
@@ -155,6 +156,10 @@ class Container:
     @cached_property
     def purge_requests(self) -> PurgeRequests:
         return PurgeRequests(self.purge_store, self.work_queues, self.audit_log)
+
+    @cached_property
+    def evidence_service(self) -> EvidenceService:
+        return EvidenceService(self.consent_store, self.optout_store, self.purge_store, self.audit_log)
 
     @cached_property
     def consent_service(self) -> ConsentService:

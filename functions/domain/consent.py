@@ -27,6 +27,7 @@ from functions.domain.scope import FEATURES, Feature
 ConsentState = Literal["none", "granted", "revoked"]
 Basis = Literal["consent", "legacy", "none"]
 LegacyStatus = Literal["active", "superseded", "expired"]
+ChangeKind = Literal["granted", "revoked", "legacy-imported", "legacy-superseded", "legacy-expired"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class FeatureStatus:
 class ConsentChange:
     """One entry of the consent's change history (never rewritten)."""
 
-    kind: Literal["granted", "revoked", "legacy-imported", "legacy-superseded", "legacy-expired"]
+    kind: ChangeKind
     provenance: Provenance
     feature: Feature | None = None
     group_ids: frozenset[str] = frozenset()

@@ -232,6 +232,26 @@ def deadline_flags(
     return tuple(flags)
 
 
+DeadlineOutcome = Literal["met", "met-late", "pending", "missed"]
+
+
+def deadline_outcomes(record: PurgeRecord, now: datetime) -> tuple[DeadlineOutcome, DeadlineOutcome]:
+    """Whether the live and the backup deadline were met, as an auditor asks it: `met` (done in time),
+    `met-late`, `missed` (not done and passed), `pending` (not done, not due). Done means what
+    `deadline_flags` means: live data when verified, backups when deleted and verified."""
+    backups_done = record.backups_deleted_at if record.verified_at is not None else None
+    return (
+        _outcome(record.verified_at, record.live_deadline, now),
+        _outcome(backups_done, record.backup_deadline, now),
+    )
+
+
+def _outcome(done_at: datetime | None, deadline: datetime, now: datetime) -> DeadlineOutcome:
+    if done_at is not None:
+        return "met" if done_at <= deadline else "met-late"
+    return "missed" if now >= deadline else "pending"
+
+
 def purge_id_for(scope: PurgeTarget, reason: PurgeReason, event_id: str) -> str:
     """The same event asking for the same purge always gets the same purge ID."""
     name = f"{scope.tenant_id}|{reason}|{scope.kind}|{scope.subject}|{event_id}"

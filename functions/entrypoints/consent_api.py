@@ -1,4 +1,5 @@
-"""REST routes for consent, opt-outs, purges (read) and the audit log of a tenant (SPEC section 3).
+"""REST routes for consent, opt-outs, purges (read), the audit log and the ingestion progress of a tenant
+(SPEC section 3).
 
 Every route: the bearer token first (401), then the route's GUIDs (400), then authorisation (403: the
 token's tenant, the `Consent.Manage` role, or the user acting on their own opt-out), then the body
@@ -21,6 +22,7 @@ from functions.entrypoints.consent_views import (
     audit_page_view,
     consent_view,
     groups_view,
+    ingestion_view,
     purge_view,
     users_view,
 )
@@ -198,6 +200,17 @@ def audit_get(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(audit_page_view(page))
 
 
+@bp.function_name("ingestion_get")
+@bp.route(route="tenants/{tenantId}/ingestion", methods=["GET"])
+@http_handler
+def ingestion_get(req: func.HttpRequest) -> func.HttpResponse:
+    call = _manager(req)
+    c = call.c
+    return json_response(
+        ingestion_view(admin_reads.ingestion_status(c.cursor_store, c.inclusion, call.tenant_id, call.now))
+    )
+
+
 # --- OpenAPI -----------------------------------------------------------------------------------------------
 
 
@@ -265,6 +278,13 @@ OPENAPI_PATHS: openapi.Paths = {
         "get": openapi.operation(
             "getAudit", "Audit entries, newest first", {"200": _json("A page of entries", "AuditPage")},
             parameters=openapi.paging(DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE),
+        ),
+    },
+    "/tenants/{tenantId}/ingestion": {
+        "parameters": [openapi.TENANT],
+        "get": openapi.operation(
+            "getIngestion", "Ingestion progress: backfill done of total, failing users, accuracy",
+            {"200": _json("The progress (included users only)", "IngestionProgress")},
         ),
     },
 }  # fmt: skip

@@ -1,5 +1,5 @@
-"""The consent API's responses: JSON views of consent, opt-outs, purges and audit entries, and their JSON
-Schemas for the OpenAPI document.
+"""The consent API's responses: JSON views of consent, opt-outs, purges, audit entries and ingestion progress,
+and their JSON Schemas for the OpenAPI document.
 
 The views and the schemas sit side by side so that a change to one is seen next to the other; the tests
 validate real responses against these schemas.
@@ -8,16 +8,21 @@ validate real responses against these schemas.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from functions.domain.audit import AuditEntry, AuditPage
 from functions.domain.consent import TenantConsent, feature_status
 from functions.domain.events import CHANGE_SOURCES, MAX_GROUP_IDS, Provenance
+from functions.domain.inclusion import REASONS
+from functions.domain.ingestion import WindowStatus
 from functions.domain.optouts import GroupOptOuts, UserOptOut
+from functions.domain.progress import IngestionProgress
 from functions.domain.purge import GroupScope, PurgeRecord
 from functions.domain.scope import FEATURES
 from functions.domain.times import rfc3339
 from functions.entrypoints.openapi import COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref
+
+_COUNT = {"type": "integer", "minimum": 0}
 
 
 def _time(value: datetime | None) -> str | None:
@@ -137,6 +142,33 @@ def audit_entry_view(entry: AuditEntry) -> dict[str, Any]:
 
 def audit_page_view(page: AuditPage) -> dict[str, Any]:
     return {"entries": [audit_entry_view(e) for e in page.entries], "continuation": page.continuation}
+
+
+def ingestion_view(progress: IngestionProgress) -> dict[str, Any]:
+    return {
+        "tenantId": progress.tenant_id,
+        "phase": progress.phase,
+        "reason": progress.reason,
+        "accuracy": progress.accuracy,
+        "users": {"total": progress.users, "backfilled": progress.users_backfilled},
+        "backfillWindows": {"total": progress.windows, "done": progress.windows_done},
+        "windowsByStatus": dict(progress.statuses),
+        "failingUsers": [
+            {
+                "userId": f.user_id,
+                "windows": list(f.windows),
+                "attempts": f.attempts,
+                "error": f.error,
+                "since": _time(f.since),
+            }
+            for f in progress.failing
+        ],
+        "membershipPending": progress.membership_pending,
+        "hiddenCursors": progress.hidden_cursors,
+        "backfillStartedAt": _time(progress.backfill_started_at),
+        "estimatedBackfillEnd": _time(progress.estimated_backfill_end),
+        "lastIncrementalAt": _time(progress.last_incremental_at),
+    }
 
 
 # --- JSON Schemas ------------------------------------------------------------------------------------------
@@ -293,5 +325,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "AuditPage": obj(
         {"entries": {"type": "array", "items": ref("AuditEntry")}, "continuation": NULLABLE_STRING}
+    ),
+    "IngestionProgress": obj(
+        {
+            "tenantId": GUID,
+            "phase": {"enum": ["off", "not-started", "backfilling", "current"]},
+            "reason": {"enum": list(REASONS)},
+            "accuracy": {"enum": ["complete", "partial"]},
+            "users": obj({"total": _COUNT, "backfilled": _COUNT}),
+            "backfillWindows": obj({"total": _COUNT, "done": _COUNT}),
+            "windowsByStatus": {
+                "type": "object",
+                "propertyNames": {"enum": list(get_args(WindowStatus))},
+                "additionalProperties": _COUNT,
+            },
+            "failingUsers": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "userId": GUID,
+                        "windows": {"type": "array", "items": {"type": "string"}},
+                        "attempts": _COUNT,
+                        "error": NULLABLE_STRING,
+                        "since": TIME,
+                    }
+                ),
+            },
+            "membershipPending": {"type": "boolean"},
+            "hiddenCursors": _COUNT,
+            "backfillStartedAt": NULLABLE_TIME,
+            "estimatedBackfillEnd": NULLABLE_TIME,
+            "lastIncrementalAt": NULLABLE_TIME,
+        }
     ),
 }

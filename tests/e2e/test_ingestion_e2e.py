@@ -11,15 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from devhost.azurite import Azurite
-from functions.entrypoints.openapi import document
 from graphsim.generate import TenantSpec
 from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
 from tests.support.apphost import AppHost, start_app_host
 from tests.support.identity import JwksServer, TokenFactory
+from tests.support.schemas import conforms
 
 pytestmark = pytest.mark.e2e
 
@@ -69,15 +68,6 @@ def ingested(world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, To
     assert host.fire("ingestion_schedule")["outcome"] == "Succeeded"
     host.wait_for_queues_idle(timeout=120)
     return Ingested(host, sim, tenant, manage, reader)
-
-
-def conforms(body: object, schema: str) -> None:
-    """`body` is valid against the OpenAPI document's schema `schema` (what clients generate code from)."""
-    validator = Draft202012Validator(
-        {"$ref": f"#/components/schemas/{schema}", "components": document()["components"]}
-    )
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
-    assert not errors, errors
 
 
 def test_a_granted_tenant_is_ingested_through_the_timer_and_the_queue_and_read_over_http(
@@ -216,6 +206,40 @@ def test_insight_settings_are_for_administrators(ingested: Ingested) -> None:
     assert host.get(settings, headers=reader).status_code == 403
     assert host.put(settings, json={"cadence": "monthly"}, headers=reader).status_code == 403
     assert host.put(settings, json={"cadence": "monthly"}).status_code == 401
+
+
+def test_the_ingestion_progress_shows_every_backfill_window_done_and_the_insights_complete(
+    ingested: Ingested,
+) -> None:
+    answer = ingested.host.get(f"/api/tenants/{ingested.tenant}/ingestion", headers=ingested.manage)
+    assert answer.status_code == 200
+    progress = answer.json()
+    conforms(progress, "IngestionProgress")
+    users = SPEC.users
+    assert (progress["phase"], progress["reason"], progress["accuracy"]) == (
+        "current",
+        "included",
+        "complete",
+    )
+    assert progress["users"] == {"total": users, "backfilled": users}
+    assert progress["backfillWindows"] == {"total": 12 * users, "done": 12 * users}
+    assert progress["windowsByStatus"] == {"succeeded": 12 * users}
+    assert (progress["failingUsers"], progress["estimatedBackfillEnd"]) == ([], None)
+    assert progress["backfillStartedAt"] is not None
+
+
+def test_the_ingestion_progress_is_for_administrators_and_says_why_a_tenant_is_off(
+    world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, TokenFactory], ingested: Ingested
+) -> None:
+    host, _ = world
+    _, factory = tokens
+    route = f"/api/tenants/{ingested.tenant}/ingestion"
+    assert host.get(route, headers=ingested.reader).status_code == 403
+    assert host.get(route).status_code == 401
+    never = str(uuid.uuid4())
+    manage = {"Authorization": factory.authorization(never, roles=["Consent.Manage"])}
+    off = host.get(f"/api/tenants/{never}/ingestion", headers=manage).json()
+    assert (off["phase"], off["reason"], off["users"]["total"]) == ("off", "no-feature-enabled", 0)
 
 
 def test_insight_routes_need_the_role_and_a_valid_contact(
