@@ -11,7 +11,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install demo test test-unit test-integration test-e2e serve check fmt lint types bench requirements clean checkov test-infra deploy-check
+.PHONY: install demo test test-unit test-integration test-e2e test-browser chromium serve check fmt lint types bench requirements clean checkov test-infra deploy-check
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	$(PYTHON) tools/console_assets.py
 	touch $@
 
 requirements: $(STAMP)
@@ -32,7 +33,7 @@ requirements: $(STAMP)
 demo: install
 	$(PY) -m demo
 
-test: install $(CHECKOV_STAMP)
+test: install $(CHECKOV_STAMP) chromium
 	$(PY) -m pytest -q
 
 test-unit: install
@@ -43,6 +44,21 @@ test-integration: install
 
 test-e2e: install
 	$(PY) -m pytest -q tests/e2e
+
+test-browser: install chromium
+	$(PY) -m pytest -q tests/browser
+
+# The console's browser tests drive Debian's chromium through Playwright (no browser is ever downloaded).
+# Installed here when missing, which needs root (as on CI); otherwise it says what to run.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "chromium is missing: installing Debian's package for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium is missing: run 'sudo apt-get install -y chromium' (the browser tests need it)"; exit 1; \
+	fi
 
 test-infra: install $(CHECKOV_STAMP)
 	$(PY) -m pytest -q tests/infra
@@ -61,7 +77,7 @@ checkov: $(CHECKOV_STAMP)
 # What can be known about a deployment without Azure or the Bicep CLI: every resource body against Azure's own
 # resource models at the API version they speak (per resource), checkov per file, then tests/infra (pycep
 # structure tests, the model check with its planted errors, checkov's assertions). `make test` runs the same tests.
-deploy-check: install $(CHECKOV_STAMP)
+deploy-check: install $(CHECKOV_STAMP) chromium
 	$(PY) -m tests.infra.arm_models
 	$(PY) -m tests.infra.checkov
 	$(PY) -m pytest -q tests/infra

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from demo import chapter_consent, chapter_ingestion, chapter_legacy, chapter_purge, foundation
+from demo import chapter_consent, chapter_ingestion, chapter_legacy, chapter_purge, console, foundation
 from demo.framework import Context, run_demo
 
 # Run before the app starts, in order; each may start a process and register its cleanup.
@@ -26,4 +26,4 @@ CHAPTERS: tuple[ModuleType, ...] = (
 )
 
 if __name__ == "__main__":
-    sys.exit(run_demo(CHAPTERS, PREPARE))
+    sys.exit(run_demo(CHAPTERS, PREPARE, epilogue=(console.offer,)))

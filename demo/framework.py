@@ -216,6 +216,7 @@ def run_demo(
     chapters: Sequence[ModuleType],
     prepare: Sequence[Callable[[Context], None]] = (),
     out: Any = sys.stdout,
+    epilogue: Sequence[Callable[[Context], None]] = (),
 ) -> int:
     """Start the services, run every chapter in order, stop everything; the process exit code."""
     signal.signal(signal.SIGTERM, _interrupt)
@@ -235,6 +236,8 @@ def run_demo(
             print(f"\nChapter {number}: {chapter.TITLE}", file=out, flush=True)
             chapter.run(ctx)
         print(f"\nThe demo finished in {time.monotonic() - started:.0f} s.", file=out, flush=True)
+        for hook in epilogue:
+            hook(ctx)
     except KeyboardInterrupt:
         print("\nInterrupted: stopping everything the demo started.", file=out, flush=True)
         code = 130

@@ -2,6 +2,8 @@
 
 serve  what `make serve` runs: reads local.settings.json (writing it from the example the first time),
        starts Azurite (standard ports, data under .azurite/) unless told not to, serves on 127.0.0.1:7071.
+       Without any AUTH_* setting it also starts the development identity provider on 127.0.0.1
+       (devhost/identity_provider.py) and makes the app and the console trust it.
 run    what tests and the demo run: settings from the environment (plus `--settings-json`, the environment
        winning), storage already running, any port.
 
@@ -29,6 +31,7 @@ from devhost import local_settings
 from devhost.azurite import Azurite, AzuritePorts, connection_string, ports_open
 from devhost.config import HostConfig, StartupError, flag
 from devhost.host import LocalHost
+from devhost.identity_provider import DevIdentityProvider
 
 logger = logging.getLogger("devhost")
 # What must not outlive the host even when it exits at once (a second signal): the Azurite `serve` started.
@@ -36,6 +39,7 @@ _HARD_STOPS: list[Callable[[], None]] = []
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 STORAGE_SETTING = "AzureWebJobsStorage"
+AUTH_SETTINGS = ("AUTH_JWKS_URL", "AUTH_AUDIENCE", "AUTH_ISSUER")
 
 
 class _UtcFormatter(logging.Formatter):
@@ -100,6 +104,31 @@ def storage_for_serve(args: argparse.Namespace, script_root: Path) -> Iterator[N
             yield
         finally:
             _HARD_STOPS.remove(azurite.kill_now)
+
+
+@contextlib.contextmanager
+def identity_for_serve() -> Iterator[None]:
+    """Start the development identity provider for `serve` when no AUTH_* setting says whom to trust.
+
+    Any AUTH_* setting given (not empty) means the developer meant a real identity provider, so none is
+    started then. No hard stop is needed: it is a thread of this process and ends with it.
+    """
+    if any(os.environ.get(name, "").strip() for name in AUTH_SETTINGS):
+        yield
+        return
+    with DevIdentityProvider("127.0.0.1") as provider:
+        added = provider.settings()
+        previous = {name: os.environ.get(name) for name in added}
+        os.environ.update(added)  # the app reads its settings from the environment
+        logger.info("No AUTH_* settings: development sign-in (loopback only) at %s", provider.sign_in_url)
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def host_settings(extra_json: str | None) -> dict[str, str]:
@@ -177,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 logger.info("Wrote %s from the example, with fresh local secrets.", written)
             values = local_settings.read_values(script_root / local_settings.SETTINGS_FILE)
             local_settings.apply(values, os.environ)
-            with storage_for_serve(args, script_root):
+            with storage_for_serve(args, script_root), identity_for_serve():
                 return _run(args, script_root, dict(os.environ))
         return _run(args, script_root, host_settings(args.settings_json))
     except StartupError as error:

@@ -28,7 +28,7 @@ import httpx
 from devhost.azurite import ROOT, free_port
 
 # App settings never leak from the parent's environment into a host started with explicit settings.
-_APP_SETTING_PREFIXES = ("AzureWebJobs", "AZURE_", "GRAPH_", "AUTH_", "DEVHOST_", "FUNCTIONS_")
+_APP_SETTING_PREFIXES = ("AzureWebJobs", "AZURE_", "GRAPH_", "AUTH_", "CONSOLE_", "DEVHOST_", "FUNCTIONS_")
 
 
 class HostFailedError(RuntimeError):

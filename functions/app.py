@@ -9,6 +9,7 @@ import azure.functions as func
 from functions.bootstrap import container
 from functions.entrypoints import (
     consent_api,
+    console,
     evidence_api,
     ingestion,
     insights_api,
@@ -20,7 +21,7 @@ from functions.entrypoints import (
 
 # One module per trigger family; each exposes `bp` and documents its HTTP routes in `OPENAPI_PATHS`.
 BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
-    meta, webhooks, consent_api, evidence_api, purge_worker, maintenance, insights_api, ingestion
+    meta, webhooks, consent_api, evidence_api, purge_worker, maintenance, insights_api, ingestion, console
 )  # fmt: skip
 
 

@@ -57,6 +57,9 @@ SETTING_NAMES: tuple[str, ...] = (
     "LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT",
     "LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT",
     "GROUP_OPTOUT_EXISTING_DATA",
+    "CONSOLE_CLIENT_ID",
+    "CONSOLE_API_SCOPE",
+    "CONSOLE_DEV_IDP_URL",
 )
 
 # Settings used as `%NAME%` in trigger decorators; the local host resolves them as the Functions host does.
@@ -104,6 +107,11 @@ class Settings:
     legacy_relationship_analytics_expires_at: datetime
     legacy_who_knows_whom_expires_at: datetime
     group_optout_existing_data: GroupOptOutPolicy
+    # The console's sign-in: MSAL against the SPA registration in Azure, or the development identity provider
+    # that `make serve` starts on loopback (devhost/identity_provider.py) when no AUTH_* setting is given.
+    console_client_id: str = ""
+    console_api_scope: str = ""
+    console_dev_idp_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -151,7 +159,15 @@ class Settings:
             group_optout_existing_data=reader.choice(
                 "GROUP_OPTOUT_EXISTING_DATA", ("purge", "retain"), "purge"
             ),
+            console_client_id=reader.optional("CONSOLE_CLIENT_ID", ""),
+            console_api_scope=reader.optional("CONSOLE_API_SCOPE", ""),
+            console_dev_idp_url=reader.optional("CONSOLE_DEV_IDP_URL", "").rstrip("/"),
         )
+        if settings.console_dev_idp_url and not _LOOPBACK_URL.match(settings.console_dev_idp_url):
+            # The development identity provider signs anyone in with any role: loopback only, never deployed.
+            raise ConfigurationError(
+                "CONSOLE_DEV_IDP_URL is only allowed on loopback (127.0.0.1 or localhost)"
+            )
         if settings.graph_auth == "static-token" and not _LOOPBACK_URL.match(settings.graph_base_url):
             # A static bearer token is a test convenience; never let it reach the real Graph.
             raise ConfigurationError(

@@ -55,6 +55,12 @@ param location string
 @description('`aud` of accepted bearer tokens: the client ID of the API app registration (v2 tokens).')
 param apiAudience string
 
+@description('Client ID of the console\'s SPA app registration (redirect URI https://<app>.azurewebsites.net/api/console/); empty: the console shows that sign-in is not configured.')
+param consoleClientId string = ''
+
+@description('Scope the console asks for; empty: <apiAudience>/.default.')
+param consoleApiScope string = ''
+
 @description('How the app authenticates to Microsoft Graph in customer tenants: managed-identity (federated credential on the Graph app registration, no secret) or client-secret (a secret kept in Key Vault).')
 @allowed([
   'managed-identity'
@@ -210,6 +216,8 @@ module functionApp 'modules/functionapp.bicep' = {
     legacyRelationshipAnalyticsExpiresAt: legacyRelationshipAnalyticsExpiresAt
     legacyWhoKnowsWhomExpiresAt: legacyWhoKnowsWhomExpiresAt
     groupOptOutExistingData: groupOptOutExistingData
+    consoleClientId: consoleClientId
+    consoleApiScope: consoleApiScope
   }
   // The app resolves Key Vault references and opens storage at start-up: its roles must exist first.
   dependsOn: [

@@ -76,7 +76,15 @@ def upsert_all(table: TableClient, entities: Iterable[Entity], *, workers: int =
     def run(chunk: list[Entity]) -> None:
         nonlocal written
         with translate_storage_errors():
-            table.submit_transaction([("upsert", entity) for entity in chunk])
+            for attempt in range(_SEND_ATTEMPTS):
+                try:
+                    table.submit_transaction([("upsert", entity) for entity in chunk])
+                    break
+                except ServiceResponseError:
+                    # As for deletes: a dropped connection after the POST went out is not retried by the SDK;
+                    # an upsert is idempotent, so sending the changeset again writes the same rows.
+                    if attempt == _SEND_ATTEMPTS - 1:
+                        raise
         with lock:
             written += len(chunk)
 

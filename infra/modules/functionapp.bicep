@@ -43,6 +43,8 @@ param legacyWhoKnowsWhomExpiresAt string
   'retain'
 ])
 param groupOptOutExistingData string
+param consoleClientId string
+param consoleApiScope string
 
 @minValue(40)
 @maxValue(1000)
@@ -86,6 +88,8 @@ var appSettings = {
   LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT: legacyRelationshipAnalyticsExpiresAt
   LEGACY_WHO_KNOWS_WHOM_EXPIRES_AT: legacyWhoKnowsWhomExpiresAt
   GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
+  CONSOLE_CLIENT_ID: consoleClientId
+  CONSOLE_API_SCOPE: consoleApiScope
 }
 
 resource plan 'Microsoft.Web/serverfarms@2025-05-01' = {

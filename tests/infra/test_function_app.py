@@ -28,6 +28,9 @@ NOT_SET_IN_AZURE = {
     # client-certificate auth needs a certificate file on the instance; Flex Consumption cannot load
     # certificates, so the template offers managed-identity (federated credential) or client-secret.
     "GRAPH_CERTIFICATE_PATH",
+    # The development identity provider signs anyone in with any role: `make serve` only, and the settings
+    # module refuses it off loopback.
+    "CONSOLE_DEV_IDP_URL",
 }
 # Settings the Bicep sets that the Functions host reads, not our code.
 READ_BY_THE_PLATFORM = {

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from azure.core.exceptions import ServiceResponseError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient
 
 from functions.adapters import table_batch
@@ -74,3 +77,36 @@ def test_deleting_partitions_and_counting_by_filter_agree(table: TableClient) ->
     assert table_batch.delete_partitions(table, ["t1_u1", "t1_u2"]) == 80
     assert table_batch.count_matching(table, query, {"start": start, "end": end}) == 0
     assert table_batch.delete_matching(table, "PartitionKey eq @pk", {"pk": "t2_u1"}) == 40
+
+
+class DropsFirstAnswer(RequestsTransport):
+    """A transport that sends the first changeset, then loses the connection before the answer (what a stale
+    keep-alive connection does): the service wrote the rows, the client saw `ServiceResponseError`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        response = super().send(request, **kwargs)
+        if request.method == "POST" and "$batch" in request.url and not self.dropped:
+            self.dropped += 1
+            raise ServiceResponseError("Connection aborted: remote end closed connection without response")
+        return response
+
+
+def test_an_upsert_changeset_whose_answer_is_lost_is_sent_again_and_writes_each_row_once(
+    storage_connection_string: str,
+) -> None:
+    name = f"upsertdrop{uuid.uuid4().hex[:12]}"
+    transport = DropsFirstAnswer()
+    flaky = TableClient.from_connection_string(storage_connection_string, name, transport=transport)
+    flaky.create_table()
+    try:
+        written = table_batch.upsert_all(
+            flaky, ({"PartitionKey": "p", "RowKey": f"{n:03d}"} for n in range(150))
+        )
+        assert (written, transport.dropped) == (150, 1)
+        assert len(keys(flaky, "p")) == 150
+    finally:
+        flaky.delete_table()

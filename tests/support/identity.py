@@ -33,10 +33,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+# Re-exported: the tests and the development sign-in of `make serve` share one audience and issuer.
+from devhost.identity_provider import AUDIENCE, ISSUER_TEMPLATE
 from functions.adapters.signatures import sign
-
-ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenantId}/v2.0"
-AUDIENCE = "api://m365-consent-insights"
 
 
 def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
