@@ -120,9 +120,8 @@ def _download_the_evidence(ctx: Context, tenant: str, manage: dict[str, str]) ->
         ctx.expect(answer.status_code == 200, f"the evidence export answered {answer.status_code}")
         archive = zipfile.ZipFile(io.BytesIO(answer.content))
         evidence = json.loads(archive.read("evidence.json"))
-        ctx.say(
-            f"{answer.headers['content-disposition'].split('filename=')[1]}: {', '.join(archive.namelist())}"
-        )
+        name = answer.headers["content-disposition"].split("filename=")[1].strip('"')
+        ctx.say(f"{name}: {', '.join(archive.namelist())}")
         summary = evidence["summary"]
         ctx.say(
             f"{summary['consentChanges']} consent changes, {summary['purges']} purges; deadlines missed "
