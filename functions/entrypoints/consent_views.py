@@ -20,9 +20,7 @@ from functions.domain.progress import IngestionProgress
 from functions.domain.purge import GroupScope, PurgeRecord
 from functions.domain.scope import FEATURES
 from functions.domain.times import rfc3339
-from functions.entrypoints.openapi import COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref
-
-_COUNT = {"type": "integer", "minimum": 0}
+from functions.entrypoints.openapi import COUNT, COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref
 
 
 def _time(value: datetime | None) -> str | None:
@@ -332,12 +330,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "phase": {"enum": ["off", "not-started", "backfilling", "current"]},
             "reason": {"enum": list(REASONS)},
             "accuracy": {"enum": ["complete", "partial"]},
-            "users": obj({"total": _COUNT, "backfilled": _COUNT}),
-            "backfillWindows": obj({"total": _COUNT, "done": _COUNT}),
+            "users": obj({"total": COUNT, "backfilled": COUNT}),
+            "backfillWindows": obj({"total": COUNT, "done": COUNT}),
             "windowsByStatus": {
                 "type": "object",
                 "propertyNames": {"enum": list(get_args(WindowStatus))},
-                "additionalProperties": _COUNT,
+                "additionalProperties": COUNT,
             },
             "failingUsers": {
                 "type": "array",
@@ -345,14 +343,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     {
                         "userId": GUID,
                         "windows": {"type": "array", "items": {"type": "string"}},
-                        "attempts": _COUNT,
+                        "attempts": COUNT,
                         "error": NULLABLE_STRING,
                         "since": TIME,
                     }
                 ),
             },
             "membershipPending": {"type": "boolean"},
-            "hiddenCursors": _COUNT,
+            "hiddenCursors": COUNT,
             "backfillStartedAt": NULLABLE_TIME,
             "estimatedBackfillEnd": NULLABLE_TIME,
             "lastIncrementalAt": NULLABLE_TIME,

@@ -26,7 +26,7 @@ from functions.entrypoints.consent_views import (
     purge_view,
     users_view,
 )
-from functions.entrypoints.openapi import GUID, TIME, obj, ref
+from functions.entrypoints.openapi import COUNT, GUID, TIME, obj, ref
 
 CSV_TABLES: tuple[str, ...] = ("consent-history.csv", "opt-outs.csv", "purges.csv")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -156,7 +156,6 @@ def _cell(value: str) -> str:
 
 
 _OUTCOME = {"enum": list(get_args(DeadlineOutcome))}
-_COUNT = {"type": "integer", "minimum": 0}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "ConsentChange": obj(
@@ -173,10 +172,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "generatedAt": TIME,
             "summary": obj(
                 {
-                    "consentChanges": _COUNT,
-                    "purges": _COUNT,
-                    "deadlinesMissed": _COUNT,
-                    "deadlinesPending": _COUNT,
+                    "consentChanges": COUNT,
+                    "purges": COUNT,
+                    "deadlinesMissed": COUNT,
+                    "deadlinesPending": COUNT,
                 }
             ),
             "consent": ref("Consent"),

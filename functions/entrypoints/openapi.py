@@ -56,6 +56,7 @@ TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
 NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 COUNTS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "integer"}}
 ACCURACY: dict[str, Any] = {"type": "string", "enum": ["complete", "partial"]}
 AUTH_ERRORS: dict[str, Any] = {

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from tests.support.apphost import AppHost, AppHostFactory, start_app_host
-from tests.support.consent_client import Identity
+from tests.support.consent_client import ConsentClient, Identity
 from tests.support.identity import JwksServer, TokenFactory, generate_rsa_key
 
 
@@ -51,3 +51,10 @@ def identity() -> Iterator[Identity]:
     """A stand-in Entra ID (JWKS on 127.0.0.1, token minting) for the module's hosts to trust."""
     with Identity() as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def client(app_host_factory: AppHostFactory, identity: Identity) -> ConsentClient:
+    """A consent API client on a host that trusts `identity` (the API only: no Graph behind it). Modules
+    that need the whole host settings define their own `client`."""
+    return ConsentClient(app_host_factory(**identity.api_only_host_settings()), identity)

@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.apphost import AppHost
-from tests.support.consent_client import MANAGE, ConsentClient, Identity
+from tests.support.consent_client import MANAGE, ConsentClient
 from tests.support.identity import generate_rsa_key
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def client(app_host_factory: Any, identity: Identity) -> ConsentClient:
-    host: AppHost = app_host_factory(**identity.api_only_host_settings())
-    return ConsentClient(host, identity)
 
 
 def consent(tenant_id: str) -> str:

@@ -9,21 +9,13 @@ import io
 import json
 import uuid
 import zipfile
-from typing import Any
 
 import pytest
 
-from tests.support.apphost import AppHost
-from tests.support.consent_client import ConsentClient, Identity
+from tests.support.consent_client import ConsentClient
 from tests.support.schemas import conforms
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def client(app_host_factory: Any, identity: Identity) -> ConsentClient:
-    host: AppHost = app_host_factory(**identity.api_only_host_settings())
-    return ConsentClient(host, identity)
 
 
 def evidence(tenant_id: str) -> str:

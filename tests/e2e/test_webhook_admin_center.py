@@ -13,19 +13,12 @@ import pytest
 
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import admin_center as ac
-from tests.support.apphost import AppHost
-from tests.support.consent_client import ConsentClient, Identity
+from tests.support.consent_client import ConsentClient
 from tests.support.identity import signed_webhook_headers
 
 pytestmark = pytest.mark.e2e
 
 OTHER_SECRET = "whsec_" + "b3RoZXItc2VjcmV0LW5vdC1vdXJzLTAxMjM0NTY3ODk="
-
-
-@pytest.fixture(scope="module")
-def client(app_host_factory: Any, identity: Identity) -> ConsentClient:
-    host: AppHost = app_host_factory(**identity.api_only_host_settings())
-    return ConsentClient(host, identity)
 
 
 def now() -> datetime:
