@@ -1,73 +1,154 @@
-"""(b) End-to-end ingestion through the Graph simulator and Azurite: messages per second.
+"""(b) End-to-end ingestion at tenant scale: a 100-user tenant's year (about 100,000 messages plus meetings).
 
-A synthetic tenant served by `python -m graphsim` (its own process), the real worker (Graph adapter, fences,
-slice and contact-index writes, cursors, audit) running the tenant's 12-window backfill on 6 threads, as the
-host runs a batch of queue messages. Wall-clock time from the first window to the last.
+The Graph simulator (`python -m graphsim`) and Azurite run in processes of their own; the worker runs in a
+third (`bench.ingest_probe`), so its peak RSS is the ingestion's alone. It runs every window the scheduler
+queued on 16 threads, as the host runs a queue batch (host.json `batchSize`). A 10-user tenant of the same
+shape runs first: memory is flat when the 100-user run peaks within 10 % of it.
+
+The ceiling, measured in the same run on the same Azurite: upserts of fresh entities in changesets of 100
+(the app's own writer), entities per second. With the entities one message produces (stored rows of the
+slices, the contact index and the account index per message), it says how many messages per second the
+emulator could take at best; the target is half of that. docs/capacity.md turns these per-message costs into
+a capacity model (`python -m bench.capacity`).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from bench.framework import Context, Figure
+from bench.framework import RESULTS, Context, Figure
 from bench.memory import TOKEN, start_simulator, stop
+from functions.adapters import table_batch
 from functions.adapters.storage import StorageClients
 from functions.settings import Settings
-from graphsim.server import GraphSimulator
 from tests.conftest import base_env
-from tests.support.ingestion_rig import Rig
 
-TITLE = "(b) end-to-end ingestion: Graph simulator -> worker -> Azurite"
-USERS = 8
-MESSAGES_PER_USER_PER_MONTH = 40
-
-
-@dataclass(frozen=True, slots=True)
-class SimulatorAddress:
-    """What the rig needs of a simulator running in another process."""
-
-    graph_url: str
-    token: str
+TITLE = "(b) end-to-end ingestion at tenant scale: simulator -> worker -> Azurite"
+SIZES = {"10 users": 10, "100 users": 100}
+MESSAGES_PER_USER_PER_MONTH = 84  # 100 users x 12 months x 84 = 100,800 messages
+MEETINGS_PER_USER_PER_MONTH = 4
+CONTACTS = 5_000
+HOST_BATCH = 16  # host.json extensions.queues.batchSize: messages one instance runs at once
+CEILING_ENTITIES = 20_000
+RATIO_TARGET = 0.5
+FLAT_RATIO = 1.10
+MONTHS = 12
 
 
 def storage(ctx: Context) -> StorageClients:
     return StorageClients(Settings.from_env(base_env(ctx.azurite().connection_string)).storage)
 
 
-def run(ctx: Context) -> list[Figure]:
-    args = ["--users", str(USERS), "--messages-per-month", str(MESSAGES_PER_USER_PER_MONTH)]
-    sim = start_simulator(ctx, [*args, "--meetings-per-month", "4", "--contacts", "200"])
+def ceiling(ctx: Context) -> float:
+    """Entities per second Azurite takes in changesets of 100 (fresh rows, 200 partitions)."""
+    table = storage(ctx).table("ceiling")
+    at = datetime.now(UTC)
+    entities = [
+        {
+            "PartitionKey": f"p{p:04d}",
+            "RowKey": f"r{i:04d}",
+            "run": "ceiling",
+            "key": "k" * 64,
+            "kind": "message",
+            "userId": "u" * 36,
+            "contact": "c" * 64,
+            "at": at,
+            "direction": "inbound",
+            "userRole": "to",
+            "contactRole": "from",
+            "conversation": "v" * 64,
+            "minutes": 0.0,
+            "account": "a" * 64,
+        }
+        for p in range(CEILING_ENTITIES // 100)
+        for i in range(100)
+    ]
+    started = time.perf_counter()
+    table_batch.upsert_all(table, entities)
+    return CEILING_ENTITIES / (time.perf_counter() - started)
+
+
+def ingest(ctx: Context, users: int) -> dict[str, Any]:
+    sim = start_simulator(
+        ctx,
+        [
+            "--users", str(users), "--messages-per-month", str(MESSAGES_PER_USER_PER_MONTH),
+            "--meetings-per-month", str(MEETINGS_PER_USER_PER_MONTH), "--contacts", str(CONTACTS),
+        ],
+    )  # fmt: skip
     try:
-        now = datetime.fromisoformat(httpx.get(sim["url"] + "/_sim/tenant", timeout=30).json()["now"])
-        address = cast("GraphSimulator", SimulatorAddress(sim["graphUrl"], TOKEN))
-        rig = Rig(storage(ctx), address, str(uuid.uuid4()), now=now)
-        rig.grant()
-        started = time.perf_counter()
-        requests = rig.schedule()
-        statuses = rig.drain(requests)
-        seconds = time.perf_counter() - started
+        now = httpx.get(sim["url"] + "/_sim/tenant", timeout=30).json()["now"]
+        httpx.post(sim["url"] + "/_sim/stats/reset", timeout=30)
+        connection = ctx.azurite().connection_string
+        command = [sys.executable, "-m", "bench.ingest_probe", connection, sim["graphUrl"], TOKEN, now]
+        done = subprocess.run([*command, str(HOST_BATCH)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"the ingestion probe failed:\n{done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        result["graphRequests"] = httpx.get(sim["url"] + "/_sim/stats", timeout=30).json()["requests"]
+        result["mailboxes"] = sum(
+            1 for u in httpx.get(sim["url"] + "/_sim/tenant", timeout=30).json()["users"] if u.get("mail")
+        )
     finally:
         stop(sim["process"])
-    cursors = rig.cursors.tenant(rig.tenant_id).cursors
-    messages = sum(c.counts.get("messages", 0) for c in cursors)
-    meetings = sum(c.counts.get("meetings", 0) for c in cursors)
-    interactions = sum(c.counts.get("interactions", 0) for c in cursors)
-    ok = sum(1 for s in statuses if s == "succeeded")
-    ctx.say(f"{len(requests)} windows ({ok} succeeded): {messages:,} messages, {meetings:,} events")
-    ctx.say(f"{interactions:,} interactions written to the slices and the contact index")
-    ctx.say(f"{seconds:.1f} s wall clock")
-    detail: dict[str, Any] = {
-        "windows": len(requests),
-        "interactions": interactions,
-        "seconds": round(seconds, 1),
-    }
+    return result
+
+
+def run(ctx: Context) -> list[Figure]:
+    runs = {label: ingest(ctx, users) for label, users in SIZES.items()}
+    limit = ceiling(ctx)
+    small, big = runs["10 users"], runs["100 users"]
+    for label, r in runs.items():
+        ctx.say(
+            f"{label}: {r['windows']} windows ({r['succeeded']} succeeded), {r['messages']:,} messages, "
+            f"{r['meetings']:,} events, {r['interactions']:,} interactions in {r['seconds']:.1f} s; "
+            f"peak RSS {r['maxRssKiB'] / 1024:.0f} MiB"
+        )
+    per_message = big["entities"] / big["messages"]
+    allows = limit / per_message
+    rate = big["messages"] / big["seconds"]
+    ctx.say(f"ceiling: {limit:,.0f} entities/s in changesets of 100; {per_message:.2f} entities per message")
+    ctx.say(f"so the emulator allows at most {allows:,.0f} msg/s; reached {rate:,.0f} ({rate / allows:.0%})")
+    costs = per_message_costs(big)
+    _write_costs(costs, limit)
+    rss_ratio = big["maxRssKiB"] / small["maxRssKiB"]
     return [
-        Figure("end-to-end ingestion (simulator + Azurite)", messages / seconds, "msg/s", detail=str(detail)),
-        Figure("end-to-end ingestion, windows", len(requests) / seconds, "windows/s"),
+        Figure("ingestion, 100 users (msg/s)", rate, "msg/s", detail=json.dumps(big)),
+        Figure("ingestion, 10 users (msg/s)", small["messages"] / small["seconds"], "msg/s"),
+        Figure("Azurite insert ceiling, changesets of 100", limit, "entities/s"),
+        Figure("ingestion / what the ceiling allows", rate / allows, "ratio", target=RATIO_TARGET),
+        Figure("storage requests per 1,000 messages", costs["storageRequestsPerMessage"] * 1000, "requests"),
+        Figure("entity operations per 1,000 messages", costs["storageOperationsPerMessage"] * 1000, "ops"),
+        Figure("Graph requests per mailbox-year", costs["graphRequestsPerMailboxYear"], "requests"),
+        Figure("bytes stored per message", costs["storedBytesPerMessage"], "bytes"),
+        Figure("worker CPU per 1,000 messages", costs["cpuSecondsPerMessage"] * 1000, "s"),
+        Figure("peak RSS, 100 users / 10 users", rss_ratio, "ratio", target=FLAT_RATIO, comparison="<="),
     ]
+
+
+def per_message_costs(r: dict[str, Any]) -> dict[str, float]:
+    messages = r["messages"]
+    return {
+        "messagesPerMailboxYear": messages / r["mailboxes"],
+        "storageRequestsPerMessage": r["storageRequests"] / messages,
+        "storageOperationsPerMessage": r["storageOperations"] / messages,
+        "entitiesPerMessage": r["entities"] / messages,
+        "graphRequestsPerMailboxYear": r["graphRequests"] / r["mailboxes"],
+        "storedBytesPerMessage": r["storedBytes"] / messages,
+        "cpuSecondsPerMessage": r["cpuSeconds"] / messages,
+        "secondsPerMessageOneInstance": r["seconds"] / messages,
+    }
+
+
+def _write_costs(costs: dict[str, float], limit: float) -> None:
+    """The measured per-message costs the capacity model reads (bench/results/ingest-costs.json)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    document = {"at": datetime.now(UTC).isoformat(), "ceilingEntitiesPerSecond": limit, **costs}
+    (RESULTS / "ingest-costs.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from bench.framework import Context, Figure
-from bench.ingest import SimulatorAddress, storage
+from bench.ingest import storage
+from bench.ingest_probe import SimulatorAddress
 from devhost.process import HostProcess
 from functions.domain.contacts import contact_hash
 from functions.domain.ingestion import UserProfile

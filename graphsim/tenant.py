@@ -21,9 +21,12 @@ from graphsim.model import Address, Attendance, Contact, EventCopy, Group, Mail,
 DELIVERY_DELAY = timedelta(seconds=2)
 # Longest generated meeting: an event starting this long before a window can still overlap it.
 MAX_MEETING = timedelta(minutes=90)
-# Months kept generated: as many as fit this many mailbox copies (at least two), so a normal tenant is
-# generated once while a huge mailbox still streams.
-_CACHE_BUDGET_COPIES = 50_000
+# Months kept generated: as many as fit this many mailbox copies (at least two), so a normal tenant (the
+# 100-user, 100,000-message benchmark tenant included: windows of every month run at once, and a month
+# regenerated for each of them made the simulator the bottleneck) is generated once, while a huge mailbox
+# still streams.
+_CACHE_BUDGET_COPIES = 400_000
+_MONTHS_AHEAD = 4  # the calendar is read up to 90 days past the tenant's `now`
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class Tenant:
         self._seq = 0
         self._months: OrderedDict[int, _Month] = OrderedDict()
         per_month = self.spec.users * (self.spec.messages_per_user_per_month * 3 // 2 + 1)
-        self._cached_months = max(2, min(self.spec.months, _CACHE_BUDGET_COPIES // per_month))
+        self._cached_months = max(2, min(self.spec.months + _MONTHS_AHEAD, _CACHE_BUDGET_COPIES // per_month))
 
     # --- directory ---------------------------------------------------------------------------------------
 

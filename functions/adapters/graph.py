@@ -21,7 +21,9 @@ message) it rebuilds its HTTP client, credentials and semaphores rather than reu
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -95,6 +97,17 @@ class _LoopState:
     semaphores: dict[tuple[str, str], asyncio.Semaphore] = field(default_factory=dict)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building it loads the CA bundle (about 50 ms), which every
+    window's transport paid again. A context is safe to share between connections and event loops."""
+    return httpx.create_ssl_context()
+
+
+def _default_transport() -> httpx.AsyncBaseTransport:
+    return httpx.AsyncHTTPTransport(verify=_tls_context())
+
+
 class GraphAdapter:
     def __init__(
         self,
@@ -121,7 +134,7 @@ class GraphAdapter:
         self._page_size = page_size
         self._timeout = timeout_seconds
         # A factory, not a transport: each event loop gets its own, and `aclose()` closes it.
-        self._transport_factory = transport_factory or httpx.AsyncHTTPTransport
+        self._transport_factory = transport_factory or _default_transport
         self._state: _LoopState | None = None
 
     @classmethod

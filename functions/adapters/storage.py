@@ -8,8 +8,9 @@ Queue clients encode messages as base64, which is what the Functions host expect
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,19 @@ _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.2
 # Blob and queue clients take their back-off as `initial_backoff`/`increment_base` (15 s and 3 by default,
 # a minute of retries against storage that is down); tables ignore these two.
 _CLIENT_OPTIONS.update({"initial_backoff": 0.5, "increment_base": 1.5, "random_jitter_range": 0.5})
+# What `requests` reads from the environment when it trusts it: proxies (any `*_proxy`, and `no_proxy`), CA
+# bundles and ~/.netrc.
+_CA_BUNDLES = frozenset({"requests_ca_bundle", "curl_ca_bundle"})
+
+
+def client_options(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The storage clients' options. A session that trusts the environment re-reads all of it twice per
+    request (proxies and their exceptions), measured at about a fifth of a storage request's Python CPU; so it
+    is trusted only when the environment configures a proxy or a CA bundle, and a deployment behind a proxy
+    behaves exactly as the SDK's default. (Untrusted, ~/.netrc is not read either: the SDK signs requests
+    itself.)"""
+    configured = any(name.lower().endswith("_proxy") or name.lower() in _CA_BUNDLES for name in environ)
+    return {**_CLIENT_OPTIONS, "use_env_settings": configured}
 
 
 class StorageClients:
@@ -45,6 +59,7 @@ class StorageClients:
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[str, QueueClient] = {}
         self._containers: dict[str, ContainerClient] = {}
+        self._options = client_options(os.environ)
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -58,22 +73,22 @@ class StorageClients:
     def table_service(self) -> TableServiceClient:
         s = self._settings
         if s.connection_string:
-            return TableServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
-        return TableServiceClient(str(s.table_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+            return TableServiceClient.from_connection_string(s.connection_string, **self._options)
+        return TableServiceClient(str(s.table_service_uri), credential=self.credential, **self._options)
 
     @cached_property
     def queue_service(self) -> QueueServiceClient:
         s = self._settings
         if s.connection_string:
-            return QueueServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
-        return QueueServiceClient(str(s.queue_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+            return QueueServiceClient.from_connection_string(s.connection_string, **self._options)
+        return QueueServiceClient(str(s.queue_service_uri), credential=self.credential, **self._options)
 
     @cached_property
     def blob_service(self) -> BlobServiceClient:
         s = self._settings
         if s.connection_string:
-            return BlobServiceClient.from_connection_string(s.connection_string, **_CLIENT_OPTIONS)
-        return BlobServiceClient(str(s.blob_service_uri), credential=self.credential, **_CLIENT_OPTIONS)
+            return BlobServiceClient.from_connection_string(s.connection_string, **self._options)
+        return BlobServiceClient(str(s.blob_service_uri), credential=self.credential, **self._options)
 
     def table(self, name: str) -> TableClient:
         """The client of table `name`, created if it does not exist yet."""

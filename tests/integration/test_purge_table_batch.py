@@ -1,10 +1,11 @@
-"""Hand-written delete transactions on Azurite: everything asked is deleted, nothing else, and a key that is
-already gone does not fail the rest."""
+"""Hand-written transactions on Azurite: everything asked is deleted, nothing else, and a key that is already
+gone does not fail the rest; upserts write exactly what the SDK would, merge, and fail as a whole."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from azure.data.tables import TableClient
 
 from functions.adapters import table_batch
 from functions.adapters.storage import StorageClients
+from functions.domain.errors import StorageError
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +112,34 @@ def test_an_upsert_changeset_whose_answer_is_lost_is_sent_again_and_writes_each_
         assert len(keys(flaky, "p")) == 150
     finally:
         flaky.delete_table()
+
+
+def test_upserted_values_read_back_with_the_types_the_sdk_gives_them(table: TableClient) -> None:
+    at = datetime(2026, 3, 4, 5, 6, 7, 123000, tzinfo=UTC)
+    row = {
+        "PartitionKey": "o'brien é", "RowKey": "a b+c%d", "text": "naïve \"quoted\" \n line",
+        "small": 7, "big": (2**40, "Edm.Int64"), "ratio": 0.5, "whole": 3.0, "flag": True, "at": at,
+    }  # fmt: skip
+    assert table_batch.upsert_all(table, [row]) == 1
+    stored = table.get_entity("o'brien é", "a b+c%d")
+    assert {k: stored[k] for k in row if k not in ("big", "at")} == {
+        k: v for k, v in row.items() if k not in ("big", "at")
+    }
+    assert (stored["big"].value, stored["at"]) == (2**40, at)
+
+
+def test_an_upsert_merges_into_the_row_it_finds(table: TableClient) -> None:
+    table_batch.upsert_all(table, [{"PartitionKey": "p", "RowKey": "r", "a": 1, "b": "old"}])
+    table_batch.upsert_all(table, [{"PartitionKey": "p", "RowKey": "r", "b": "new"}])
+    stored = table.get_entity("p", "r")
+    assert (stored["a"], stored["b"]) == (1, "new")
+
+
+def test_an_upsert_the_service_refuses_is_a_storage_error_and_its_changeset_writes_nothing(
+    table: TableClient,
+) -> None:
+    rows = [{"PartitionKey": "p", "RowKey": f"{n:02d}", "n": n} for n in range(5)]
+    rows.append({"PartitionKey": "p", "RowKey": "bad", "n": "x" * 40_000})  # over the 64 KiB property limit
+    with pytest.raises(StorageError):
+        table_batch.upsert_all(table, rows)
+    assert keys(table, "p") == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from functions.adapters.storage import StorageClients
+from functions.settings import Settings
+from tests.conftest import base_env
 
 pytestmark = pytest.mark.integration
 
@@ -26,3 +28,17 @@ def test_tables_are_created_on_first_use_and_reused(storage_clients: StorageClie
     assert storage_clients.table("firstuse") is first
     first.upsert_entity({"PartitionKey": "p", "RowKey": "r", "v": 1})
     assert first.get_entity("p", "r")["v"] == 1
+
+
+def test_a_configured_proxy_is_still_honoured(
+    storage_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 9 (discard) answers nothing: storage reached through it is down, unless NO_PROXY exempts Azurite.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
+    assert proxied.ping()["tables"] is False
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    exempted = StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
+    assert exempted.ping()["tables"] is True

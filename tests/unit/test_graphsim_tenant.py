@@ -183,6 +183,8 @@ def test_a_big_mailbox_is_generated_one_month_at_a_time(monkeypatch: pytest.Monk
         return real(spec, directory, month)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tenant_module, "mails_for_month", counting)
+    # Big means bigger than the simulator's cache budget (smaller here, so that the test stays fast).
+    monkeypatch.setattr(tenant_module, "_CACHE_BUDGET_COPIES", 50_000)
     big = Tenant(TenantSpec(users=1, messages_per_user_per_month=4200))
     user = big.users()[0].id
     first_page = [
