@@ -21,13 +21,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any, cast
 
 from azure.core.pipeline import PipelineRequest
-from azure.data.tables import TableServiceClient
 
-from functions.adapters.storage import StorageClients, client_options
+from functions.adapters.storage import StorageClients
 from functions.adapters.table_batch import prefix_range
 from functions.settings import Settings
 from graphsim.server import GraphSimulator
@@ -55,16 +53,9 @@ class RequestCounter:
             self.operations += max(operations, 1)
 
 
-class CountingStorage(StorageClients):
-    def __init__(self, connection_string: str, counter: RequestCounter) -> None:
-        super().__init__(Settings.from_env(base_env(connection_string)).storage)
-        self._connection_string, self._counter = connection_string, counter
-
-    @cached_property
-    def table_service(self) -> TableServiceClient:
-        return TableServiceClient.from_connection_string(
-            self._connection_string, raw_request_hook=self._counter, **client_options(os.environ)
-        )
+def counting_storage(connection_string: str, counter: RequestCounter) -> StorageClients:
+    settings = Settings.from_env({**os.environ, **base_env(connection_string)}).storage
+    return StorageClients(settings, client_options={"raw_request_hook": counter})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +88,7 @@ def stored_bytes(storage: StorageClients, tenant_id: str) -> tuple[int, int]:
 def main(argv: list[str]) -> None:
     connection_string, graph_url, token, now_text, concurrency = argv
     counter = RequestCounter()
-    storage = CountingStorage(connection_string, counter)
+    storage = counting_storage(connection_string, counter)
     address = cast("GraphSimulator", SimulatorAddress(graph_url, token))
     rig = Rig(storage, address, str(uuid.uuid4()), now=datetime.fromisoformat(now_text))
     rig.grant()

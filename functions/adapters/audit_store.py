@@ -8,14 +8,12 @@ is `ValidationFailed` (400).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ServiceResponseError
 from azure.data.tables import TableClient
 
 from functions.adapters.storage import StorageClients, translate_storage_errors
@@ -24,6 +22,7 @@ from functions.adapters.table_rows import (
     decode_continuation,
     encode_continuation,
     get_json,
+    insert,
     invalid_continuation,
     inverted_ticks,
     iso,
@@ -48,14 +47,7 @@ class TableAuditLog:
         stored = replace(entry, id=f"{inverted_ticks(_key_time(entry.at))}-{uuid.uuid4()}")
         entity = _entity(stored)
         with translate_storage_errors():
-            try:
-                self._table.create_entity(entity)
-            except ServiceResponseError:
-                # The connection dropped after the insert went out (a keep-alive connection the service had
-                # just closed, seen under load), and the SDK does not resend a POST. The key is this entry's
-                # own, so a resend cannot duplicate it: a conflict says the first one landed.
-                with contextlib.suppress(ResourceExistsError):
-                    self._table.create_entity(entity)
+            insert(self._table, entity)
         return stored
 
     def page(self, tenant_id: str, limit: int, continuation: str | None) -> AuditPage:

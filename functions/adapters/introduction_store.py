@@ -22,7 +22,7 @@ from azure.data.tables import UpdateMode
 from functions.adapters import table_batch
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.storage import translate_storage_errors
-from functions.adapters.table_rows import Entity, inverted_ticks, iso, required_iso
+from functions.adapters.table_rows import Entity, insert, inverted_ticks, iso, required_iso
 from functions.domain.introductions import IntroductionRequest, IntroductionTemplate
 from functions.domain.scope import Scope
 
@@ -46,7 +46,7 @@ class TableIntroductionStore(ScopedTableStore):
             "requestedAt": iso(request.requested_at),
         }
         with translate_storage_errors():
-            self._table.create_entity(entity)
+            insert(self._table, entity)
         return stored
 
     def requests(self, tenant_id: str) -> list[IntroductionRequest]:

@@ -28,6 +28,7 @@ from functions.adapters.table_rows import (
     etag_of,
     get_json,
     guarded_update,
+    insert,
     iso,
     parse_iso,
     provenance_from_json,
@@ -192,7 +193,7 @@ class TableOptOutStore:
     def _write(self, entity: Entity, etag: str | None) -> None:
         with conflicts_as_concurrency():
             if etag is None:
-                self._table.create_entity(entity)
+                insert(self._table, entity)
             else:
                 self._table.update_entity(entity, mode=UpdateMode.REPLACE, **guarded_update(etag))
 

@@ -22,6 +22,7 @@ from functions.adapters.table_rows import (
     etag_of,
     get_json,
     guarded_update,
+    insert,
     invalid_continuation,
     iso,
     parse_iso,
@@ -56,7 +57,7 @@ class TablePurgeStore:
     def create(self, record: PurgeRecord) -> tuple[PurgeRecord, bool]:
         with translate_storage_errors():
             try:
-                self._table.create_entity(purge_entity(record))
+                insert(self._table, purge_entity(record))
             except ResourceExistsError:
                 existing = self.get(record.tenant_id, record.id)
                 if existing is None:  # deleted between the two calls: nothing sensible to do but retry

@@ -21,7 +21,14 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from functions.adapters.storage import StorageClients, translate_storage_errors
-from functions.adapters.table_rows import conflicts_as_concurrency, etag_of, guarded_update, iso, parse_iso
+from functions.adapters.table_rows import (
+    conflicts_as_concurrency,
+    etag_of,
+    guarded_update,
+    insert,
+    iso,
+    parse_iso,
+)
 from functions.domain.errors import ConcurrencyConflict
 from functions.services.ports.queues import RequestKind
 
@@ -106,7 +113,7 @@ class StorageWorkQueues:
         row = {"PartitionKey": tenant_id, "RowKey": kind, "requestedAt": iso(now)}
         with translate_storage_errors():
             try:
-                table.create_entity(row)
+                insert(table, row)
             except ResourceExistsError:
                 pass
             else:
@@ -129,8 +136,9 @@ class StorageWorkQueues:
         """The pending request was taken between our insert and our read: claim anew (once)."""
         with translate_storage_errors():
             try:
-                self._storage.table(REQUESTS_TABLE).create_entity(
-                    {"PartitionKey": tenant_id, "RowKey": kind, "requestedAt": iso(now)}
+                insert(
+                    self._storage.table(REQUESTS_TABLE),
+                    {"PartitionKey": tenant_id, "RowKey": kind, "requestedAt": iso(now)},
                 )
             except ResourceExistsError:
                 return False

@@ -23,6 +23,7 @@ from functions.adapters.table_rows import (
     conflicts_as_concurrency,
     etag_of,
     guarded_update,
+    insert,
     iso,
     required_iso,
     safe_key,
@@ -45,7 +46,7 @@ class TableReceiptStore:
         receipt = Receipt(webhook_id, body_sha256, "pending", now)
         with translate_storage_errors():
             try:
-                metadata = self._table.create_entity(_entity(receipt))
+                metadata = insert(self._table, _entity(receipt))
             except ResourceExistsError:
                 existing = self.get(webhook_id)
                 if existing is None:  # released between our insert and our read: try once more

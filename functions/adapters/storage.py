@@ -8,7 +8,6 @@ Queue clients encode messages as base64, which is what the Functions host expect
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -36,30 +35,31 @@ _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.2
 # Blob and queue clients take their back-off as `initial_backoff`/`increment_base` (15 s and 3 by default,
 # a minute of retries against storage that is down); tables ignore these two.
 _CLIENT_OPTIONS.update({"initial_backoff": 0.5, "increment_base": 1.5, "random_jitter_range": 0.5})
-# What `requests` reads from the environment when it trusts it: proxies (any `*_proxy`, and `no_proxy`), CA
-# bundles and ~/.netrc.
-_CA_BUNDLES = frozenset({"requests_ca_bundle", "curl_ca_bundle"})
-
-
-def client_options(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The storage clients' options. A session that trusts the environment re-reads all of it twice per
-    request (proxies and their exceptions), measured at about a fifth of a storage request's Python CPU; so it
-    is trusted only when the environment configures a proxy or a CA bundle, and a deployment behind a proxy
-    behaves exactly as the SDK's default. (Untrusted, ~/.netrc is not read either: the SDK signs requests
-    itself.)"""
-    configured = any(name.lower().endswith("_proxy") or name.lower() in _CA_BUNDLES for name in environ)
-    return {**_CLIENT_OPTIONS, "use_env_settings": configured}
 
 
 class StorageClients:
-    def __init__(self, settings: StorageSettings, credential: TokenCredential | None = None) -> None:
+    """The storage clients, built once and lazily. `client_options` adds keywords to every client (a
+    benchmark's request hook, a test's transport)."""
+
+    def __init__(
+        self,
+        settings: StorageSettings,
+        credential: TokenCredential | None = None,
+        *,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._settings = settings
         self._credential = credential
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[str, QueueClient] = {}
         self._containers: dict[str, ContainerClient] = {}
-        self._options = client_options(os.environ)
+        # Untrusted, `requests` reads neither proxies nor ~/.netrc (the SDK signs requests itself).
+        self._options = {
+            **_CLIENT_OPTIONS,
+            "use_env_settings": settings.trust_environment,
+            **(client_options or {}),
+        }
 
     @cached_property
     def credential(self) -> TokenCredential:

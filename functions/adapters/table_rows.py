@@ -17,8 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
-from azure.data.tables import TableTransactionError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
+from azure.data.tables import EntityProperty, TableClient, TableTransactionError
 
 from functions.adapters.storage import translate_storage_errors
 from functions.domain.errors import ConcurrencyConflict, FieldError, ValidationFailed
@@ -108,6 +114,31 @@ def etag_of(entity: Any) -> str | None:
 def guarded_update(etag: str | None) -> dict[str, Any]:
     """Keyword arguments of an update that fails when the entity changed since it was read."""
     return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def insert(table: TableClient, entity: Entity) -> dict[str, Any]:
+    """`create_entity` that survives a lost answer; its metadata (the ETag). `ResourceExistsError` means
+    another writer holds the key.
+
+    A keep-alive connection the service has just closed can swallow the answer to an insert that landed, and
+    the SDK does not resend a POST. So after a lost answer the row is read back: absent, it is inserted
+    again; present with exactly our values, it is ours; present with other values, it is someone else's.
+    """
+    try:
+        return dict(table.create_entity(entity))
+    except ServiceResponseError:
+        pass
+    try:
+        stored = table.get_entity(str(entity["PartitionKey"]), str(entity["RowKey"]))
+    except ResourceNotFoundError:
+        return dict(table.create_entity(entity))
+    if any(_plain(stored.get(name)) != _plain(value) for name, value in entity.items()):
+        raise ResourceExistsError(f"another writer holds this key in table {table.table_name}")
+    return {"etag": etag_of(stored)}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, EntityProperty) else value
 
 
 @contextmanager

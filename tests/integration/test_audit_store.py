@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from azure.core.exceptions import ServiceResponseError
-from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport, RequestsTransport
 from azure.data.tables import TableServiceClient
 
 from functions.adapters.audit_store import TableAuditLog
@@ -17,6 +14,7 @@ from functions.domain.audit import AuditEntry
 from functions.domain.errors import ValidationFailed
 from functions.settings import Settings
 from tests.conftest import base_env
+from tests.support.lossy_transport import AnswerLost
 
 pytestmark = pytest.mark.integration
 
@@ -91,38 +89,10 @@ def test_another_tenants_token_is_refused(log: TableAuditLog, tenant_id: str) ->
         log.page(tenant_id, 1, token)
 
 
-class _AnswerLost(HttpTransport):
-    """Sends every request; the answer to the first insert is lost, as when the service closes a keep-alive
-    connection the request went out on."""
-
-    def __init__(self, inner: HttpTransport) -> None:
-        self._inner, self.lost = inner, 0
-
-    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        response = self._inner.send(request, **kwargs)
-        if request.method == "POST" and request.url.endswith("/audit") and not self.lost:
-            self.lost += 1
-            raise ServiceResponseError("Remote end closed connection without response")
-        return response
-
-    def open(self) -> None:
-        self._inner.open()
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _AnswerLost:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self._inner.__exit__(*args)
-
-
 def test_an_insert_whose_answer_was_lost_is_written_once(
     storage_connection_string: str, tenant_id: str
 ) -> None:
-    transport = _AnswerLost(RequestsTransport())
+    transport = AnswerLost("audit")
     clients = StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
     clients.table_service = TableServiceClient.from_connection_string(  # type: ignore[misc]
         storage_connection_string, transport=transport

@@ -37,8 +37,9 @@ def test_a_configured_proxy_is_still_honoured(
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    proxied = StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
+    env = base_env(storage_connection_string, HTTP_PROXY="http://127.0.0.1:9")
+    proxied = StorageClients(Settings.from_env(env).storage)
     assert proxied.ping()["tables"] is False
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    exempted = StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
+    exempted = StorageClients(Settings.from_env({**env, "NO_PROXY": "127.0.0.1"}).storage)
     assert exempted.ping()["tables"] is True
