@@ -12,7 +12,7 @@ from types import ModuleType
 
 from bench.framework import run_benchmarks
 
-BENCHMARKS: tuple[str, ...] = ("parse", "memory", "ingest", "reads", "purge", "group_optout")
+BENCHMARKS: tuple[str, ...] = ("parse", "memory", "ingest", "reads", "purge", "group_optout", "freshness")
 
 
 def main(argv: list[str]) -> int:

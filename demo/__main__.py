@@ -11,7 +11,15 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from demo import chapter_consent, chapter_ingestion, chapter_legacy, chapter_purge, console, foundation
+from demo import (
+    chapter_consent,
+    chapter_ingestion,
+    chapter_legacy,
+    chapter_notifications,
+    chapter_purge,
+    console,
+    foundation,
+)
 from demo.framework import Context, run_demo
 
 # Run before the app starts, in order; each may start a process and register its cleanup.
@@ -21,6 +29,7 @@ CHAPTERS: tuple[ModuleType, ...] = (
     foundation,
     chapter_consent,
     chapter_ingestion,
+    chapter_notifications,
     chapter_purge,
     chapter_legacy,
 )

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from devhost.azurite import Azurite
+from devhost.azurite import Azurite, free_port
+from devhost.local_settings import derive_notification_url
 from devhost.process import HostFailedError, HostProcess
 
 
@@ -52,6 +53,7 @@ def demo_settings(connection_string: str) -> dict[str, str]:
         "INGESTION_SCHEDULE": "0 0 2 * * *",
         "MAINTENANCE_SCHEDULE": "0 */15 * * * *",
         "BACKUP_SCHEDULE": "0 30 3 * * *",
+        "SUBSCRIPTION_SCHEDULE": "0 0 */6 * * *",
         "DEVHOST_TIMERS": "off",  # the demo fires each timer when its story needs it
         "DEVHOST_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "1",
         "DEVHOST_QUEUE_POLL_INTERVAL_SECONDS": "0.2",
@@ -176,7 +178,10 @@ class Context:
         if self.azurite is None:
             raise DemoFailed("Azurite must start before the app")
         self.app_settings = demo_settings(self.azurite.connection_string) | self.host_env
-        host = HostProcess(self.app_settings, keep_log=True)
+        port = free_port()
+        # Graph change notifications (when a chapter turns them on) are posted to this host.
+        derive_notification_url(port, self.app_settings)
+        host = HostProcess(self.app_settings, port=port, keep_log=True)
         self.add_cleanup(host.close)
         self._hosts.append(host)
         self.host_log = host.log_path

@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 logger.info("Wrote %s from the example, with fresh local secrets.", written)
             values = local_settings.read_values(script_root / local_settings.SETTINGS_FILE)
             local_settings.apply(values, os.environ)
+            if derived := local_settings.derive_notification_url(args.port, os.environ):
+                logger.info("Graph notifications go to %s", derived)
             with storage_for_serve(args, script_root), identity_for_serve():
                 return _run(args, script_root, dict(os.environ))
         return _run(args, script_root, host_settings(args.settings_json))

@@ -55,6 +55,18 @@ def apply(values: Mapping[str, str], environ: MutableMapping[str, str]) -> list[
     return applied
 
 
+def derive_notification_url(port: int, environ: MutableMapping[str, str]) -> str | None:
+    """With Graph change notifications on and no public URL given, Graph (the simulator, locally) posts to
+    this host: `GRAPH_NOTIFICATION_URL` becomes its loopback API base. Returns what it set, if anything."""
+    if (
+        environ.get("GRAPH_NOTIFICATIONS", "").strip() != "on"
+        or environ.get("GRAPH_NOTIFICATION_URL", "").strip()
+    ):
+        return None
+    environ["GRAPH_NOTIFICATION_URL"] = f"http://127.0.0.1:{port}/api"
+    return environ["GRAPH_NOTIFICATION_URL"]
+
+
 def write_from_example(script_root: Path) -> Path | None:
     """Write local.settings.json from the example with fresh secrets; None when it already exists."""
     target = script_root / SETTINGS_FILE

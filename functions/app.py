@@ -15,13 +15,15 @@ from functions.entrypoints import (
     insights_api,
     maintenance,
     meta,
+    notifications,
     purge_worker,
     webhooks,
 )
 
 # One module per trigger family; each exposes `bp` and documents its HTTP routes in `OPENAPI_PATHS`.
 BLUEPRINT_MODULES: tuple[ModuleType, ...] = (
-    meta, webhooks, consent_api, evidence_api, purge_worker, maintenance, insights_api, ingestion, console
+    meta, webhooks, consent_api, evidence_api, purge_worker, maintenance, insights_api, ingestion, console,
+    notifications,
 )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from functions.adapters.account_store import TableAccountStore
@@ -32,9 +32,11 @@ from functions.adapters.settings_store import TableSettingsStore
 from functions.adapters.signatures import WebhookVerifier
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.adapters.subscription_store import TableSubscriptionStore
 from functions.adapters.tenant_list import TableTenantList
 from functions.adapters.tokens import TokenValidator
 from functions.domain.scope import Feature
+from functions.domain.subscriptions import SubscriptionPolicy
 from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.evidence import EvidenceService
@@ -65,9 +67,12 @@ from functions.services.ports.ingestion import (
 )
 from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores
 from functions.services.ports.queues import PurgeRedrive, WorkQueues
+from functions.services.ports.subscriptions import SubscriptionGraphFactory, SubscriptionStore
 from functions.services.purge import CompletionHook, PurgeService
 from functions.services.restore import RestoreService
 from functions.services.scheduling import ResumeAfterPurge, SchedulingService
+from functions.services.subscription_purge import SubscriptionPurge
+from functions.services.subscriptions import NotificationSettings, SubscriptionService
 from functions.services.webhooks import WebhookService
 from functions.settings import Settings
 
@@ -107,6 +112,11 @@ class Container:
     @cached_property
     def graph_factory(self) -> GraphFactory:
         """A new Graph reader per call: one per event loop (each queue invocation runs its own)."""
+        settings = self.settings
+        return lambda: GraphAdapter.from_settings(settings)
+
+    @cached_property
+    def subscription_graph_factory(self) -> SubscriptionGraphFactory:
         settings = self.settings
         return lambda: GraphAdapter.from_settings(settings)
 
@@ -271,6 +281,31 @@ class Container:
     def insight_settings(self) -> InsightSettingsService:
         return InsightSettingsService(self.settings_store, self.audit_log)
 
+    # --- change notifications -----------------------------------------------------------------------------
+
+    @cached_property
+    def subscription_store(self) -> SubscriptionStore:
+        return TableSubscriptionStore(self.storage)
+
+    @cached_property
+    def notification_settings(self) -> NotificationSettings:
+        s = self.settings
+        policy = SubscriptionPolicy(
+            lifetime=timedelta(minutes=s.subscription_minutes),
+            renew_before=timedelta(minutes=s.subscription_renew_minutes),
+        )
+        return NotificationSettings(
+            s.graph_notifications, s.graph_notification_url, policy, s.refresh_coalesce_seconds
+        )
+
+    @cached_property
+    def subscription_service(self) -> SubscriptionService:
+        return SubscriptionService(
+            self.inclusion, self.subscription_store, self.cursor_store, self.tenant_list,
+            worker=self.ingestion_worker, queues=self.work_queues, audit=self.audit_log,
+            graph_factory=self.subscription_graph_factory, settings=self.notification_settings,
+        )  # fmt: skip
+
     # --- purge, restore -----------------------------------------------------------------------------------
 
     @cached_property
@@ -279,7 +314,10 @@ class Container:
 
     @cached_property
     def purge_stores(self) -> PurgeStores:
-        return purge_stores(self.storage)
+        subscriptions = SubscriptionPurge(
+            self.subscription_store, self.subscription_graph_factory, self.notification_settings
+        )
+        return purge_stores(self.storage, first=(subscriptions,))
 
     @cached_property
     def member_resolver(self) -> MemberResolver:

@@ -60,10 +60,23 @@ SETTING_NAMES: tuple[str, ...] = (
     "CONSOLE_CLIENT_ID",
     "CONSOLE_API_SCOPE",
     "CONSOLE_DEV_IDP_URL",
+    "GRAPH_NOTIFICATIONS",
+    "GRAPH_NOTIFICATION_URL",
+    "SUBSCRIPTION_SCHEDULE",
+    "GRAPH_SUBSCRIPTION_MINUTES",
+    "GRAPH_SUBSCRIPTION_RENEW_MINUTES",
+    "REFRESH_COALESCE_SECONDS",
 )
 
 # Settings used as `%NAME%` in trigger decorators; the local host resolves them as the Functions host does.
-SCHEDULE_SETTINGS: tuple[str, ...] = ("INGESTION_SCHEDULE", "MAINTENANCE_SCHEDULE", "BACKUP_SCHEDULE")
+SCHEDULE_SETTINGS: tuple[str, ...] = (
+    "INGESTION_SCHEDULE",
+    "MAINTENANCE_SCHEDULE",
+    "BACKUP_SCHEDULE",
+    "SUBSCRIPTION_SCHEDULE",
+)
+# Outlook messages and events: Graph refuses a subscription that lives longer (minutes).
+MAX_SUBSCRIPTION_MINUTES = 10_080
 
 _Choice = TypeVar("_Choice", bound=str)
 
@@ -116,6 +129,14 @@ class Settings:
     console_client_id: str = ""
     console_api_scope: str = ""
     console_dev_idp_url: str = ""
+    # Graph change notifications (off unless turned on): subscriptions per included user, renewed by the
+    # `SUBSCRIPTION_SCHEDULE` timer; a notification asks for one delta round of the user, coalesced.
+    graph_notifications: bool = False
+    graph_notification_url: str = ""  # the API's public base, e.g. https://<app host>/api
+    subscription_schedule: str = "0 0 */6 * * *"
+    subscription_minutes: int = 4_320
+    subscription_renew_minutes: int = 1_440
+    refresh_coalesce_seconds: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -166,7 +187,18 @@ class Settings:
             console_client_id=reader.optional("CONSOLE_CLIENT_ID", ""),
             console_api_scope=reader.optional("CONSOLE_API_SCOPE", ""),
             console_dev_idp_url=reader.optional("CONSOLE_DEV_IDP_URL", "").rstrip("/"),
+            graph_notifications=reader.choice("GRAPH_NOTIFICATIONS", ("on", "off"), "off") == "on",
+            graph_notification_url=reader.optional("GRAPH_NOTIFICATION_URL", "").rstrip("/"),
+            subscription_schedule=reader.schedule("SUBSCRIPTION_SCHEDULE", "0 0 */6 * * *"),
+            subscription_minutes=reader.whole(
+                "GRAPH_SUBSCRIPTION_MINUTES", 4_320, 1, MAX_SUBSCRIPTION_MINUTES
+            ),
+            subscription_renew_minutes=reader.whole(
+                "GRAPH_SUBSCRIPTION_RENEW_MINUTES", 1_440, 1, MAX_SUBSCRIPTION_MINUTES
+            ),
+            refresh_coalesce_seconds=reader.whole("REFRESH_COALESCE_SECONDS", 10, 0, 600),
         )
+        _check_notifications(settings)
         if settings.console_dev_idp_url and not _LOOPBACK_URL.match(settings.console_dev_idp_url):
             # The development identity provider signs anyone in with any role: loopback only, never deployed.
             raise ConfigurationError(
@@ -178,6 +210,23 @@ class Settings:
                 "GRAPH_AUTH=static-token is only allowed when GRAPH_BASE_URL is loopback"
             )
         return settings
+
+
+def _check_notifications(settings: Settings) -> None:
+    if settings.subscription_renew_minutes > settings.subscription_minutes:
+        raise ConfigurationError(
+            "GRAPH_SUBSCRIPTION_RENEW_MINUTES must not exceed GRAPH_SUBSCRIPTION_MINUTES "
+            "(a subscription would be renewed every time the timer runs)"
+        )
+    if not settings.graph_notifications:
+        return
+    url = settings.graph_notification_url
+    # Graph posts notifications to https only; plain http is for the simulator on loopback.
+    if not (url.startswith("https://") or _LOOPBACK_URL.match(url)):
+        raise ConfigurationError(
+            "GRAPH_NOTIFICATIONS=on needs GRAPH_NOTIFICATION_URL: the API's public https base (e.g. "
+            f"https://<app>.azurewebsites.net/api); got {url!r}"
+        )
 
 
 def storage_settings(env: Mapping[str, str]) -> StorageSettings:
@@ -231,6 +280,12 @@ class _Reader:
         if len(value.split()) != 6 or not croniter.is_valid(value, second_at_beginning=True):
             raise ConfigurationError(f"{name} is not a six-field NCRONTAB expression: {value!r}")
         return value
+
+    def whole(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.optional(name, str(default))
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            raise ConfigurationError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
+        return int(value)
 
     def instant(self, name: str, default: str) -> datetime:
         value = self.optional(name, default)

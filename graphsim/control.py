@@ -10,6 +10,17 @@ POST   /_sim/groups/{gid}/members/{uid}     add a user to a group; DELETE remove
 POST   /_sim/mail          {"from": addr, "to": [addr], "cc": [addr], "at": iso?}   deliver a new mail
 POST   /_sim/meetings      {"organizer": addr, "attendees": [addr], "start": iso, "minutes": 30}   plan one
 DELETE /_sim/meetings/{iCalUId}              cancel a planned meeting (calendars keep it, marked cancelled)
+    The three above notify matching subscriptions (messages: created; events: created, or updated when
+    cancelled) on background threads and answer at once with "notified": deliveries scheduled.
+GET    /_sim/subscriptions                  the active subscriptions (expired ones are gone):
+    {"value": [{"id", "resource", "changeType", "clientState", "expirationDateTime", "notificationUrl",
+                "lifecycleNotificationUrl", "createdAt", "renewals", "reauthorizations"}]}
+POST   /_sim/subscriptions/{id}/lifecycle   {"event": reauthorizationRequired|subscriptionRemoved|missed}
+    POSTs the lifecycle notification now and answers {"status": the app's HTTP status} ({"status": null,
+    "error": ...} when it did not answer); subscriptionRemoved deletes the subscription first, as Graph does
+GET    /_sim/notifications                  every delivery attempt, oldest first:
+    {"value": [{"subscriptionId", "kind": "change"|"lifecycle", "url", "attempt", "status", "error", "at"}]}
+DELETE /_sim/notifications                  forget them
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
 _MEMBER = re.compile(r"^/_sim/groups/([^/]+)/members/([^/]+)$")
 _USER = re.compile(r"^/_sim/users/([^/]+)$")
 _MEETING = re.compile(r"^/_sim/meetings/([^/]+)$")
+_LIFECYCLE = re.compile(r"^/_sim/subscriptions/([^/]+)/lifecycle$")
 
 
 def handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> tuple[int, JsonObject]:
@@ -81,7 +93,8 @@ def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObj
             tuple(_address(a) for a in data.get("cc", [])),
             at=wire.instant(data["at"], "at") if data.get("at") else None,
         )
-        return {"internetMessageId": mail.internet_message_id, "seq": mail.seq}
+        notified = sim.subscriptions.notify_mail(mail)
+        return {"internetMessageId": mail.internet_message_id, "seq": mail.seq, "notified": notified}
     if (method, path) == ("POST", "/_sim/meetings"):
         data = _json(body)
         meeting = tenant.add_meeting(
@@ -90,11 +103,37 @@ def _handle(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObj
             wire.instant(data["start"], "start"),
             int(data.get("minutes", 30)),
         )
-        return {"iCalUId": meeting.ical_uid, "start": wire.iso(meeting.start)}
+        notified = sim.subscriptions.notify_meeting(meeting)
+        return {"iCalUId": meeting.ical_uid, "start": wire.iso(meeting.start), "notified": notified}
     if method == "DELETE" and (match := _MEETING.match(path)):
-        tenant.cancel_meeting(match.group(1))
-        return {"cancelled": match.group(1)}
-    raise QueryError(404, "NotFound", f"no control route {method} {path}")
+        cancelled = tenant.cancel_meeting(match.group(1))
+        return {
+            "cancelled": match.group(1),
+            "notified": sim.subscriptions.notify_meeting(cancelled, "updated"),
+        }
+    answer = _subscription_routes(sim, method, path, body)
+    if answer is None:
+        raise QueryError(404, "NotFound", f"no control route {method} {path}")
+    return answer
+
+
+def _subscription_routes(sim: GraphSimulator, method: str, path: str, body: bytes) -> JsonObject | None:
+    subscriptions = sim.subscriptions
+    if (method, path) == ("GET", "/_sim/subscriptions"):
+        return {"value": [subscriptions.control_json(s) for s in subscriptions.active()]}
+    if (match := _LIFECYCLE.match(path)) and method == "POST":
+        delivery = subscriptions.lifecycle(match.group(1), str(_json(body).get("event", "")))
+        answer: JsonObject = {"status": delivery.status}
+        if delivery.error is not None:
+            answer["error"] = delivery.error
+        return answer
+    if path == "/_sim/notifications":
+        if method == "DELETE":
+            subscriptions.outbox.clear()
+            return {}
+        if method == "GET":
+            return {"value": [d.json() for d in subscriptions.outbox.deliveries()]}
+    return None
 
 
 def _json(body: bytes) -> dict[str, Any]:

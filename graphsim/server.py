@@ -1,11 +1,13 @@
 """The Graph simulator: a loopback HTTP server speaking Microsoft Graph v1.0 for one synthetic tenant.
 
-Routes (all GET, `Authorization: Bearer <token>` required, 401 otherwise):
-  /v1.0/users, /v1.0/users/{id}, /v1.0/domains, /v1.0/groups,
-  /v1.0/groups/{id}/transitiveMembers/graph.user,
-  /v1.0/users/{id}[/mailFolders/{folder}]/messages            ($select $top $skip $filter $orderby)
-  /v1.0/users/{id}[/mailFolders/{folder}]/messages/delta()    (nextLink / deltaLink, Prefer maxpagesize)
-  /v1.0/users/{id}/calendarView?startDateTime=&endDateTime=   ($select $top $skip)
+Routes (`Authorization: Bearer <token>` required, 401 otherwise; faults and stats apply to all of them):
+  GET /v1.0/users, /v1.0/users/{id}, /v1.0/domains, /v1.0/groups,
+  GET /v1.0/groups/{id}/transitiveMembers/graph.user,
+  GET /v1.0/users/{id}[/mailFolders/{folder}]/messages            ($select $top $skip $filter $orderby)
+  GET /v1.0/users/{id}[/mailFolders/{folder}]/messages/delta()    (nextLink / deltaLink, Prefer maxpagesize)
+  GET /v1.0/users/{id}/calendarView?startDateTime=&endDateTime=   ($select $top $skip)
+  POST, GET /v1.0/subscriptions; GET, PATCH, DELETE /v1.0/subscriptions/{id};
+  POST /v1.0/subscriptions/{id}/reauthorize      (change notifications, see `graphsim.subscriptions`)
 Control API (no auth, loopback only): see `graphsim.control`.
 
 Embedding: `with GraphSimulator(Tenant(spec)) as sim: ... sim.graph_url ...`; from the command line:
@@ -28,6 +30,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from graphsim import control, wire
 from graphsim.faults import Faults, RequestRecord, Stats
 from graphsim.model import MailCopy
+from graphsim.subscriptions import ROUTE as _SUBSCRIPTIONS
+from graphsim.subscriptions import Subscriptions
 from graphsim.tenant import Tenant
 from graphsim.wire import JsonObject, QueryError
 
@@ -56,6 +60,7 @@ class GraphSimulator:
         self._server = _Server((host, port), _Handler)
         self._server.sim = self
         self._thread: threading.Thread | None = None
+        self.subscriptions = Subscriptions(tenant, self.graph_url)
 
     @property
     def url(self) -> str:
@@ -83,6 +88,7 @@ class GraphSimulator:
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+        self.subscriptions.close()
 
     def __enter__(self) -> GraphSimulator:
         return self.start()
@@ -113,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     def _dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)
         path = unquote(parts.path).rstrip("/")
@@ -136,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
             delay = sim.faults.delay_for(mailbox)
             if delay:
                 time.sleep(delay)
-            status, raw, headers = self._graph(method, path, query, mailbox)
+            status, raw, headers = self._graph(method, path, query, mailbox, body)
         finally:
             # Counted as done before the answer leaves: a client that has its answer may already send
             # the next request, which must not look concurrent with this one.
@@ -144,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, raw, headers)
 
     def _graph(
-        self, method: str, path: str, query: dict[str, str], mailbox: str | None
+        self, method: str, path: str, query: dict[str, str], mailbox: str | None, body: bytes
     ) -> tuple[int, bytes, dict[str, str]]:
         sim = self.server.sim
         fault = sim.faults.decide(mailbox)
@@ -157,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
                     retry,
                 )
             return 503, _error("ServiceUnavailable", "Service unavailable, try again later."), retry
+        if _SUBSCRIPTIONS.match(path):
+            return self._subscriptions(method, path, body)
         if method != "GET":
             return 405, _error("Request_BadRequest", "Only GET is supported here."), {}
         try:
@@ -167,6 +178,13 @@ class _Handler(BaseHTTPRequestHandler):
         if mailbox is not None and sim.faults.is_malformed(mailbox):
             raw = raw[: len(raw) // 2]  # a page cut short mid-stream
         return 200, raw, {}
+
+    def _subscriptions(self, method: str, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        try:
+            status, payload = self.server.sim.subscriptions.route(method, path, body)
+        except QueryError as e:
+            return e.status, _error(e.code, e.message), {}
+        return status, b"" if payload is None else json.dumps(payload).encode(), {}
 
     def _route(self, path: str, query: dict[str, str]) -> JsonObject:  # noqa: PLR0911  (a router: one return per route)
         sim = self.server.sim
@@ -317,8 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, raw: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; odata.metadata=minimal; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
+        if status != 204:  # a 204 has no body, so no body headers either (RFC 9110)
+            self.send_header("Content-Type", "application/json; odata.metadata=minimal; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()

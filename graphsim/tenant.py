@@ -168,12 +168,13 @@ class Tenant:
             self._months.pop(self.spec.month_of(start), None)
             return meeting
 
-    def cancel_meeting(self, ical_uid: str) -> None:
+    def cancel_meeting(self, ical_uid: str) -> Meeting:
         """Cancel a meeting added by `add_meeting`: calendars keep it, marked cancelled (as Exchange does)."""
         with self._lock:
-            meeting = self._extra_meetings[ical_uid]
-            self._extra_meetings[ical_uid] = replace(meeting, is_cancelled=True)
+            meeting = replace(self._extra_meetings[ical_uid], is_cancelled=True)
+            self._extra_meetings[ical_uid] = meeting
             self._months.pop(self.spec.month_of(meeting.start), None)
+            return meeting
 
     def mail_copies(
         self, user_id: str, start: datetime, end: datetime, *, descending: bool = False
@@ -201,6 +202,16 @@ class Tenant:
             for copy in self._month(month).events.get(uid, []):
                 if copy.meeting.start < end and copy.meeting.end > start:
                     yield copy
+
+    def copies_of_mail(self, mail: Mail) -> list[MailCopy]:
+        """The mailbox copies of one mail (what a change notification reports, one per mailbox)."""
+        with self._lock:
+            return self._copies(mail)
+
+    def copies_of_meeting(self, meeting: Meeting) -> list[EventCopy]:
+        """The calendar copies of one meeting: the organizer's and internal attendees'."""
+        with self._lock:
+            return self._event_copies(meeting)
 
     def _copies(self, mail: Mail) -> list[MailCopy]:
         sender_box = self._mailbox_of.get(mail.sender.address.lower())

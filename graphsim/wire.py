@@ -70,10 +70,15 @@ def domain_json(name: str, *, is_default: bool) -> JsonObject:
     return {"id": name, "authenticationType": "Managed", "isDefault": is_default, "isVerified": True}
 
 
+def etag(item_id: str) -> str:
+    """The item's weak ETag, the same in listings and in change notifications."""
+    return f'W/"{item_id[-16:]}"'
+
+
 def message_json(c: MailCopy) -> JsonObject:
     m = c.mail
     return {
-        "@odata.etag": f'W/"{c.graph_id[-16:]}"',
+        "@odata.etag": etag(c.graph_id),
         "id": c.graph_id,
         "createdDateTime": iso(m.sent_at),
         "lastModifiedDateTime": iso(c.received_at),
@@ -106,7 +111,7 @@ def _event_time(instant: datetime) -> JsonObject:
 def event_json(c: EventCopy) -> JsonObject:
     m = c.meeting
     return {
-        "@odata.etag": f'W/"{c.graph_id[-16:]}"',
+        "@odata.etag": etag(c.graph_id),
         "id": c.graph_id,
         "iCalUId": m.ical_uid,
         "subject": m.subject,

@@ -113,6 +113,33 @@ param keyVaultNameSuffix string = ''
 ])
 param groupOptOutExistingData string = 'purge'
 
+// Graph change notifications. Graph posts them to GRAPH_NOTIFICATION_URL, which is not a parameter: the function
+// app module derives it from the site's default host name (output GRAPH_NOTIFICATION_URL).
+@description('Microsoft Graph change notifications: on subscribes to each included user\'s mail and events and refreshes the user when Graph reports a change; off (default) relies on the daily delta run alone.')
+@allowed([
+  'on'
+  'off'
+])
+param graphNotifications string = 'off'
+
+@description('Six-field NCRONTAB schedule of the timer that renews Graph subscriptions and recreates lost ones (UTC).')
+param subscriptionSchedule string = '0 0 */6 * * *'
+
+@description('Lifetime of a Graph subscription in minutes; Graph allows at most 10080 (7 days) for Outlook messages and events.')
+@minValue(1)
+@maxValue(10080)
+param graphSubscriptionMinutes int = 4320
+
+@description('Renew a subscription when less than this many minutes are left; must not exceed graphSubscriptionMinutes (the app refuses to start otherwise).')
+@minValue(1)
+@maxValue(10080)
+param graphSubscriptionRenewMinutes int = 1440
+
+@description('Notifications for one user within this many seconds become one refresh.')
+@minValue(0)
+@maxValue(600)
+param refreshCoalesceSeconds int = 10
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -218,6 +245,11 @@ module functionApp 'modules/functionapp.bicep' = {
     groupOptOutExistingData: groupOptOutExistingData
     consoleClientId: consoleClientId
     consoleApiScope: consoleApiScope
+    graphNotifications: graphNotifications
+    subscriptionSchedule: subscriptionSchedule
+    graphSubscriptionMinutes: graphSubscriptionMinutes
+    graphSubscriptionRenewMinutes: graphSubscriptionRenewMinutes
+    refreshCoalesceSeconds: refreshCoalesceSeconds
   }
   // The app resolves Key Vault references and opens storage at start-up: its roles must exist first.
   dependsOn: [
@@ -231,6 +263,7 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output FUNCTION_APP_NAME string = functionApp.outputs.name
 output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
 output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
+output GRAPH_NOTIFICATION_URL string = functionApp.outputs.graphNotificationUrl
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output BACKUPS_CONTAINER_NAME string = storage.outputs.backupsContainerName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -47,6 +47,7 @@ def base_env(connection_string: str, **overrides: str) -> dict[str, str]:
         "INGESTION_SCHEDULE": "0 0 2 * * *",
         "MAINTENANCE_SCHEDULE": "0 */15 * * * *",
         "BACKUP_SCHEDULE": "0 30 3 * * *",
+        "SUBSCRIPTION_SCHEDULE": "0 0 */6 * * *",
     }
     env.update(overrides)
     return env

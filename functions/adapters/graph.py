@@ -25,7 +25,8 @@ import functools
 import json
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -72,6 +73,7 @@ from functions.adapters.graph_parse import (
     parse_messages_page,
     parse_users_page,
 )
+from functions.adapters.graph_subscriptions import GraphSubscriptions
 from functions.domain.errors import GraphError, GraphMalformedResponse, GraphNotFound, GraphThrottled
 from functions.domain.metadata import DirectoryUser, MeetingMeta, MessageMeta
 from functions.domain.times import rfc3339_seconds
@@ -108,7 +110,7 @@ def _default_transport() -> httpx.AsyncBaseTransport:
     return httpx.AsyncHTTPTransport(verify=_tls_context())
 
 
-class GraphAdapter:
+class GraphAdapter(GraphSubscriptions):
     def __init__(
         self,
         base_url: str,
@@ -315,21 +317,22 @@ class GraphAdapter:
     async def _send(self, tenant_id: str, mailbox: str | None, ri: RequestInformation) -> bytes:
         self._client(tenant_id)
         adapter = self._loop_state().adapters[tenant_id]
-        try:
+        with _translated(tenant_id):
             if mailbox is None:
                 raw = await adapter.send_primitive_async(ri, "bytes", _ERROR_MAP)
             else:
                 async with self._semaphore(tenant_id, mailbox):
                     raw = await adapter.send_primitive_async(ri, "bytes", _ERROR_MAP)
-        except APIError as e:
-            raise _translate(e) from None
-        except httpx.HTTPError as e:
-            raise GraphError(f"Graph request failed: {type(e).__name__}: {e}") from None
-        except ClientAuthenticationError as e:
-            raise GraphError(f"no Graph token for tenant {tenant_id}: {e.message}") from None
         if not isinstance(raw, bytes):
             raise GraphMalformedResponse("Graph answered without a body")
         return raw
+
+    async def _send_no_content(self, tenant_id: str, ri: RequestInformation) -> None:
+        """A call Graph answers with 204 (a delete)."""
+        self._client(tenant_id)
+        adapter = self._loop_state().adapters[tenant_id]
+        with _translated(tenant_id):
+            await adapter.send_no_response_content_async(ri, _ERROR_MAP)
 
     def _semaphore(self, tenant_id: str, mailbox: str) -> asyncio.Semaphore:
         semaphores = self._loop_state().semaphores
@@ -338,6 +341,19 @@ class GraphAdapter:
         if semaphore is None:
             semaphore = semaphores[key] = asyncio.Semaphore(self._max_per_mailbox)
         return semaphore
+
+
+@contextmanager
+def _translated(tenant_id: str) -> Iterator[None]:
+    """SDK and HTTP exceptions of one Graph call as our own."""
+    try:
+        yield
+    except APIError as e:
+        raise _translate(e) from None
+    except httpx.HTTPError as e:
+        raise GraphError(f"Graph request failed: {type(e).__name__}: {e}") from None
+    except ClientAuthenticationError as e:
+        raise GraphError(f"no Graph token for tenant {tenant_id}: {e.message}") from None
 
 
 def _translate(e: APIError) -> GraphError:

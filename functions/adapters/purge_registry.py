@@ -9,6 +9,10 @@ what keeps a subject excluded), the purge ledger and the audit log (object IDs o
 re-apply purges), webhook receipts (no subject), the queues. A test (tests/unit/test_purge_registry.py) finds
 every storage-backed class of `functions.adapters` and fails unless it is in one of the three lists, so a new
 store of subject data cannot be added without the purge knowing it.
+
+Subscriptions (`TableSubscriptionStore`) are purged first, before any live store, and through Graph: the
+purge's store for them (functions/services/subscriptions.py `SubscriptionPurge`) deletes each at Graph, then
+forgets it, and counts by listing Graph. The container passes it in as `first`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from functions.adapters.receipt_store import TableReceiptStore
 from functions.adapters.settings_store import TableSettingsStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.adapters.subscription_store import TableSubscriptionStore
 from functions.adapters.tenant_list import TableTenantList
 from functions.services.ports.purge import PurgeStores, ScopedStore
 
@@ -41,6 +46,10 @@ LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
     TableIntroductionStore,
 )
 BACKUP_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (BlobBackupStore,)
+# Purged first and through Graph, by the store the container builds around each (see above).
+PURGED_THROUGH_GRAPH: Mapping[type, str] = {
+    TableSubscriptionStore: "a user's Graph subscriptions: deleted at Graph, then forgotten",
+}
 # Storage-backed classes that keep nothing a purge must delete, and why.
 KEPT_STORES: Mapping[type, str] = {
     TableConsentStore: "the consent and its history: what keeps a withdrawn tenant out (object IDs only)",
@@ -55,8 +64,9 @@ KEPT_STORES: Mapping[type, str] = {
 }
 
 
-def purge_stores(storage: StorageClients) -> PurgeStores:
+def purge_stores(storage: StorageClients, first: tuple[ScopedStore, ...] = ()) -> PurgeStores:
     return PurgeStores(
         live=tuple(make(storage) for make in LIVE_STORES),
         backups=tuple(make(storage) for make in BACKUP_STORES),
+        first=first,
     )

@@ -148,3 +148,21 @@ def _stale(cursor: Cursor, now: datetime) -> bool:
 def is_partial(cursors: Iterable[Cursor], included: Callable[[str], bool]) -> bool:
     """Insights are partial while an included user's window is failing."""
     return any(c.status == "failed" and included(c.user_id) for c in cursors)
+
+
+RefreshOutcome = Literal["not-ready", "busy"]
+
+
+def refresh_window(cursors: Iterable[Cursor], now: datetime) -> Window | RefreshOutcome:
+    """The delta round a change notification asks for, given the user's cursors: the incremental window,
+    from where the last window landed. `not-ready` until every backfill window has landed (the backfill
+    reads the change anyway); `busy` while an incremental round runs (it may have read past the change
+    already, so ask again after it)."""
+    by_name = {c.window: c for c in cursors}
+    backfill = [c for name, c in by_name.items() if name.startswith("backfill-")]
+    if not backfill or any(c.status not in DONE for c in backfill):
+        return "not-ready"
+    incremental = by_name.get(INCREMENTAL)
+    if incremental is not None and incremental.status == "running" and not _stale(incremental, now):
+        return "busy"
+    return Window(INCREMENTAL, incremental_since(backfill, incremental), None)

@@ -39,11 +39,11 @@ def is_json_content_type(content_type: str | None) -> bool:
     )
 
 
-def raw_body(req: func.HttpRequest) -> bytes:
-    """The body, refused with 413 when over 64 KiB (checked before anything parses it)."""
+def raw_body(req: func.HttpRequest, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refused with 413 when over `limit` (64 KiB; checked before anything parses it)."""
     body = req.get_body() or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {limit}")
     return body
 
 

@@ -13,6 +13,8 @@ included until now and are members now:
   was already opted out when they were last seen included: they joined it since. (A group that is new in the
   list is its own opt-out's group purge.)
 - their directory profile is deleted: nothing from the directory is kept of an excluded person.
+- their Graph subscriptions are reconciled away (a `subscriptions.sync` request), also when existing data is
+  retained.
 
 `resolve` (the `membership` queue function) is `refresh` plus: if the tenant was failing closed and a feature
 is enabled, the tenant's scheduling is asked for, so windows that were stopped meanwhile run again now.
@@ -120,6 +122,10 @@ class MembershipService:
         purges = forgotten = 0
         if saved:
             purges, forgotten = self._settle(tenant_id, membership, groups, now)
+        if forgotten:
+            # Their Graph subscriptions go now, whatever GROUP_OPTOUT_EXISTING_DATA says (a purge, if one
+            # was asked for, deletes them too); meanwhile the fence drops their notifications.
+            self._queues.request_subscription_sync(tenant_id, now)
         return Refreshed(membership, saved, before.covers(wanted), purges, forgotten)
 
     def _settle(

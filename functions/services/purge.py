@@ -98,13 +98,13 @@ class PurgeService:
         on_completed: CompletionHook | None = None,
     ) -> None:
         self._ledger, self._audit, self._members = ledger, audit, members
-        self._live, self._backups = stores.live, stores.backups
+        self._first, self._live, self._backups = stores.first, stores.live, stores.backups
         self._fence_delay, self._lease, self._workers = fence_delay, lease, workers
         self._on_completed = on_completed
 
     @property
     def store_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self._live + self._backups)
+        return tuple(s.name for s in self._first + self._live + self._backups)
 
     def run(self, tenant_id: str, purge_id: str, clock: Clock) -> PurgeRun:
         """Advance the purge as far as it can go now; raise (so the host retries) if it cannot finish."""
@@ -146,7 +146,7 @@ class PurgeService:
             record = replace(
                 record, members=tuple(sorted(self._members.members(scope.tenant_id, scope.group_ids)))
             )
-        deleted = self._each(record, self._live + self._backups, lambda store, s: store.delete_scope(s))
+        deleted = self._delete(record, live=True, backups=True)
         found = self._verify(record)
         detail = f"{round((time.monotonic() - started) * 1000)} ms"
         outcome = "found" if sum(found.values()) else "verified-zero"
@@ -169,8 +169,8 @@ class PurgeService:
                 updated, etag, "members-resolved", counts, started=started, clock=clock, subjects=members
             )
         if action in ("delete-live", "delete-backups"):
-            stores = self._live if action == "delete-live" else self._backups
-            deleted = self._each(record, stores, lambda store, scope: store.delete_scope(scope))
+            live = action == "delete-live"
+            deleted = self._delete(record, live=live, backups=not live)
             now = clock()
             if action == "delete-live":
                 updated = replace(record, status="live-deleted", live_deleted_at=now)
@@ -189,9 +189,7 @@ class PurgeService:
             updated = replace(record, status="verified", verification=found, verified_at=clock())
             return self._record_step(updated, etag, "verified", found, started=started, clock=clock)
         # sweep: delete whatever an ingestion that was already running wrote late, then verify again
-        deleted = self._each(
-            record, self._live + self._backups, lambda store, scope: store.delete_scope(scope)
-        )
+        deleted = self._delete(record, live=True, backups=True)
         found = self._verify(record)
         swept = replace(record, counts=_add(record.counts, deleted), verification=found)
         swept, etag = self._record_step(swept, etag, "swept", deleted, started=started, clock=clock)
@@ -223,8 +221,18 @@ class PurgeService:
                 totals[store.name] += count
         return totals
 
+    def _delete(self, record: PurgeRecord, *, live: bool, backups: bool) -> dict[str, int]:
+        """Delete the live data and/or the backups; the `first` stores (subscriptions) go before live data,
+        so nothing notifies about a subject while it is being deleted."""
+        deleted: dict[str, int] = {}
+        stages = [self._first, self._live] if live else []
+        for stores in [*stages, *([self._backups] if backups else [])]:
+            deleted.update(self._each(record, stores, lambda store, scope: store.delete_scope(scope)))
+        return deleted
+
     def _verify(self, record: PurgeRecord) -> dict[str, int]:
-        return self._each(record, self._live + self._backups, lambda store, scope: store.count_scope(scope))
+        stores = self._first + self._live + self._backups
+        return self._each(record, stores, lambda store, scope: store.count_scope(scope))
 
     # --- the record ----------------------------------------------------------------------------------------
 

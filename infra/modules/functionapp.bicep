@@ -45,6 +45,24 @@ param legacyWhoKnowsWhomExpiresAt string
 param groupOptOutExistingData string
 param consoleClientId string
 param consoleApiScope string
+@description('Microsoft Graph change notifications: on or off (subscriptions are created only when on).')
+@allowed([
+  'on'
+  'off'
+])
+param graphNotifications string
+@description('Six-field NCRONTAB schedule of the timer that renews and recreates Graph subscriptions (UTC).')
+param subscriptionSchedule string
+// Graph's limit for Outlook messages and events is 10080 minutes (functions/settings.py MAX_SUBSCRIPTION_MINUTES).
+@minValue(1)
+@maxValue(10080)
+param graphSubscriptionMinutes int
+@minValue(1)
+@maxValue(10080)
+param graphSubscriptionRenewMinutes int
+@minValue(0)
+@maxValue(600)
+param refreshCoalesceSeconds int
 
 @minValue(40)
 @maxValue(1000)
@@ -57,8 +75,13 @@ param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
+// Where Graph posts change notifications ({base}/graph/notifications) and lifecycle events
+// ({base}/graph/lifecycle): the site's real default host name, which ARM knows only once the site exists (a
+// Flex Consumption app may get a unique one, not always <name>.azurewebsites.net). That is why the app settings
+// are a `config` child resource below and not siteConfig.appSettings, which cannot refer to its own site.
+var graphNotificationUrl = 'https://${app.properties.defaultHostName}/api'
 
-// Every app setting, as name → value. On Flex Consumption FUNCTIONS_WORKER_RUNTIME and
+// Every app setting, as name → value (all strings). On Flex Consumption FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must not be set: the runtime comes from functionAppConfig.
 var appSettings = {
   // Identity-based storage for the host and the app; the connection-string `AzureWebJobsStorage` is
@@ -90,6 +113,14 @@ var appSettings = {
   GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
   CONSOLE_CLIENT_ID: consoleClientId
   CONSOLE_API_SCOPE: consoleApiScope
+  GRAPH_NOTIFICATIONS: graphNotifications
+  // Set whether notifications are on or off, so that turning them on is one setting.
+  GRAPH_NOTIFICATION_URL: graphNotificationUrl
+  // Used as %SUBSCRIPTION_SCHEDULE% by a timer trigger: without it the host refuses to start.
+  SUBSCRIPTION_SCHEDULE: subscriptionSchedule
+  GRAPH_SUBSCRIPTION_MINUTES: string(graphSubscriptionMinutes)
+  GRAPH_SUBSCRIPTION_RENEW_MINUTES: string(graphSubscriptionRenewMinutes)
+  REFRESH_COALESCE_SECONDS: string(refreshCoalesceSeconds)
 }
 
 resource plan 'Microsoft.Web/serverfarms@2025-05-01' = {
@@ -112,7 +143,7 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per invocation and keeps no state on instances; an always-ready instance would shorten cold starts at a constant cost, not add failover
   // checkov:skip=CKV_AZURE_213: App Service health check rotates a fixed pool of instances; Flex Consumption allocates instances per invocation, so it does not apply (GET /api/health is there for external probes)
   // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP endpoint and ARM rejects siteConfig.ftpsState on Flex sites (BadRequest), so the property this check wants cannot be sent; basic-auth publishing is closed by the scm policy below
-  // checkov:skip=CKV_AZURE_222: the API is called by Dynamics 365 and the Microsoft 365 admin center over the internet, so the endpoint is public; every data route authenticates (only /api/health and /api/openapi.json are anonymous)
+  // checkov:skip=CKV_AZURE_222: the API is called by Dynamics 365, the Microsoft 365 admin center and Microsoft Graph change notifications over the internet, so the endpoint is public; every data route authenticates (a bearer token, a webhook signature, or a notification's per-subscription clientState; only /api/health, /api/openapi.json and the console's static files need none)
   name: name
   location: location
   // azd finds the app to deploy to by this tag (service `api` in azure.yaml).
@@ -137,12 +168,7 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       http20Enabled: true
-      appSettings: [
-        for setting in items(appSettings): {
-          name: setting.key
-          value: setting.value
-        }
-      ]
+      // No appSettings here: they are the `appSettingsConfig` child below (one place, the whole set).
     }
     functionAppConfig: {
       deployment: {
@@ -167,6 +193,26 @@ resource app 'Microsoft.Web/sites@2025-05-01' = {
   }
 }
 
+// Every app setting, in one PUT that replaces the whole set (as siteConfig.appSettings would). A child resource
+// because GRAPH_NOTIFICATION_URL needs the site's default host name; ARM applies it once the site exists.
+// Azure's own Flex Consumption templates set app settings this way.
+//
+// checkov reads every sites/config resource as the `web` configuration (it does not look at the name), so its
+// site-configuration checks land on this `appsettings` body, which holds app setting names and values and
+// nothing else. Each skip below names what the check inspects and where that is decided instead.
+resource appSettingsConfig 'Microsoft.Web/sites/config@2025-05-01' = {
+  // checkov:skip=CKV_AZURE_13: App Service Authentication is not this body's to set (app settings only); callers authenticate with Entra bearer tokens the app validates itself, webhook signatures or a Graph subscription's clientState
+  // checkov:skip=CKV_AZURE_63: HTTP logging (httpLoggingEnabled) is a `web` configuration property, not an app setting; the app logs requests to Application Insights with its managed identity
+  // checkov:skip=CKV_AZURE_65: detailed error pages (detailedErrorLoggingEnabled) are a `web` configuration property, not an app setting; the app logs its errors to Application Insights and answers fixed sentences
+  // checkov:skip=CKV_AZURE_66: failed request tracing (requestTracingEnabled) is a `web` configuration property, not an app setting; failed invocations are recorded in Application Insights
+  // checkov:skip=CKV_AZURE_80: the .NET Framework version does not apply: the app is Python 3.11, set in the site's functionAppConfig, and this body holds app settings only
+  // checkov:skip=CKV_AZURE_88: Azure Files mounts (azureStorageAccounts) are not app settings, and the app keeps no files on instances; it reaches storage through its SDKs with the managed identity
+  // checkov:skip=CKV_AZURE_222: public network access is a property of the site, where it is skipped with its reason (the endpoint is public by design); this body holds app settings only
+  parent: app
+  name: 'appsettings'
+  properties: appSettings
+}
+
 // Deployment goes through Entra ID (azd uses the publish API with a token); basic-auth publishing is off.
 // Flex Consumption has no FTP endpoint, so `scm` is the only basic-publishing policy there is to close.
 resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01' = {
@@ -180,4 +226,5 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
 output name string = app.name
 output id string = app.id
 output defaultHostName string = app.properties.defaultHostName
+output graphNotificationUrl string = graphNotificationUrl
 output planName string = plan.name

@@ -40,6 +40,7 @@ var tableNames = [
   'requests'
   'accounts'
   'settings'
+  'subscriptions'
 ]
 // Each queue-triggered function moves a message to `<queue>-poison` after maxDequeueCount (host.json).
 var queueNames = [
@@ -49,6 +50,8 @@ var queueNames = [
   'membership-poison'
   'purges'
   'purges-poison'
+  'refresh'
+  'refresh-poison'
 ]
 var backupsContainerName = 'backups'
 

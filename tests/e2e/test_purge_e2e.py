@@ -23,12 +23,11 @@ from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from tests.support.apphost import AppHost
 from tests.support.consent_client import ConsentClient, Identity
-from tests.support.purge_data import Seeder, tenant_traces
+from tests.support.purge_data import ZERO, Seeder, tenant_traces
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
-ZERO = {"accounts": 0, "slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +95,7 @@ def test_a_withdrawal_is_purged_verified_and_proven_by_the_purge_api(
     elapsed = time.monotonic() - started
     assert view["verification"] == ZERO
     assert view["counts"] == {
+        "subscriptions": 0,
         "accounts": 0,
         "slices": 30,
         "contacts": 30,

@@ -370,6 +370,8 @@ RESOURCE_MODELS: dict[str, ResourceModel] = {
         ),
         ResourceModel("Microsoft.Web/serverfarms", *_WEB, "AppServicePlan"),
         ResourceModel("Microsoft.Web/sites", *_WEB, "Site"),
+        # `config` is one type for several bodies, chosen by name; `appsettings` takes a string dictionary.
+        ResourceModel("Microsoft.Web/sites/config", *_WEB, "StringDictionary"),
         ResourceModel(
             "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
             *_WEB,

@@ -226,3 +226,14 @@ def test_a_resource_type_without_a_model_is_reported(infra_copy: Path) -> None:
     finding = the_one_finding(infra_copy)
     assert finding.resource == "Microsoft.Network/virtualNetworks extra"
     assert finding.message == "no azure-mgmt model is mapped to this resource type (RESOURCE_MODELS)"
+
+
+def test_an_app_setting_that_is_not_a_string_is_reported(infra_copy: Path) -> None:
+    # App settings are strings; an int parameter must go through string() first.
+    minutes = "  GRAPH_SUBSCRIPTION_MINUTES: string(graphSubscriptionMinutes)"
+    line = plant(infra_copy, SITE, minutes, "  GRAPH_SUBSCRIPTION_MINUTES: graphSubscriptionMinutes")
+    finding = the_one_finding(infra_copy)
+    assert (finding.file.name, finding.line) == ("functionapp.bicep", line)
+    assert finding.resource == "Microsoft.Web/sites/config appSettingsConfig"
+    assert finding.path == "properties.GRAPH_SUBSCRIPTION_MINUTES"
+    assert finding.message == "parameter graphSubscriptionMinutes is an int, but the model expects a string"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from functions.settings import SETTING_NAMES, Settings
+from functions.settings import MAX_SUBSCRIPTION_MINUTES, SETTING_NAMES, Settings
 from tests.infra.bicep import MAIN, Resource, decorator, one, parse, resolve, resources, variable
 
 pytestmark = pytest.mark.infra
@@ -106,14 +106,17 @@ def test_instance_memory_offers_only_the_sizes_every_sites_api_version_accepts()
     )
 
 
-def test_app_settings_are_the_settings_variable() -> None:
-    # Every setting is in one object so the tests below see them all.
-    loop = one(SITE).properties["siteConfig"]["appSettings"]
-    assert loop["loop_type"]["detail"]["array_name"]["function"] == {
-        "type": "items",
-        "parameters": {"arg_1": "appSettings"},
-    }
-    assert not _site_resources("config"), "app settings must not also be set in a config resource"
+def test_app_settings_are_the_settings_variable_in_one_appsettings_config_resource() -> None:
+    # Every setting is in one object so the tests below see them all. A `config` child applies it (one PUT of
+    # the whole set) because GRAPH_NOTIFICATION_URL needs the site's own default host name, which
+    # siteConfig.appSettings, inside the site's own properties, cannot refer to.
+    (config,) = _site_resources("config")
+    assert config.body["parent"] == one(SITE).symbol
+    assert config.body["name"] == "appsettings"
+    assert config.body["properties"] == "appSettings"
+    assert config.condition is None
+    assert config.loop is None
+    assert "appSettings" not in one(SITE).properties["siteConfig"], "app settings must be set in one place"
 
 
 def test_every_setting_the_code_reads_is_set_except_the_local_only_ones() -> None:
@@ -232,6 +235,87 @@ def test_graph_auth_choices_are_ones_the_settings_module_accepts_for_the_real_gr
         assert Settings.from_env({**_local_storage(), "GRAPH_AUTH": choice}).graph_auth == choice
 
 
+def test_graph_notification_url_is_derived_from_the_sites_default_host_name_over_https() -> None:
+    # Not a parameter: Graph must reach the app where it really is (a Flex Consumption app may have a unique
+    # default host name), and the routes are under /api.
+    assert _app_settings()["GRAPH_NOTIFICATION_URL"] == "graphNotificationUrl"
+    url = _file_var("graphNotificationUrl")
+    assert url == f"https://${{{one(SITE).symbol}.properties.defaultHostName}}/api"
+    assert url.startswith("https://")
+    assert url.endswith("/api")
+    assert "GRAPH_NOTIFICATION_URL" not in {p.upper() for p in parse(MAIN)["parameters"]}
+    assert "graphNotificationUrl" not in parse(_site_file())["parameters"]
+
+
+def test_the_derived_notification_url_is_one_the_settings_module_accepts_with_notifications_on() -> None:
+    url = _file_var("graphNotificationUrl").replace(
+        f"${{{one(SITE).symbol}.properties.defaultHostName}}", "func-abc.azurewebsites.net"
+    )
+    settings = Settings.from_env(
+        {**_local_storage(), "GRAPH_NOTIFICATIONS": "on", "GRAPH_NOTIFICATION_URL": url}
+    )
+    assert settings.graph_notifications is True
+    assert settings.graph_notification_url == "https://func-abc.azurewebsites.net/api"
+
+
+def test_the_notification_url_is_an_output_of_the_module_and_of_main() -> None:
+    module_output = parse(_site_file())["outputs"]["graphNotificationUrl"]
+    assert module_output["type"] == "string"
+    assert module_output["value"] == "graphNotificationUrl"
+    main_output = parse(MAIN)["outputs"]["GRAPH_NOTIFICATION_URL"]
+    assert main_output["type"] == "string"
+    assert main_output["value"] == _module_output("functionApp", "graphNotificationUrl")
+
+
+def test_notifications_are_off_unless_turned_on() -> None:
+    assert decorator(MAIN, "graphNotifications", "allowed") == ["on", "off"]
+    assert resolve(MAIN, "graphNotifications") == "off"
+    assert decorator(_site_file(), "graphNotifications", "allowed") == ["on", "off"]
+    assert _app_settings()["GRAPH_NOTIFICATIONS"] == "graphNotifications"
+    assert _passed("graphNotifications") == "graphNotifications"
+    assert Settings.from_env({**_local_storage(), "GRAPH_NOTIFICATIONS": "off"}).graph_notifications is False
+
+
+def test_a_subscription_cannot_outlive_what_graph_allows_for_outlook_messages_and_events() -> None:
+    assert MAX_SUBSCRIPTION_MINUTES == 10_080
+    for path in (MAIN, _site_file()):
+        for parameter in ("graphSubscriptionMinutes", "graphSubscriptionRenewMinutes"):
+            assert decorator(path, parameter, "min_value") == 1, (path.name, parameter)
+            assert decorator(path, parameter, "max_value") == MAX_SUBSCRIPTION_MINUTES, (path.name, parameter)
+    # The renewal threshold must not exceed the lifetime (start-up refuses it); the defaults keep to that.
+    assert resolve(MAIN, "graphSubscriptionRenewMinutes") <= resolve(MAIN, "graphSubscriptionMinutes")
+
+
+def test_refresh_coalescing_is_bounded_as_the_code_bounds_it() -> None:
+    for path in (MAIN, _site_file()):
+        assert decorator(path, "refreshCoalesceSeconds", "min_value") == 0, path.name
+        assert decorator(path, "refreshCoalesceSeconds", "max_value") == 600, path.name
+    for edge in ("0", "600"):
+        assert Settings.from_env({**_local_storage(), "REFRESH_COALESCE_SECONDS": edge})
+
+
+@pytest.mark.parametrize(
+    ("setting", "parameter"),
+    [
+        ("GRAPH_SUBSCRIPTION_MINUTES", "graphSubscriptionMinutes"),
+        ("GRAPH_SUBSCRIPTION_RENEW_MINUTES", "graphSubscriptionRenewMinutes"),
+        ("REFRESH_COALESCE_SECONDS", "refreshCoalesceSeconds"),
+    ],
+)
+def test_whole_number_settings_are_sent_as_strings_from_main_parameters(setting: str, parameter: str) -> None:
+    assert _app_settings()[setting] == {
+        "function": {"type": "string", "parameters": {"value_to_convert": parameter}}
+    }
+    assert _passed(parameter) == parameter
+
+
+def test_the_subscription_timer_schedule_is_always_set() -> None:
+    # The timer trigger reads %SUBSCRIPTION_SCHEDULE%: without the setting the host does not start at all,
+    # so it is set whether notifications are on or off.
+    assert _app_settings()["SUBSCRIPTION_SCHEDULE"] == "subscriptionSchedule"
+    assert _passed("subscriptionSchedule") == "subscriptionSchedule"
+
+
 def test_telemetry_is_sent_with_the_managed_identity() -> None:
     settings = _app_settings()
     assert (
@@ -250,6 +334,11 @@ def test_main_bicep_defaults_are_the_code_defaults() -> None:
     assert defaults["maintenanceSchedule"] == code.maintenance_schedule
     assert defaults["backupSchedule"] == code.backup_schedule
     assert defaults["groupOptOutExistingData"] == code.group_optout_existing_data
+    assert (defaults["graphNotifications"] == "on") == code.graph_notifications
+    assert defaults["subscriptionSchedule"] == code.subscription_schedule
+    assert defaults["graphSubscriptionMinutes"] == code.subscription_minutes
+    assert defaults["graphSubscriptionRenewMinutes"] == code.subscription_renew_minutes
+    assert defaults["refreshCoalesceSeconds"] == code.refresh_coalesce_seconds
     assert (
         Settings.from_env(
             {
@@ -274,6 +363,29 @@ def test_main_passes_every_parameter_the_function_app_module_requires() -> None:
     passed = set(parse(MAIN)["modules"]["functionApp"]["config"]["params"])
     assert required <= passed
     assert passed <= set(module["parameters"])
+
+
+def _passed(parameter: str) -> Any:
+    """What main.bicep passes the function app module for one of its parameters."""
+    return parse(MAIN)["modules"]["functionApp"]["config"]["params"][parameter]
+
+
+def _module_output(module: str, output: str) -> dict[str, Any]:
+    """pycep's form of `<module>.outputs.<output>`."""
+    return {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {
+                "operand_1": module,
+                "operand_2": {
+                    "operator": {
+                        "type": "property_accessor",
+                        "operands": {"operand_1": "outputs", "operand_2": output},
+                    }
+                },
+            },
+        }
+    }
 
 
 def _site_file() -> Path:

@@ -113,8 +113,20 @@ def test_queues_and_their_poison_queues_are_declared() -> None:
         for function in create_app(check_settings=False).get_functions()
         if getattr(function.get_trigger(), "queue_name", None)
     }
-    assert triggered == {"ingest", "membership", "purges"}
+    assert triggered == {"ingest", "membership", "purges", "refresh"}
     assert set(variable(queues.file, "queueNames")) == triggered | {f"{q}-poison" for q in triggered}
+
+
+def test_the_refresh_queue_of_graph_change_notifications_and_its_poison_queue_are_declared() -> None:
+    # A notification puts a coalesced "refresh this user" message on `refresh`; whether or not notifications
+    # are on, the queue exists so that turning them on needs no provisioning.
+    queues = one(f"{ACCOUNT}/queueServices/queues")
+    assert {"refresh", "refresh-poison"} <= set(variable(queues.file, "queueNames"))
+
+
+def test_the_subscriptions_table_of_graph_change_notifications_is_declared() -> None:
+    tables = one(f"{ACCOUNT}/tableServices/tables")
+    assert "subscriptions" in variable(tables.file, "tableNames")
 
 
 def tables_the_code_uses() -> set[str]:

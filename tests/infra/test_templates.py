@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, decorator, parse
+from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, decorator, parse, resolve
 
 pytestmark = pytest.mark.infra
 
@@ -49,6 +49,19 @@ def test_parameters_file_sets_only_parameters_main_declares() -> None:
 def test_parameters_file_sets_every_parameter_without_a_default() -> None:
     required = {name for name, p in parse(MAIN)["parameters"].items() if p["default"] is None}
     assert required <= set(_parameters_file())
+
+
+def test_parameters_file_defaults_are_main_bicep_defaults() -> None:
+    # `${NAME=default}` is what azd passes when the variable is unset: it must be the Bicep default, so that
+    # e.g. Graph change notifications stay off in an environment that never mentions them.
+    defaulted = {}
+    for name, entry in _parameters_file().items():
+        match = re.fullmatch(r"\$\{[A-Z_]+=(.*)\}", entry["value"])
+        if match:
+            defaulted[name] = match.group(1)
+    assert defaulted["graphNotifications"] == "off"
+    for name, value in defaulted.items():
+        assert value == str(resolve(MAIN, name)), name
 
 
 def test_parameters_file_reads_secrets_from_the_azd_environment_never_inline() -> None:

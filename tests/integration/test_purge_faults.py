@@ -28,13 +28,12 @@ from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
 from tests.conftest import base_env
 from tests.support.ingestion_rig import Rig
-from tests.support.purge_data import Seeder, tenant_traces
+from tests.support.purge_data import ZERO, Seeder, tenant_traces
 from tests.support.purge_rig import PurgeRig
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-ZERO = {"accounts": 0, "slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
 SPEC = TenantSpec(
     seed=11, users=4, external_contacts=20, messages_per_user_per_month=6, meetings_per_user_per_month=1
 )

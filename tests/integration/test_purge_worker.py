@@ -13,13 +13,12 @@ from functions.adapters.storage import StorageClients
 from functions.domain.purge import GroupScope
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeBusy
-from tests.support.purge_data import Seeder, tenant_traces
+from tests.support.purge_data import ZERO, Seeder, tenant_traces
 from tests.support.purge_rig import PurgeRig
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-ZERO = {"accounts": 0, "slices": 0, "contacts": 0, "cursors": 0, "introductions": 0, "backups": 0}
 FULL_STORY = [
     ("purge.step", "live-deleted"),
     ("purge.step", "backups-deleted"),
@@ -58,6 +57,7 @@ def test_a_tenant_purge_removes_every_trace_and_touches_no_other_tenant(
     assert rig.traces(Scope("tenant", tenant_id)) == ZERO
     assert record.verification == ZERO
     assert record.counts == {
+        "subscriptions": 0,
         "accounts": 0,
         "slices": 24,
         "contacts": 24,

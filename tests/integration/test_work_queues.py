@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.adapters.queues import INGEST_QUEUE, MEMBERSHIP_QUEUE, StorageWorkQueues
+from functions.adapters.queues import INGEST_QUEUE, MEMBERSHIP_QUEUE, REFRESH_QUEUE, StorageWorkQueues
 from functions.adapters.storage import StorageClients
 
 pytestmark = pytest.mark.integration
@@ -75,3 +76,34 @@ def test_thirty_concurrent_requests_send_exactly_one_message(
 def test_taking_a_request_that_is_not_pending_is_harmless(queues: StorageWorkQueues, tenant_id: str) -> None:
     queues.taken("schedule", tenant_id)
     assert not queues.pending("schedule", tenant_id)
+
+
+def test_a_users_refresh_is_sent_once_and_shows_only_after_its_coalescing_delay(
+    queues: StorageWorkQueues, storage_clients: StorageClients, tenant_id: str
+) -> None:
+    user_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    assert queues.request_refresh(tenant_id, user_id, now, delay_seconds=2)
+    assert not queues.request_refresh(tenant_id, user_id, now, delay_seconds=2), "coalesced into the first"
+    assert queues.request_refresh(tenant_id, str(uuid.uuid4()), now, delay_seconds=2), (
+        "another user's is its own"
+    )
+    assert messages_for(storage_clients, REFRESH_QUEUE, tenant_id) == [], (
+        "invisible while notifications gather"
+    )
+    deadline = time.monotonic() + 15
+    while len(messages_for(storage_clients, REFRESH_QUEUE, tenant_id)) < 2:
+        assert time.monotonic() < deadline, "the delayed messages never became visible"
+        time.sleep(0.2)
+    mine = [m for m in messages_for(storage_clients, REFRESH_QUEUE, tenant_id) if m["userId"] == user_id]
+    assert mine == [{"type": "user.refresh", "tenantId": tenant_id, "userId": user_id}]
+
+
+def test_once_a_refresh_is_taken_a_new_notification_sends_another(
+    queues: StorageWorkQueues, storage_clients: StorageClients, tenant_id: str
+) -> None:
+    user_id = str(uuid.uuid4())
+    queues.request_refresh(tenant_id, user_id, T0, delay_seconds=0)
+    queues.refresh_taken(tenant_id, user_id)
+    assert queues.request_refresh(tenant_id, user_id, T0, delay_seconds=0)
+    assert len(messages_for(storage_clients, REFRESH_QUEUE, tenant_id)) == 2

@@ -54,6 +54,17 @@ class CollectedQueues:
     def request_membership(self, tenant_id: str, now: datetime) -> bool:
         return self._request("membership", tenant_id, "membership", membership_message(tenant_id))
 
+    def request_refresh(self, tenant_id: str, user_id: str, now: datetime, delay_seconds: int) -> bool:
+        message = {"type": "user.refresh", "tenantId": tenant_id, "userId": user_id}
+        return self._request(f"refresh_{user_id}", tenant_id, "refresh", message)
+
+    def refresh_taken(self, tenant_id: str, user_id: str) -> None:
+        self.taken(f"refresh_{user_id}", tenant_id)
+
+    def request_subscription_sync(self, tenant_id: str, now: datetime) -> bool:
+        message = {"type": "subscriptions.sync", "tenantId": tenant_id}
+        return self._request("subscriptions", tenant_id, "refresh", message)
+
     def poison(self, queue: str, body: str) -> None:
         self.sent.append({"queue": f"{queue}-poison", "body": body})
 

@@ -263,6 +263,7 @@ class MemoryQueues:
     purges: list[dict[str, str]] = field(default_factory=list)
     ingest: list[dict[str, str]] = field(default_factory=list)
     membership: list[dict[str, str]] = field(default_factory=list)
+    refresh: list[dict[str, str]] = field(default_factory=list)
     pending: set[tuple[str, str]] = field(default_factory=set)
 
     windows: list[dict[str, Any]] = field(default_factory=list)
@@ -290,6 +291,24 @@ class MemoryQueues:
             return False
         self.pending.add(("membership", tenant_id))
         self.membership.append({"type": "groups.resolve", "tenantId": tenant_id})
+        return True
+
+    def request_refresh(self, tenant_id: str, user_id: str, now: datetime, delay_seconds: int) -> bool:
+        return self._request_refresh(
+            f"refresh_{user_id}", tenant_id, {"type": "user.refresh", "userId": user_id}
+        )
+
+    def refresh_taken(self, tenant_id: str, user_id: str) -> None:
+        self.taken(f"refresh_{user_id}", tenant_id)
+
+    def request_subscription_sync(self, tenant_id: str, now: datetime) -> bool:
+        return self._request_refresh("subscriptions", tenant_id, {"type": "subscriptions.sync"})
+
+    def _request_refresh(self, kind: str, tenant_id: str, message: dict[str, str]) -> bool:
+        if (kind, tenant_id) in self.pending:
+            return False
+        self.pending.add((kind, tenant_id))
+        self.refresh.append({**message, "tenantId": tenant_id})
         return True
 
     def taken(self, kind: str, tenant_id: str) -> None:

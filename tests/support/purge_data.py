@@ -17,6 +17,7 @@ from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.purge_registry import PurgeStores, purge_stores
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
+from functions.adapters.subscription_store import TableSubscriptionStore
 from functions.domain.ingestion import Cursor
 from functions.domain.interactions import Interaction
 from functions.domain.introductions import IntroductionRequest
@@ -88,11 +89,21 @@ class Seeder:
             self.backups.write(tenant_id, user_id, day, self.slices.interactions(tenant_id, user_id))
 
 
+# What `tenant_traces` (and a purge's verification) reads when nothing of a scope is left.
+ZERO = dict.fromkeys(
+    ("subscriptions", "accounts", "slices", "contacts", "cursors", "introductions", "backups"), 0
+)
+
+
 def traces(stores: PurgeStores, scope: Scope) -> dict[str, int]:
     """What each store holds of `scope` (what the purge's verification counts)."""
     return {store.name: store.count_scope(scope) for store in stores.all}
 
 
 def tenant_traces(storage: StorageClients, tenant_id: str, user_id: str | None = None) -> dict[str, int]:
+    """Every store's traces. Subscriptions are counted from the app's table (what the purge's count adds by
+    listing Graph needs a Graph this helper does not have)."""
     scope = Scope("tenant", tenant_id) if user_id is None else Scope("user", tenant_id, user_id=user_id)
-    return traces(purge_stores(storage), scope)
+    recorded = TableSubscriptionStore(storage)
+    held = recorded.of_tenant(tenant_id) if user_id is None else recorded.of_user(tenant_id, user_id)
+    return {"subscriptions": len(held), **traces(purge_stores(storage), scope)}

@@ -12,7 +12,14 @@ import pytest
 
 from devhost.azurite import ROOT
 from devhost.config import StartupError
-from devhost.local_settings import EXAMPLE_FILE, SETTINGS_FILE, apply, read_values, write_from_example
+from devhost.local_settings import (
+    EXAMPLE_FILE,
+    SETTINGS_FILE,
+    apply,
+    derive_notification_url,
+    read_values,
+    write_from_example,
+)
 from functions.settings import SCHEDULE_SETTINGS, SETTING_NAMES, Settings
 
 # Settings the Functions host itself reads from local.settings.json.
@@ -107,3 +114,23 @@ def test_a_settings_file_written_from_the_tracked_example_is_valid_for_the_app(t
 def test_the_settings_file_is_not_tracked_and_not_deployed() -> None:
     assert SETTINGS_FILE in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert SETTINGS_FILE in (ROOT / ".funcignore").read_text(encoding="utf-8").split()
+
+
+def test_serve_points_graph_notifications_at_itself_when_they_are_on_and_no_url_is_given() -> None:
+    environ = {"GRAPH_NOTIFICATIONS": "on"}
+    assert derive_notification_url(7072, environ) == "http://127.0.0.1:7072/api"
+    assert environ["GRAPH_NOTIFICATION_URL"] == "http://127.0.0.1:7072/api"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"GRAPH_NOTIFICATIONS": "off"},
+        {"GRAPH_NOTIFICATIONS": "on", "GRAPH_NOTIFICATION_URL": "https://x/api"},
+    ],
+)
+def test_serve_leaves_the_notification_url_alone_when_off_or_given(environ: dict[str, str]) -> None:
+    before = dict(environ)
+    assert derive_notification_url(7071, environ) is None
+    assert environ == before

@@ -76,14 +76,17 @@ class ScopedStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PurgeStores:
-    """What the purge deletes from and verifies: live stores first (24 hours), then backups (30 days)."""
+    """What the purge deletes from and verifies: live stores first (24 hours), then backups (30 days).
+    `first` are deleted before the other live stores (subscriptions: nothing may notify about a subject
+    while its data is being deleted)."""
 
     live: tuple[ScopedStore, ...]
     backups: tuple[ScopedStore, ...]
+    first: tuple[ScopedStore, ...] = ()
 
     @property
     def all(self) -> tuple[ScopedStore, ...]:
-        return self.live + self.backups
+        return self.first + self.live + self.backups
 
 
 class MemberResolver(Protocol):

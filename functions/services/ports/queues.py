@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-RequestKind = Literal["schedule", "membership"]
+RequestKind = Literal["schedule", "membership", "subscriptions"]
 
 
 class WorkQueues(Protocol):
@@ -23,6 +23,19 @@ class WorkQueues(Protocol):
 
     def request_membership(self, tenant_id: str, now: datetime) -> bool:
         """Ask for the tenant's opted-out groups to be resolved now; False when already pending."""
+        ...
+
+    def request_refresh(self, tenant_id: str, user_id: str, now: datetime, delay_seconds: int) -> bool:
+        """Ask for one delta round of the user, run after `delay_seconds`; False when one is pending (the
+        notifications of a burst coalesce into it)."""
+        ...
+
+    def refresh_taken(self, tenant_id: str, user_id: str) -> None:
+        """The refresh of the user starts: a notification from now on asks for another."""
+        ...
+
+    def request_subscription_sync(self, tenant_id: str, now: datetime) -> bool:
+        """Ask for the tenant's subscriptions to be reconciled now; False when already pending."""
         ...
 
     def taken(self, kind: RequestKind, tenant_id: str) -> None:
