@@ -15,6 +15,7 @@ a capacity model (`python -m bench.capacity`).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -36,6 +37,9 @@ MESSAGES_PER_USER_PER_MONTH = 84  # 100 users x 12 months x 84 = 100,800 message
 MEETINGS_PER_USER_PER_MONTH = 4
 CONTACTS = 5_000
 HOST_BATCH = 16  # host.json extensions.queues.batchSize: messages one instance runs at once
+# What the Function App's settings give its worker (infra/modules/functionapp.bicep): glibc keeps at most two
+# malloc arenas, instead of one per thread that ever allocated (up to 8 per core), which grew RSS per window.
+WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 CEILING_ENTITIES = 20_000
 RATIO_TARGET = 0.5
 FLAT_RATIO = 1.10
@@ -88,7 +92,10 @@ def ingest(ctx: Context, users: int) -> dict[str, Any]:
         httpx.post(sim["url"] + "/_sim/stats/reset", timeout=30)
         connection = ctx.azurite().connection_string
         command = [sys.executable, "-m", "bench.ingest_probe", connection, sim["graphUrl"], TOKEN, now]
-        done = subprocess.run([*command, str(HOST_BATCH)], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [*command, str(HOST_BATCH)], capture_output=True, text=True, check=False,
+            env={**os.environ, **WORKER_ENV},
+        )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"the ingestion probe failed:\n{done.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -113,6 +113,10 @@ var appSettings = {
   GROUP_OPTOUT_EXISTING_DATA: groupOptOutExistingData
   CONSOLE_CLIENT_ID: consoleClientId
   CONSOLE_API_SCOPE: consoleApiScope
+  // Read by the C library, not the app: at most two malloc arenas instead of one per thread that allocated.
+  // The ingestion worker's RSS grew about 13 KiB per window in per-thread arenas, not Python objects; with
+  // two it starts lower and grows half as much (docs/operations.md, ingestion at tenant scale).
+  MALLOC_ARENA_MAX: '2'
   GRAPH_NOTIFICATIONS: graphNotifications
   // Set whether notifications are on or off, so that turning them on is one setting.
   GRAPH_NOTIFICATION_URL: graphNotificationUrl

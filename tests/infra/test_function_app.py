@@ -36,6 +36,7 @@ NOT_SET_IN_AZURE = {
 READ_BY_THE_PLATFORM = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "MALLOC_ARENA_MAX",  # glibc's, read when the worker process starts
 }
 KEY_VAULT_REFERENCE = "@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName="
 # siteConfig properties that have no place on a Flex Consumption site: ARM answers BadRequest ("... for Flex
@@ -408,3 +409,9 @@ def _site_resources(child: str) -> list[Resource]:
 def _local_storage() -> dict[str, str]:
     """The least a local app needs: storage, and a contact hash key (start-up refuses a short one)."""
     return {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "CONTACT_HASH_KEY": "k" * 32}
+
+
+def test_the_worker_keeps_two_malloc_arenas_as_the_ingestion_benchmark_measures() -> None:
+    from bench.ingest import WORKER_ENV  # noqa: PLC0415  (the benchmark's figure must describe what Azure runs)
+
+    assert {name: _app_settings()[name] for name in WORKER_ENV} == WORKER_ENV
