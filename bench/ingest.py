@@ -41,6 +41,8 @@ HOST_BATCH = 16  # host.json extensions.queues.batchSize: messages one instance 
 # malloc arenas, instead of one per thread that ever allocated (up to 8 per core), which grew RSS per window.
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 CEILING_ENTITIES = 20_000
+FULL_PARTITION = 20_000  # about the top contact's partition of the contact index in the 100-user tenant
+PROBE_ENTITIES = 1_000
 RATIO_TARGET = 0.5
 FLAT_RATIO = 1.10
 MONTHS = 12
@@ -79,6 +81,26 @@ def ceiling(ctx: Context) -> float:
     return CEILING_ENTITIES / (time.perf_counter() - started)
 
 
+def partition_penalty(ctx: Context) -> tuple[float, float]:
+    """Seconds per upserted entity (changesets of 100) into a fresh partition and into one already holding
+    `FULL_PARTITION` rows. Azurite finds an entity by its PartitionKey index, then scans that partition's rows
+    for the RowKey, so its upserts slow as a partition grows; Table Storage's do not. The hot contacts of
+    the benchmark tenant (the simulator's contacts are Zipf-weighted) grow such partitions in the contact
+    index."""
+    table = storage(ctx).table("penalty")
+    table_batch.upsert_all(table, (_row("full", i) for i in range(FULL_PARTITION)))
+    seconds = []
+    for partition in ("fresh", "full"):
+        started = time.perf_counter()
+        table_batch.upsert_all(table, (_row(partition, FULL_PARTITION + i) for i in range(PROBE_ENTITIES)))
+        seconds.append((time.perf_counter() - started) / PROBE_ENTITIES)
+    return seconds[0], seconds[1]
+
+
+def _row(partition: str, i: int) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": f"r{i:06d}", "run": "penalty", "key": "k" * 64}
+
+
 def ingest(ctx: Context, users: int) -> dict[str, Any]:
     sim = start_simulator(
         ctx,
@@ -111,6 +133,7 @@ def ingest(ctx: Context, users: int) -> dict[str, Any]:
 def run(ctx: Context) -> list[Figure]:
     runs = {label: ingest(ctx, users) for label, users in SIZES.items()}
     limit = ceiling(ctx)
+    fresh, full = partition_penalty(ctx)
     small, big = runs["10 users"], runs["100 users"]
     for label, r in runs.items():
         ctx.say(
@@ -123,6 +146,10 @@ def run(ctx: Context) -> list[Figure]:
     rate = big["messages"] / big["seconds"]
     ctx.say(f"ceiling: {limit:,.0f} entities/s in changesets of 100; {per_message:.2f} entities per message")
     ctx.say(f"so the emulator allows at most {allows:,.0f} msg/s; reached {rate:,.0f} ({rate / allows:.0%})")
+    ctx.say(
+        f"an upsert into a partition of {FULL_PARTITION:,} rows takes {full * 1000:.2f} ms, into a fresh one "
+        f"{fresh * 1000:.2f} ms ({full / fresh:.1f}x): the emulator scans a partition for each key"
+    )
     costs = per_message_costs(big)
     _write_costs(costs, limit)
     rss_ratio = big["maxRssKiB"] / small["maxRssKiB"]
@@ -137,6 +164,7 @@ def run(ctx: Context) -> list[Figure]:
         Figure("bytes stored per message", costs["storedBytesPerMessage"], "bytes"),
         Figure("worker CPU per 1,000 messages", costs["cpuSecondsPerMessage"] * 1000, "s"),
         Figure("peak RSS, 100 users / 10 users", rss_ratio, "ratio", target=FLAT_RATIO, comparison="<="),
+        Figure(f"Azurite upsert, {FULL_PARTITION:,}-row partition / fresh one", full / fresh, "ratio"),
     ]
 
 

@@ -84,7 +84,8 @@ MIN_CONTACT_HASH_KEY_BYTES = 32
 _KEY_VAULT_REFERENCE = "@microsoft.keyvault("
 _LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)")
 
-_CA_BUNDLES = frozenset({"requests_ca_bundle", "curl_ca_bundle"})
+_CA_BUNDLE_ORDER = ("requests_ca_bundle", "curl_ca_bundle")
+_CA_BUNDLES = frozenset(_CA_BUNDLE_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +97,10 @@ class StorageSettings:
     queue_service_uri: str | None
     table_service_uri: str | None
     managed_identity_client_id: str | None
-    # Whether the HTTP session honours the proxy and CA bundle variables (see `_Reader.configures_network`).
+    # Whether the HTTP session honours the proxy variables (see `_Reader.configures_proxy`).
     trust_environment: bool = False
+    # The CA bundle the environment names (`REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`), read once here.
+    ca_bundle: str | None = None
 
     @property
     def uses_identity(self) -> bool:
@@ -242,7 +245,8 @@ def _storage(reader: _Reader) -> StorageSettings:
         queue_service_uri=reader.optional("AzureWebJobsStorage__queueServiceUri", "") or None,
         table_service_uri=reader.optional("AzureWebJobsStorage__tableServiceUri", "") or None,
         managed_identity_client_id=reader.optional("AzureWebJobsStorage__clientId", "") or None,
-        trust_environment=reader.configures_network(),
+        trust_environment=reader.configures_proxy(),
+        ca_bundle=reader.ca_bundle(),
     )
     if settings.uses_identity and not (
         settings.blob_service_uri and settings.queue_service_uri and settings.table_service_uri
@@ -261,12 +265,18 @@ class _Reader:
     def optional(self, name: str, default: str) -> str:
         return self._env.get(name, default).strip()
 
-    def configures_network(self) -> bool:
-        """Whether a proxy (any `*_proxy`, or `no_proxy`) or a CA bundle is set. An HTTP session that trusts
-        the environment re-reads all of it twice per request, measured at about a fifth of a storage
-        request's Python CPU; so it is trusted only when there is something to honour, and a deployment
-        behind a proxy behaves exactly as the SDK's default."""
-        return any(name.lower().endswith("_proxy") or name.lower() in _CA_BUNDLES for name in self._env)
+    def configures_proxy(self) -> bool:
+        """Whether a proxy (any `*_proxy`, or `no_proxy`) is set. An HTTP session that trusts the environment
+        re-reads all of it twice per request, measured at about a fifth of a storage request's Python CPU; so
+        it is trusted only when there is a proxy to honour (with its `no_proxy` exceptions, which only the
+        session applies), and a deployment behind a proxy behaves exactly as the SDK's default."""
+        return any(name.lower().endswith("_proxy") for name in self._env)
+
+    def ca_bundle(self) -> str | None:
+        """The CA bundle the environment names, in the order `requests` looks: handed to the clients once as
+        `connection_verify` instead of being looked up again on every request."""
+        by_name = {name.lower(): value for name, value in self._env.items() if name.lower() in _CA_BUNDLES}
+        return next((by_name[name] for name in _CA_BUNDLE_ORDER if by_name.get(name)), None)
 
     def choice(self, name: str, allowed: tuple[_Choice, ...], default: _Choice) -> _Choice:
         value = self.optional(name, default)

@@ -13,7 +13,12 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import requests
 from azure.core.exceptions import AzureError, ResourceExistsError, ServiceRequestError
+from azure.core.pipeline.transport import RequestsTransport
+
+# The SDK's own adapter (larger read blocks for downloads); it is what RequestsTransport mounts itself.
+from azure.core.pipeline.transport._bigger_block_size_http_adapters import BiggerBlockSizeHTTPAdapter
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import (
@@ -22,6 +27,7 @@ from azure.storage.queue import (
     TextBase64DecodePolicy,
     TextBase64EncodePolicy,
 )
+from urllib3.util.retry import Retry
 
 from functions.domain.errors import StorageError, StorageUnavailable
 
@@ -35,6 +41,10 @@ _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 3, "retry_backoff_factor": 0.2
 # Blob and queue clients take their back-off as `initial_backoff`/`increment_base` (15 s and 3 by default,
 # a minute of retries against storage that is down); tables ignore these two.
 _CLIENT_OPTIONS.update({"initial_backoff": 0.5, "increment_base": 1.5, "random_jitter_range": 0.5})
+# Connections kept open per host: one for every thread that may send at once (the host's 16 queue messages,
+# 32 changeset senders, 8 inclusion readers). `requests` keeps 10, so under ingestion about one storage
+# request in twelve opened a connection of its own and dropped it afterwards.
+POOL_CONNECTIONS = 64
 
 
 class StorageClients:
@@ -54,12 +64,34 @@ class StorageClients:
         self._tables: dict[str, TableClient] = {}
         self._queues: dict[str, QueueClient] = {}
         self._containers: dict[str, ContainerClient] = {}
-        # Untrusted, `requests` reads neither proxies nor ~/.netrc (the SDK signs requests itself).
-        self._options = {
-            **_CLIENT_OPTIONS,
-            "use_env_settings": settings.trust_environment,
-            **(client_options or {}),
-        }
+        self._client_options = dict(client_options or {})
+        self._options = {**_CLIENT_OPTIONS, **self._client_options}
+
+    def _with_transport(self) -> dict[str, Any]:
+        """The client options, with a transport of this client's own unless the caller brought one."""
+        if "transport" in self._client_options:
+            return self._options
+        return {**self._options, "transport": self._transport()}
+
+    def _transport(self) -> RequestsTransport:
+        """What RequestsTransport would build itself, with a larger connection pool. Untrusted, the session
+        reads neither proxies nor ~/.netrc (the SDK signs requests itself); a CA bundle the environment names
+        is passed explicitly, so it holds without a per-request lookup."""
+        session = requests.Session()
+        session.trust_env = self._settings.trust_environment
+        adapter = BiggerBlockSizeHTTPAdapter(
+            max_retries=Retry(total=False, redirect=False, raise_on_status=False),  # the SDK's policy retries
+            pool_maxsize=POOL_CONNECTIONS,
+        )
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, adapter)
+        verify = {"connection_verify": self._settings.ca_bundle} if self._settings.ca_bundle else {}
+        return RequestsTransport(
+            session=session,
+            use_env_settings=self._settings.trust_environment,
+            connection_timeout=_CLIENT_OPTIONS["connection_timeout"],
+            **verify,
+        )
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -73,22 +105,28 @@ class StorageClients:
     def table_service(self) -> TableServiceClient:
         s = self._settings
         if s.connection_string:
-            return TableServiceClient.from_connection_string(s.connection_string, **self._options)
-        return TableServiceClient(str(s.table_service_uri), credential=self.credential, **self._options)
+            return TableServiceClient.from_connection_string(s.connection_string, **self._with_transport())
+        return TableServiceClient(
+            str(s.table_service_uri), credential=self.credential, **self._with_transport()
+        )
 
     @cached_property
     def queue_service(self) -> QueueServiceClient:
         s = self._settings
         if s.connection_string:
-            return QueueServiceClient.from_connection_string(s.connection_string, **self._options)
-        return QueueServiceClient(str(s.queue_service_uri), credential=self.credential, **self._options)
+            return QueueServiceClient.from_connection_string(s.connection_string, **self._with_transport())
+        return QueueServiceClient(
+            str(s.queue_service_uri), credential=self.credential, **self._with_transport()
+        )
 
     @cached_property
     def blob_service(self) -> BlobServiceClient:
         s = self._settings
         if s.connection_string:
-            return BlobServiceClient.from_connection_string(s.connection_string, **self._options)
-        return BlobServiceClient(str(s.blob_service_uri), credential=self.credential, **self._options)
+            return BlobServiceClient.from_connection_string(s.connection_string, **self._with_transport())
+        return BlobServiceClient(
+            str(s.blob_service_uri), credential=self.credential, **self._with_transport()
+        )
 
     def table(self, name: str) -> TableClient:
         """The client of table `name`, created if it does not exist yet."""
