@@ -146,25 +146,25 @@ class GraphAdapter(GraphSubscriptions):
     # --- public API ---------------------------------------------------------------------------------------
 
     async def list_users(self, tenant_id: str) -> AsyncIterator[DirectoryUser]:
-        client = self._client(tenant_id)
+        client = self.client(tenant_id)
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(select=list(USER_FIELDS), top=999)
         ri = client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
-        async for page in self._pages(tenant_id, None, ri, parse_users_page):
+        async for page in self.pages(tenant_id, None, ri, parse_users_page):
             for user in page:
                 yield user
 
     async def verified_domains(self, tenant_id: str) -> list[str]:
-        client = self._client(tenant_id)
-        raw = await self._send(tenant_id, None, client.domains.to_get_request_information())
+        client = self.client(tenant_id)
+        raw = await self.send(tenant_id, None, client.domains.to_get_request_information())
         return parse_domains(raw)
 
     async def transitive_user_members(self, tenant_id: str, group_id: str) -> AsyncIterator[str]:
         """IDs of the users in the group or in any group nested in it."""
-        client = self._client(tenant_id)
+        client = self.client(tenant_id)
         query = GraphUserRequestBuilder.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=999)
         builder = client.groups.by_group_id(group_id).transitive_members.graph_user
         ri = builder.to_get_request_information(RequestConfiguration(query_parameters=query))
-        async for page in self._pages(tenant_id, None, ri, parse_ids_page):
+        async for page in self.pages(tenant_id, None, ri, parse_ids_page):
             for user_id in page:
                 yield user_id
 
@@ -172,7 +172,7 @@ class GraphAdapter(GraphSubscriptions):
         self, tenant_id: str, user_id: str, start: datetime, end: datetime
     ) -> AsyncIterator[list[MessageMeta]]:
         """Pages of the mailbox's messages received in [start, end), metadata fields only."""
-        client = self._client(tenant_id)
+        client = self.client(tenant_id)
         query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
             select=list(MESSAGE_FIELDS),
             top=self._page_size,
@@ -185,7 +185,7 @@ class GraphAdapter(GraphSubscriptions):
         ri = client.users.by_user_id(user_id).messages.to_get_request_information(
             RequestConfiguration(query_parameters=query)
         )
-        async for page in self._pages(
+        async for page in self.pages(
             tenant_id, user_id, ri, partial(parse_messages_page, mailbox_user_id=user_id)
         ):
             yield page
@@ -194,7 +194,7 @@ class GraphAdapter(GraphSubscriptions):
         self, tenant_id: str, user_id: str, start: datetime, end: datetime
     ) -> AsyncIterator[list[MeetingMeta]]:
         """Pages of the calendar's events overlapping [start, end) (recurrences expanded), times in UTC."""
-        client = self._client(tenant_id)
+        client = self.client(tenant_id)
         query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
             start_date_time=rfc3339_seconds(start),
             end_date_time=rfc3339_seconds(end),
@@ -205,7 +205,7 @@ class GraphAdapter(GraphSubscriptions):
         config.headers.add("Prefer", _UTC_EVENTS)
         ri = client.users.by_user_id(user_id).calendar_view.to_get_request_information(config)
         parse = partial(parse_events_page, mailbox_user_id=user_id)
-        async for page in self._pages(tenant_id, user_id, ri, parse, {"Prefer": _UTC_EVENTS}):
+        async for page in self.pages(tenant_id, user_id, ri, parse, {"Prefer": _UTC_EVENTS}):
             yield page
 
     def messages_delta(
@@ -228,7 +228,7 @@ class GraphAdapter(GraphSubscriptions):
             link = previous.get(folder)
             ri = self._follow(link, headers) if link else self._delta_start(tenant_id, user_id, folder, since)
             while True:
-                page = parse_delta_page(await self._send(tenant_id, user_id, ri), user_id)
+                page = parse_delta_page(await self.send(tenant_id, user_id, ri), user_id)
                 yield page
                 if page.next_link is None:
                     links[folder] = str(page.delta_link)
@@ -241,7 +241,7 @@ class GraphAdapter(GraphSubscriptions):
         )
         config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
         config.headers.add("Prefer", f"odata.maxpagesize={self._page_size}")
-        builder = self._client(tenant_id).users.by_user_id(user_id).mail_folders.by_mail_folder_id(folder)
+        builder = self.client(tenant_id).users.by_user_id(user_id).mail_folders.by_mail_folder_id(folder)
         return builder.messages.delta.to_get_request_information(config)
 
     async def aclose(self) -> None:
@@ -267,7 +267,7 @@ class GraphAdapter(GraphSubscriptions):
             self._state = _LoopState(loop, http, transport)
         return self._state
 
-    def _client(self, tenant_id: str) -> GraphServiceClient:
+    def client(self, tenant_id: str) -> GraphServiceClient:
         try:
             uuid.UUID(tenant_id)
         except ValueError:
@@ -299,7 +299,7 @@ class GraphAdapter(GraphSubscriptions):
             ri.headers.add(name, value)
         return ri
 
-    async def _pages(
+    async def pages(
         self,
         tenant_id: str,
         mailbox: str | None,
@@ -308,14 +308,14 @@ class GraphAdapter(GraphSubscriptions):
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[list[T]]:
         while True:
-            records, next_link = parse(await self._send(tenant_id, mailbox, ri))
+            records, next_link = parse(await self.send(tenant_id, mailbox, ri))
             yield records
             if next_link is None:
                 return
             ri = self._follow(next_link, headers)
 
-    async def _send(self, tenant_id: str, mailbox: str | None, ri: RequestInformation) -> bytes:
-        self._client(tenant_id)
+    async def send(self, tenant_id: str, mailbox: str | None, ri: RequestInformation) -> bytes:
+        self.client(tenant_id)
         adapter = self._loop_state().adapters[tenant_id]
         with _translated(tenant_id):
             if mailbox is None:
@@ -327,9 +327,9 @@ class GraphAdapter(GraphSubscriptions):
             raise GraphMalformedResponse("Graph answered without a body")
         return raw
 
-    async def _send_no_content(self, tenant_id: str, ri: RequestInformation) -> None:
+    async def send_no_content(self, tenant_id: str, ri: RequestInformation) -> None:
         """A call Graph answers with 204 (a delete)."""
-        self._client(tenant_id)
+        self.client(tenant_id)
         adapter = self._loop_state().adapters[tenant_id]
         with _translated(tenant_id):
             await adapter.send_no_response_content_async(ri, _ERROR_MAP)

@@ -6,10 +6,9 @@ notification carries IDs and never the content of a message or an event."""
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.subscription import Subscription as SubscriptionModel
@@ -22,20 +21,17 @@ from functions.services.ports.subscriptions import GraphSubscription
 T = TypeVar("T")
 
 
-class GraphSubscriptions(ABC):
-    """Mixed into `GraphAdapter`, which provides the client, the senders and the pager."""
+class GraphRequests(Protocol):
+    """What the subscription calls need of `GraphAdapter`: its client for a tenant, its senders and its pager,
+    which bring the retry middleware, the per-mailbox limit and the translation of errors."""
 
-    @abstractmethod
-    def _client(self, tenant_id: str) -> GraphServiceClient: ...
+    def client(self, tenant_id: str) -> GraphServiceClient: ...
 
-    @abstractmethod
-    async def _send(self, tenant_id: str, mailbox: str | None, ri: RequestInformation) -> bytes: ...
+    async def send(self, tenant_id: str, mailbox: str | None, ri: RequestInformation) -> bytes: ...
 
-    @abstractmethod
-    async def _send_no_content(self, tenant_id: str, ri: RequestInformation) -> None: ...
+    async def send_no_content(self, tenant_id: str, ri: RequestInformation) -> None: ...
 
-    @abstractmethod
-    def _pages(
+    def pages(
         self,
         tenant_id: str,
         mailbox: str | None,
@@ -44,8 +40,12 @@ class GraphSubscriptions(ABC):
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[list[T]]: ...
 
+
+class GraphSubscriptions:
+    """Mixed into `GraphAdapter`; each call asks only for the `GraphRequests` the adapter provides."""
+
     async def create_subscription(
-        self,
+        self: GraphRequests,
         tenant_id: str,
         *,
         resource: str,
@@ -63,29 +63,29 @@ class GraphSubscriptions(ABC):
             expiration_date_time=expires_at.astimezone(UTC),
             include_resource_data=False,
         )
-        ri = self._client(tenant_id).subscriptions.to_post_request_information(body)
-        return _subscription(_object(await self._send(tenant_id, None, ri)))
+        ri = self.client(tenant_id).subscriptions.to_post_request_information(body)
+        return _subscription(_object(await self.send(tenant_id, None, ri)))
 
     async def renew_subscription(
-        self, tenant_id: str, subscription_id: str, expires_at: datetime
+        self: GraphRequests, tenant_id: str, subscription_id: str, expires_at: datetime
     ) -> datetime:
         body = SubscriptionModel(expiration_date_time=expires_at.astimezone(UTC))
-        item = self._client(tenant_id).subscriptions.by_subscription_id(subscription_id)
+        item = self.client(tenant_id).subscriptions.by_subscription_id(subscription_id)
         return _subscription(
-            _object(await self._send(tenant_id, None, item.to_patch_request_information(body)))
+            _object(await self.send(tenant_id, None, item.to_patch_request_information(body)))
         ).expires_at
 
-    async def delete_subscription(self, tenant_id: str, subscription_id: str) -> bool:
-        item = self._client(tenant_id).subscriptions.by_subscription_id(subscription_id)
+    async def delete_subscription(self: GraphRequests, tenant_id: str, subscription_id: str) -> bool:
+        item = self.client(tenant_id).subscriptions.by_subscription_id(subscription_id)
         try:
-            await self._send_no_content(tenant_id, item.to_delete_request_information())
+            await self.send_no_content(tenant_id, item.to_delete_request_information())
         except GraphNotFound:
             return False
         return True
 
-    async def list_subscriptions(self, tenant_id: str) -> AsyncIterator[GraphSubscription]:
-        ri = self._client(tenant_id).subscriptions.to_get_request_information()
-        async for page in self._pages(tenant_id, None, ri, _subscriptions_page):
+    async def list_subscriptions(self: GraphRequests, tenant_id: str) -> AsyncIterator[GraphSubscription]:
+        ri = self.client(tenant_id).subscriptions.to_get_request_information()
+        async for page in self.pages(tenant_id, None, ri, _subscriptions_page):
             for sub in page:
                 yield sub
 

@@ -111,15 +111,19 @@ class StorageWorkQueues:
         )
 
     def refresh_taken(self, tenant_id: str, user_id: str) -> None:
-        self.taken(_refresh_key(user_id), tenant_id)
+        self._release(_refresh_key(user_id), tenant_id)
 
     def request_subscription_sync(self, tenant_id: str, now: datetime) -> bool:
         message = subscription_sync_message(tenant_id)
         return self._request("subscriptions", tenant_id, now, REFRESH_QUEUE, message)
 
-    def taken(self, kind: RequestKind | str, tenant_id: str) -> None:
+    def taken(self, kind: RequestKind, tenant_id: str) -> None:
+        self._release(kind, tenant_id)
+
+    def _release(self, row_key: str, tenant_id: str) -> None:
+        """Forget a claimed request (a tenant-wide kind, or one user's refresh): the next one is sent."""
         with translate_storage_errors(), contextlib.suppress(ResourceNotFoundError):
-            self._storage.table(REQUESTS_TABLE).delete_entity(tenant_id, kind)
+            self._storage.table(REQUESTS_TABLE).delete_entity(tenant_id, row_key)
 
     def pending(self, kind: RequestKind, tenant_id: str) -> bool:
         with translate_storage_errors():
@@ -144,7 +148,7 @@ class StorageWorkQueues:
         try:
             self.send(queue, message, delay_seconds=delay_seconds)
         except BaseException:
-            self.taken(kind, tenant_id)  # nothing was sent: the next request must not be swallowed
+            self._release(kind, tenant_id)  # nothing was sent: the next request must not be swallowed
             raise
         return True
 

@@ -111,8 +111,7 @@ def windows_to_queue(cursors: Iterable[Cursor], now: datetime) -> list[Window]:
     longer than `STALE_AFTER`, again. Once every backfill window is done: the incremental window, unless
     one is already queued or running (and not stale).
     """
-    by_name = {c.window: c for c in cursors}
-    backfill = [c for name, c in by_name.items() if name.startswith("backfill-")]
+    backfill, incremental = _split(cursors)
     if not backfill:
         return backfill_windows(now)
     again = [
@@ -120,9 +119,8 @@ def windows_to_queue(cursors: Iterable[Cursor], now: datetime) -> list[Window]:
         for c in sorted(backfill, key=lambda c: c.window)
         if c.status == "failed" or _stale(c, now) or c.status == "revoked"
     ]
-    if again or any(c.status not in DONE for c in backfill):
+    if again or not _backfill_landed(backfill):
         return again
-    incremental = by_name.get(INCREMENTAL)
     if (
         incremental is not None
         and incremental.status in ("queued", "running")
@@ -139,6 +137,17 @@ def incremental_since(backfill: Iterable[Cursor], incremental: Cursor | None) ->
     if incremental is not None and incremental.start is not None and incremental.status != "succeeded":
         return incremental.start
     return max(c.end or c.start for c in backfill)
+
+
+def _split(cursors: Iterable[Cursor]) -> tuple[list[Cursor], Cursor | None]:
+    """A user's backfill cursors, and their incremental one."""
+    by_name = {c.window: c for c in cursors}
+    return [c for name, c in by_name.items() if name.startswith("backfill-")], by_name.get(INCREMENTAL)
+
+
+def _backfill_landed(backfill: list[Cursor]) -> bool:
+    """Every backfill window is done: from then on the user is read by delta rounds, scheduled or notified."""
+    return bool(backfill) and all(c.status in DONE for c in backfill)
 
 
 def _stale(cursor: Cursor, now: datetime) -> bool:
@@ -158,11 +167,9 @@ def refresh_window(cursors: Iterable[Cursor], now: datetime) -> Window | Refresh
     from where the last window landed. `not-ready` until every backfill window has landed (the backfill
     reads the change anyway); `busy` while an incremental round runs (it may have read past the change
     already, so ask again after it)."""
-    by_name = {c.window: c for c in cursors}
-    backfill = [c for name, c in by_name.items() if name.startswith("backfill-")]
-    if not backfill or any(c.status not in DONE for c in backfill):
+    backfill, incremental = _split(cursors)
+    if not _backfill_landed(backfill):
         return "not-ready"
-    incremental = by_name.get(INCREMENTAL)
     if incremental is not None and incremental.status == "running" and not _stale(incremental, now):
         return "busy"
     return Window(INCREMENTAL, incremental_since(backfill, incremental), None)

@@ -223,8 +223,12 @@ class SubscriptionService:
         per_user: Counter[tuple[str, str]] = Counter()
         rejected: Counter[str] = Counter()
         unknown = 0
+        held: dict[tuple[str, str], Subscription | None] = {}  # Graph batches repeat a subscription
         for note in notifications:
-            sub = self._store.get(note.tenant_id, note.subscription_id)
+            key = (note.tenant_id, note.subscription_id)
+            if key not in held:
+                held[key] = self._store.get(*key)
+            sub = held[key]
             if sub is None:
                 unknown += 1
             elif not client_state_matches(note.client_state, sub.client_state_sha256) or (

@@ -289,6 +289,24 @@ def test_a_burst_for_one_user_across_both_subscriptions_is_one_refresh(synced: W
     assert len(synced.queues.refreshes()) == 1
 
 
+def test_a_batch_reads_each_subscription_it_names_once(
+    synced: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages, events = subs_of(synced, synced.mailboxes()[0])
+    notes = [synced.note(s, synced.secret_of(s)) for s in (messages, messages, events, messages, events)]
+    reads: list[str] = []
+    read = synced.store.get
+
+    def counted(tenant_id: str, subscription_id: str) -> Subscription | None:
+        reads.append(subscription_id)
+        return read(tenant_id, subscription_id)
+
+    monkeypatch.setattr(synced.store, "get", counted)
+    result = synced.service.notified(notes, synced.now())
+    assert sorted(reads) == sorted([messages.subscription_id, events.subscription_id])
+    assert (result.refreshes_requested, result.coalesced) == (1, 4)
+
+
 def test_once_the_refresh_is_taken_a_new_notification_requests_another(synced: World) -> None:
     user = synced.mailboxes()[0]
     sub = subs_of(synced, user)[0]
