@@ -109,6 +109,8 @@ def test_a_person_signs_in_and_moves_between_pages_with_the_keyboard_only(
     page.get_by_label("Tenant ID").fill(ingested.tenant)
     page.get_by_label("Tenant ID").press("Enter")  # submits the form
     expect(page.get_by_role("heading", name="Compliance", level=1)).to_be_visible()
+    # A page moves focus to its main region once it has rendered; a keyboard user waits for that.
+    expect(page.locator("#main")).to_be_focused()
     card_link = page.get_by_role("link", name="Relationship card")
     card_link.focus()
     page.keyboard.press("Enter")
