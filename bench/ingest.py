@@ -9,7 +9,13 @@ The ceiling, measured in the same run on the same Azurite: upserts of fresh enti
 (the app's own writer), entities per second. With the entities one message produces (stored rows of the
 slices, the contact index and the account index per message), it says how many messages per second the
 emulator could take at best; the target is half of that. docs/capacity.md turns these per-message costs into
-a capacity model (`python -m bench.capacity`).
+a capacity model (`python -m bench.capacity`), which needs to know how many of a message's entity operations
+go to the per-user tables that data shards spread (`DATA_SHARDS`) and how many stay on the app's account.
+
+Last, the 100-user tenant once more with its per-user tables over three accounts of the same Azurite (the
+app's and two shards): how the operations divide among the accounts, and the rate. One Azurite process serves
+all three, on the same cores, so the rate says nothing of three real accounts' targets; what it does change
+is the size of each account's partitions, which is what slows this emulator (see the partition figure).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from tests.conftest import base_env
 
 TITLE = "(b) end-to-end ingestion at tenant scale: simulator -> worker -> Azurite"
 SIZES = {"10 users": 10, "100 users": 100}
+SHARDED_RUN = ("100 users, 3 accounts", 100, 2)  # label, users, shards beyond the app's account
 MESSAGES_PER_USER_PER_MONTH = 84  # 100 users x 12 months x 84 = 100,800 messages
 MEETINGS_PER_USER_PER_MONTH = 4
 CONTACTS = 5_000
@@ -101,7 +108,7 @@ def _row(partition: str, i: int) -> dict[str, Any]:
     return {"PartitionKey": partition, "RowKey": f"r{i:06d}", "run": "penalty", "key": "k" * 64}
 
 
-def ingest(ctx: Context, users: int) -> dict[str, Any]:
+def ingest(ctx: Context, users: int, shards: int = 0) -> dict[str, Any]:
     sim = start_simulator(
         ctx,
         [
@@ -114,9 +121,10 @@ def ingest(ctx: Context, users: int) -> dict[str, Any]:
         httpx.post(sim["url"] + "/_sim/stats/reset", timeout=30)
         connection = ctx.azurite().connection_string
         command = [sys.executable, "-m", "bench.ingest_probe", connection, sim["graphUrl"], TOKEN, now]
+        spread = {"DATA_SHARDS": ctx.azurite().data_shards(shards)} if shards else {}
         done = subprocess.run(
             [*command, str(HOST_BATCH)], capture_output=True, text=True, check=False,
-            env={**os.environ, **WORKER_ENV},
+            env={**os.environ, **WORKER_ENV, **spread},
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"the ingestion probe failed:\n{done.stderr[-3000:]}")
@@ -132,9 +140,11 @@ def ingest(ctx: Context, users: int) -> dict[str, Any]:
 
 def run(ctx: Context) -> list[Figure]:
     runs = {label: ingest(ctx, users) for label, users in SIZES.items()}
+    label, users, shards = SHARDED_RUN
+    runs[label] = ingest(ctx, users, shards)
     limit = ceiling(ctx)
     fresh, full = partition_penalty(ctx)
-    small, big = runs["10 users"], runs["100 users"]
+    small, big, spread = runs["10 users"], runs["100 users"], runs[SHARDED_RUN[0]]
     for label, r in runs.items():
         ctx.say(
             f"{label}: {r['windows']} windows ({r['succeeded']} succeeded), {r['messages']:,} messages, "
@@ -153,6 +163,14 @@ def run(ctx: Context) -> list[Figure]:
     costs = per_message_costs(big)
     _write_costs(costs, limit)
     rss_ratio = big["maxRssKiB"] / small["maxRssKiB"]
+    sharded_share = big["shardedOperations"] / big["storageOperations"]
+    by_account = spread["operationsByAccount"]
+    busiest = max(by_account.values()) / sum(by_account.values())
+    spread_rate = spread["messages"] / spread["seconds"]
+    ctx.say(
+        f"{sharded_share:.0%} of the entity operations are on the per-user tables; over 3 accounts they "
+        f"divide {', '.join(f'{n:,}' for n in by_account.values())} ({busiest:.0%} on the busiest)"
+    )
     return [
         Figure("ingestion, 100 users (msg/s)", rate, "msg/s", detail=json.dumps(big)),
         Figure("ingestion, 10 users (msg/s)", small["messages"] / small["seconds"], "msg/s"),
@@ -165,6 +183,11 @@ def run(ctx: Context) -> list[Figure]:
         Figure("worker CPU per 1,000 messages", costs["cpuSecondsPerMessage"] * 1000, "s"),
         Figure("peak RSS, 100 users / 10 users", rss_ratio, "ratio", target=FLAT_RATIO, comparison="<="),
         Figure(f"Azurite upsert, {FULL_PARTITION:,}-row partition / fresh one", full / fresh, "ratio"),
+        Figure("entity operations on the per-user (sharded) tables", sharded_share, "ratio"),
+        Figure(
+            "ingestion, 100 users over 3 accounts (msg/s)", spread_rate, "msg/s", detail=json.dumps(spread)
+        ),
+        Figure("busiest of 3 accounts' share of entity operations", busiest, "ratio"),
     ]
 
 
@@ -174,6 +197,7 @@ def per_message_costs(r: dict[str, Any]) -> dict[str, float]:
         "messagesPerMailboxYear": messages / r["mailboxes"],
         "storageRequestsPerMessage": r["storageRequests"] / messages,
         "storageOperationsPerMessage": r["storageOperations"] / messages,
+        "shardedOperationsPerMessage": r["shardedOperations"] / messages,
         "entitiesPerMessage": r["entities"] / messages,
         "graphRequestsPerMailboxYear": r["graphRequests"] / r["mailboxes"],
         "storedBytesPerMessage": r["storedBytes"] / messages,

@@ -4,7 +4,9 @@ The simulator serving the tenant and Azurite are other processes; this one is th
 container: fences, Graph adapter, slice / contact / account writes, cursors, audit), running every window the
 scheduler queued on as many threads as the host's queue batch runs at once. It prints one JSON line: counts,
 seconds, the storage requests and entity operations it sent (counted by a pipeline policy on the table
-clients), the stored size of what it wrote (Azure's billing formula) and its own peak RSS.
+clients), the stored size of what it wrote (Azure's billing formula) and its own peak RSS. With `DATA_SHARDS`
+in its environment the per-user tables are spread over those accounts, as the app spreads them; the counts
+then say how many entity operations went to each account.
 
     python -m bench.ingest_probe CONNECTION_STRING GRAPH_URL TOKEN NOW CONCURRENCY
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +29,8 @@ from typing import Any, cast
 
 from azure.core.pipeline import PipelineRequest
 
+from functions.adapters.contact_store import TableContactStore
+from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.adapters.table_batch import prefix_range
 from functions.settings import Settings
@@ -33,24 +39,39 @@ from tests.conftest import base_env
 from tests.support.ingestion_rig import Rig
 
 DATA_TABLES = ("slices", "contacts", "accounts")
+SHARDED_TABLES = frozenset(store.name for store in (TableSliceStore, TableContactStore) if store.sharded)
+# The account and the table a request is about: the path's first segment (Azurite's path-style URLs) and
+# the next, or in a changeset the first operation's URL.
+_ACCOUNT = re.compile(r"^https?://[^/]+/([^/?]+)/")
+_TABLE = re.compile(rb"(?:MERGE|PUT|DELETE|POST|GET) https?://[^/]+/[^/]+/([A-Za-z0-9]+)")
 
 
 class RequestCounter:
     """Counts what reaches Table Storage (the SDK's `raw_request_hook`, which every table client of the
-    service inherits): requests, and the operations inside each changeset."""
+    service inherits): requests, the operations inside each changeset, and where the operations went (the
+    per-user tables or the others; each storage account)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests = 0
         self.operations = 0
+        self.sharded_operations = 0
+        self.by_account: dict[str, int] = {}
 
     def __call__(self, request: PipelineRequest[Any]) -> None:
         http = request.http_request
         body = http.body if isinstance(http.body, bytes) else b""
-        operations = body.count(b"Content-Type: application/http") if http.url.endswith("$batch") else 1
+        batch = http.url.endswith("$batch")
+        operations = max(body.count(b"Content-Type: application/http") if batch else 1, 1)
+        table = _TABLE.search(body) if batch else _TABLE.search(f"GET {http.url}".encode())
+        account = _ACCOUNT.match(http.url)
         with self._lock:
             self.requests += 1
-            self.operations += max(operations, 1)
+            self.operations += operations
+            if table is not None and table.group(1).decode() in SHARDED_TABLES:
+                self.sharded_operations += operations
+            name = account.group(1) if account else "?"
+            self.by_account[name] = self.by_account.get(name, 0) + operations
 
 
 def counting_storage(connection_string: str, counter: RequestCounter) -> StorageClients:
@@ -72,10 +93,7 @@ def stored_bytes(storage: StorageClients, tenant_id: str) -> tuple[int, int]:
     entities = size = 0
     start, end = prefix_range(f"{tenant_id}_")
     for name in DATA_TABLES:
-        rows = storage.table(name).query_entities(
-            "PartitionKey ge @s and PartitionKey lt @e", parameters={"s": start, "e": end}
-        )
-        for row in rows:
+        for row in _rows(storage, name, start, end):
             entities += 1
             size += 4 + 2 * (len(row["PartitionKey"]) + len(row["RowKey"]))
             for key, value in row.items():
@@ -83,6 +101,13 @@ def stored_bytes(storage: StorageClients, tenant_id: str) -> tuple[int, int]:
                     continue
                 size += 8 + 2 * len(key) + (2 * len(value) + 4 if isinstance(value, str) else 8)
     return entities, size
+
+
+def _rows(storage: StorageClients, table: str, start: str, end: str) -> Iterator[Any]:
+    for shard in storage.shards if table in SHARDED_TABLES else (storage,):
+        yield from shard.table(table).query_entities(
+            "PartitionKey ge @s and PartitionKey lt @e", parameters={"s": start, "e": end}
+        )
 
 
 def main(argv: list[str]) -> None:
@@ -93,14 +118,19 @@ def main(argv: list[str]) -> None:
     rig = Rig(storage, address, str(uuid.uuid4()), now=datetime.fromisoformat(now_text))
     rig.grant()
     requests = rig.schedule()
-    before = (counter.requests, counter.operations)
+    before = (counter.requests, counter.operations, counter.sharded_operations, dict(counter.by_account))
     started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=int(concurrency)) as pool:
         statuses = list(pool.map(rig.worker.run, requests))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     # The ingestion's peak, before this probe reads the tenant back to count it (KiB on Linux).
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    sent = (counter.requests - before[0], counter.operations - before[1])
+    sent = (
+        counter.requests - before[0],
+        counter.operations - before[1],
+        counter.sharded_operations - before[2],
+    )
+    by_account = {name: n - before[3].get(name, 0) for name, n in counter.by_account.items()}
     cursors = rig.cursors.tenant(rig.tenant_id).cursors
     entities, size = stored_bytes(storage, rig.tenant_id)
     result = {
@@ -113,6 +143,8 @@ def main(argv: list[str]) -> None:
         "cpuSeconds": cpu_seconds,
         "storageRequests": sent[0],
         "storageOperations": sent[1],
+        "shardedOperations": sent[2],
+        "operationsByAccount": by_account,
         "entities": entities,
         "storedBytes": size,
         "maxRssKiB": max_rss,

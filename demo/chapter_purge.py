@@ -41,7 +41,7 @@ def run(ctx: Context) -> None:
     identity = chapter_consent._started[-1][0]
     tenant = chapter_ingestion.ingested[-1]
     manage = {"Authorization": identity.tokens.authorization(tenant, roles=["Consent.Manage"])}
-    storage = StorageClients(storage_settings({"AzureWebJobsStorage": ctx.azurite.connection_string}))
+    storage = StorageClients(storage_settings(ctx.app_settings))
 
     _a_group_is_opted_out(ctx, storage, tenant, identity, manage)
     _a_colleague_opts_out(ctx, storage, tenant, identity, manage)

@@ -37,10 +37,16 @@ class Chapter(Protocol):
     def run(self, ctx: Context) -> None: ...
 
 
-def demo_settings(connection_string: str) -> dict[str, str]:
+# The per-user tables go over the app's storage account and two data shards (accounts of the same Azurite), so
+# that the purge chapter shows the evidence of every shard.
+DATA_SHARDS = 2
+
+
+def demo_settings(connection_string: str, data_shards: str = "") -> dict[str, str]:
     """The app's settings for the demo: fresh secrets, timers fired by hand, quick queue retries."""
     return {
         "AzureWebJobsStorage": connection_string,
+        "DATA_SHARDS": data_shards,
         "ADMIN_CENTER_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "CONTACT_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "AUTH_JWKS_URL": "http://127.0.0.1:9/jwks",
@@ -177,7 +183,8 @@ class Context:
     def start_host(self) -> HostProcess:
         if self.azurite is None:
             raise DemoFailed("Azurite must start before the app")
-        self.app_settings = demo_settings(self.azurite.connection_string) | self.host_env
+        shards = self.azurite.data_shards(DATA_SHARDS)
+        self.app_settings = demo_settings(self.azurite.connection_string, shards) | self.host_env
         port = free_port()
         # Graph change notifications (when a chapter turns them on) are posted to this host.
         derive_notification_url(port, self.app_settings)
@@ -232,6 +239,7 @@ def run_demo(
         print("m365-consent-insights — the life of a tenant, step by step\n", file=out, flush=True)
         with ctx.step("Starting the storage emulator (Azurite) on free ports"):
             ctx.start_azurite()
+            ctx.say(f"the per-user tables are spread over {DATA_SHARDS + 1} of its accounts (DATA_SHARDS)")
         for hook in prepare:
             hook(ctx)
         with ctx.step("Starting the app in the local Functions host"):

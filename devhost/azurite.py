@@ -29,6 +29,9 @@ AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
 # The well-known development account of every Azurite and Storage Emulator; not a secret.
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# More accounts in the same Azurite, to stand for the storage shards (`DATA_SHARDS`) of a deployment. Azurite
+# serves only the accounts `AZURITE_ACCOUNTS` lists once it is set, so the development account is listed too.
+SHARD_ACCOUNTS = ("devshard1", "devshard2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +49,20 @@ class AzuritePorts:
         return cls(free_port(), free_port(), free_port())
 
 
-def connection_string(ports: AzuritePorts, host: str = "127.0.0.1") -> str:
+def connection_string(ports: AzuritePorts, host: str = "127.0.0.1", account: str = DEV_ACCOUNT) -> str:
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-        f"BlobEndpoint=http://{host}:{ports.blob}/{DEV_ACCOUNT};"
-        f"QueueEndpoint=http://{host}:{ports.queue}/{DEV_ACCOUNT};"
-        f"TableEndpoint=http://{host}:{ports.table}/{DEV_ACCOUNT};"
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://{host}:{ports.blob}/{account};"
+        f"QueueEndpoint=http://{host}:{ports.queue}/{account};"
+        f"TableEndpoint=http://{host}:{ports.table}/{account};"
     )
+
+
+def data_shards(ports: AzuritePorts, count: int) -> str:
+    """A `DATA_SHARDS` value: `count` more accounts of this Azurite (at most `len(SHARD_ACCOUNTS)`)."""
+    if not 0 <= count <= len(SHARD_ACCOUNTS):
+        raise ValueError(f"this Azurite has {len(SHARD_ACCOUNTS)} shard accounts; asked for {count}")
+    return ",".join(connection_string(ports, account=account) for account in SHARD_ACCOUNTS[:count])
 
 
 def free_port() -> int:
@@ -100,6 +110,9 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.ports)
 
+    def data_shards(self, count: int) -> str:
+        return data_shards(self.ports, count)
+
     @property
     def log_path(self) -> Path:
         return self._log_dir / "azurite.log"
@@ -127,8 +140,10 @@ class Azurite:
         if self.location is not None:
             self.location.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            accounts = ";".join(f"{name}:{DEV_KEY}" for name in (DEV_ACCOUNT, *SHARD_ACCOUNTS))
             self._process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "AZURITE_ACCOUNTS": accounts},
                 preexec_fn=_terminate_with_parent if self.die_with_parent else None,  # noqa: PLW1509  (prctl only)
             )  # fmt: skip
         deadline = time.monotonic() + timeout

@@ -40,6 +40,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "AzureWebJobsStorage__tableServiceUri",
     "AzureWebJobsStorage__credential",
     "AzureWebJobsStorage__clientId",
+    "DATA_SHARDS",
     "ADMIN_CENTER_WEBHOOK_SECRET",
     "AUTH_JWKS_URL",
     "AUTH_AUDIENCE",
@@ -101,10 +102,29 @@ class StorageSettings:
     trust_environment: bool = False
     # The CA bundle the environment names (`REQUESTS_CA_BUNDLE`, else `CURL_CA_BUNDLE`), read once here.
     ca_bundle: str | None = None
+    # `DATA_SHARDS`: more storage accounts for the per-user tables, each a table service URI (reached with the
+    # managed identity) or a connection string. The account above is always shard 0.
+    data_shards: tuple[str, ...] = ()
 
     @property
     def uses_identity(self) -> bool:
         return self.connection_string is None
+
+    def shard(self, index: int) -> StorageSettings:
+        """Where shard `index` is (0 is this account): only its table service is ever used."""
+        if index == 0:
+            return self
+        where = self.data_shards[index - 1]
+        uri = where if _is_uri(where) else None
+        return StorageSettings(
+            connection_string=None if uri else where,
+            blob_service_uri=None,
+            queue_service_uri=None,
+            table_service_uri=uri,
+            managed_identity_client_id=self.managed_identity_client_id,
+            trust_environment=self.trust_environment,
+            ca_bundle=self.ca_bundle,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +267,7 @@ def _storage(reader: _Reader) -> StorageSettings:
         managed_identity_client_id=reader.optional("AzureWebJobsStorage__clientId", "") or None,
         trust_environment=reader.configures_proxy(),
         ca_bundle=reader.ca_bundle(),
+        data_shards=_data_shards(reader.optional("DATA_SHARDS", "")),
     )
     if settings.uses_identity and not (
         settings.blob_service_uri and settings.queue_service_uri and settings.table_service_uri
@@ -255,7 +276,47 @@ def _storage(reader: _Reader) -> StorageSettings:
             "storage is not configured: set AzureWebJobsStorage (a connection string) or "
             "AzureWebJobsStorage__blobServiceUri, __queueServiceUri and __tableServiceUri"
         )
+    own = _table_endpoint(settings.connection_string or str(settings.table_service_uri))
+    if own in {_table_endpoint(shard) for shard in settings.data_shards}:
+        raise ConfigurationError("DATA_SHARDS names the app's own storage account, which is shard 0 already")
     return settings
+
+
+def _data_shards(value: str) -> tuple[str, ...]:
+    """The extra shards, comma-separated. An account named twice would hold a user's rows under two shard
+    numbers at once, so the list must name distinct accounts (the app's own account is shard 0 already)."""
+    shards = tuple(item.strip() for item in value.split(",") if item.strip())
+    for shard in shards:
+        if _is_uri(shard):
+            if not (shard.startswith("https://") or _LOOPBACK_URL.match(shard)):
+                raise ConfigurationError("DATA_SHARDS: a table service URI must be https (or loopback http)")
+        elif "accountname=" not in shard.lower():
+            raise ConfigurationError(
+                "DATA_SHARDS: each shard is a table service URI (https://<account>.table.core.windows.net) "
+                "or a connection string naming an AccountName; one item is neither"
+            )
+    endpoints = [_table_endpoint(shard) for shard in shards]
+    if len(set(endpoints)) != len(endpoints):
+        raise ConfigurationError("DATA_SHARDS names the same storage account more than once")
+    return shards
+
+
+def _is_uri(shard: str) -> bool:
+    return shard.lower().startswith(("https://", "http://"))
+
+
+def _table_endpoint(shard: str) -> str:
+    """The table endpoint a shard names, comparable across the two ways of naming one."""
+    if _is_uri(shard):
+        return shard.rstrip("/").lower()
+    fields = dict(
+        field.split("=", 1) for field in shard.split(";") if "=" in field
+    )  # values (keys, SAS) may hold "=" themselves, hence maxsplit 1
+    fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+    if "tableendpoint" in fields:
+        return fields["tableendpoint"].rstrip("/").lower()
+    suffix = fields.get("endpointsuffix", "core.windows.net")
+    return f"https://{fields.get('accountname', '').lower()}.table.{suffix.lower()}"
 
 
 class _Reader:

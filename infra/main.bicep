@@ -140,6 +140,11 @@ param graphSubscriptionRenewMinutes int = 1440
 @maxValue(600)
 param refreshCoalesceSeconds int = 10
 
+@description('Storage accounts that hold the per-user tables (slices, contacts), the app\'s own included: 1 keeps them there; each one more adds an account (a data shard) and spreads users over them. Choose it before the first backfill: a changed count moves users, whose older rows the insights would then miss (purges still find them on every shard).')
+@minValue(1)
+@maxValue(16)
+param dataShardCount int = 1
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -176,6 +181,20 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
   }
 }
+
+// Shard 0 is the app's own account; these are shards 1 to dataShardCount - 1, in the order the app numbers them.
+module dataShards 'modules/datashard.bicep' = [
+  for shard in range(1, dataShardCount - 1): {
+    name: 'datashard-${shard}'
+    scope: rg
+    params: {
+      name: 'st${resourceToken}d${shard}'
+      location: location
+      tags: tags
+      principalId: identity.outputs.principalId
+    }
+  }
+]
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -225,6 +244,7 @@ module functionApp 'modules/functionapp.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     storageQueueEndpoint: storage.outputs.queueEndpoint
     storageTableEndpoint: storage.outputs.tableEndpoint
+    dataShardTableEndpoints: [for i in range(0, dataShardCount - 1): dataShards[i].outputs.tableEndpoint]
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultName: keyVault.outputs.name
@@ -254,6 +274,7 @@ module functionApp 'modules/functionapp.bicep' = {
   // The app resolves Key Vault references and opens storage at start-up: its roles must exist first.
   dependsOn: [
     rbac
+    dataShards
   ]
 }
 
@@ -265,6 +286,7 @@ output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}
 output API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output GRAPH_NOTIFICATION_URL string = functionApp.outputs.graphNotificationUrl
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output DATA_SHARD_ACCOUNT_NAMES array = [for i in range(0, dataShardCount - 1): dataShards[i].outputs.name]
 output BACKUPS_CONTAINER_NAME string = storage.outputs.backupsContainerName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri

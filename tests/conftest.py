@@ -63,6 +63,20 @@ def storage_clients(storage_connection_string: str) -> StorageClients:
     return StorageClients(Settings.from_env(base_env(storage_connection_string)).storage)
 
 
+SHARDS = 3  # the app's account and two more of the session's Azurite
+
+
+@pytest.fixture(scope="session")
+def sharded_env(azurite: Azurite) -> dict[str, str]:
+    """Settings of an app whose per-user tables are spread over three accounts of the session's Azurite."""
+    return base_env(azurite.connection_string, DATA_SHARDS=azurite.data_shards(SHARDS - 1))
+
+
+@pytest.fixture
+def sharded_storage(sharded_env: dict[str, str]) -> StorageClients:
+    return StorageClients(Settings.from_env(sharded_env).storage)
+
+
 @pytest.fixture
 def tenant_id() -> str:
     """A tenant of this test alone, so tests can share one Azurite."""

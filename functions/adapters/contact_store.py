@@ -6,15 +6,21 @@ size of the tenant. Nothing here is an aggregate: KPIs, health and who knows who
 interactions at read time, so removing a user's rows *is* recomputing the contact without them, and the index
 can be rebuilt from the slices at any time (`write` every slice again).
 
+Sharded: a row lives on the storage shard of the user it is about (functions/adapters/scoped_table.py), so
+a contact's partition has a part on each shard and reading it is one query per shard.
+
 ScopedStore: tenant scope = every partition `{tenantId}_*`; user scope = the rows whose `userId` is the user,
-searched over the tenant's whole index (not trusted to the user's slice, which a purge may already have
-deleted); feature scope = nothing (the index serves both features).
+searched over the tenant's whole index on every shard (not trusted to the user's slice, which a purge may
+already have deleted); feature scope = nothing (the index serves both features).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+from azure.data.tables import TableClient
 
 from functions.adapters import interaction_codec, table_batch
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
@@ -35,34 +41,56 @@ def contact_row_key(interaction: Interaction) -> str:
 
 class TableContactStore(ScopedTableStore):
     name = TABLE
+    sharded = True
 
     def write(self, tenant_id: str, interactions: Iterable[Interaction], run: str) -> int:
-        rows = {
-            (interaction.contact, contact_row_key(interaction)): interaction_codec.to_entity(
-                interaction,
-                contact_partition(tenant_id, interaction.contact),
-                contact_row_key(interaction),
-                run,
-            )
-            for interaction in interactions
-        }
-        # A transaction holds one partition: hand the rows over grouped by contact.
-        return table_batch.upsert_all(self._table, (rows[key] for key in sorted(rows)))
+        written = 0
+        for table, of_shard in self._by_shard(tenant_id, interactions).items():
+            rows = {
+                (interaction.contact, contact_row_key(interaction)): interaction_codec.to_entity(
+                    interaction,
+                    contact_partition(tenant_id, interaction.contact),
+                    contact_row_key(interaction),
+                    run,
+                )
+                for interaction in of_shard
+            }
+            # A transaction holds one partition: hand the rows over grouped by contact.
+            written += table_batch.upsert_all(table, (rows[key] for key in sorted(rows)))
+        return written
 
     def interactions(self, tenant_id: str, contact: str) -> list[Interaction]:
-        """Every user's interactions about one contact (one partition)."""
+        """Every user's interactions about one contact (one partition, a part of it on each shard)."""
+        # Keyed by row: after a change in the number of shards, a user's row may be on two of them (written
+        # before and after); it is one interaction and must count once.
+        found: dict[tuple[str, str], Interaction] = {}
         with translate_storage_errors():
-            rows = self._table.query_entities(
-                "PartitionKey eq @pk",
-                parameters={"pk": contact_partition(tenant_id, contact)},
-                select=interaction_codec.SELECT,
-                results_per_page=1000,
-            )
-            return [interaction_codec.from_entity(row) for row in rows]
+            for table in self._swept():
+                rows = table.query_entities(
+                    "PartitionKey eq @pk",
+                    parameters={"pk": contact_partition(tenant_id, contact)},
+                    select=interaction_codec.SELECT,
+                    results_per_page=1000,
+                )
+                for row in rows:
+                    interaction = interaction_codec.from_entity(row)
+                    found[interaction.user_id.lower(), interaction.key] = interaction
+        return list(found.values())
 
     def delete_interactions(self, tenant_id: str, interactions: Iterable[Interaction]) -> int:
-        keys = sorted({(contact_partition(tenant_id, f.contact), contact_row_key(f)) for f in interactions})
-        return table_batch.delete_keys(self._table, keys)
+        deleted = 0
+        for table, of_shard in self._by_shard(tenant_id, interactions).items():
+            keys = sorted({(contact_partition(tenant_id, f.contact), contact_row_key(f)) for f in of_shard})
+            deleted += table_batch.delete_keys(table, keys)
+        return deleted
+
+    def _by_shard(
+        self, tenant_id: str, interactions: Iterable[Interaction]
+    ) -> dict[TableClient, list[Interaction]]:
+        grouped: defaultdict[TableClient, list[Interaction]] = defaultdict(list)
+        for interaction in interactions:
+            grouped[self._table_of(tenant_id, interaction.user_id)].append(interaction)
+        return grouped
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 

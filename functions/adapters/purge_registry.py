@@ -10,6 +10,9 @@ re-apply purges), webhook receipts (no subject), the queues. A test (tests/unit/
 every storage-backed class of `functions.adapters` and fails unless it is in one of the three lists, so a new
 store of subject data cannot be added without the purge knowing it.
 
+A sharded table (the per-user ones: slices, contacts) is listed once and registered once per storage shard, so
+that the evidence gives each shard's count (`slices`, `slices@shard1`, ...).
+
 Subscriptions (`TableSubscriptionStore`) are purged first, before any live store, and through Graph: the
 purge's store for them (functions/services/subscriptions.py `SubscriptionPurge`) deletes each at Graph, then
 forgets it, and counts by listing Graph. The container passes it in as `first`.
@@ -31,6 +34,7 @@ from functions.adapters.purge_queue import StoragePurgeQueue
 from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
+from functions.adapters.scoped_table import ScopedTableStore
 from functions.adapters.settings_store import TableSettingsStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
@@ -38,7 +42,7 @@ from functions.adapters.subscription_store import TableSubscriptionStore
 from functions.adapters.tenant_list import TableTenantList
 from functions.services.ports.purge import PurgeStores, ScopedStore
 
-LIVE_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (
+LIVE_STORES: tuple[type[ScopedTableStore], ...] = (
     TableAccountStore,
     TableSliceStore,
     TableContactStore,
@@ -66,7 +70,13 @@ KEPT_STORES: Mapping[type, str] = {
 
 def purge_stores(storage: StorageClients, first: tuple[ScopedStore, ...] = ()) -> PurgeStores:
     return PurgeStores(
-        live=tuple(make(storage) for make in LIVE_STORES),
+        live=tuple(view for store in LIVE_STORES for view in _views(store, storage)),
         backups=tuple(make(storage) for make in BACKUP_STORES),
         first=first,
     )
+
+
+def _views(store: type[ScopedTableStore], storage: StorageClients) -> tuple[ScopedTableStore, ...]:
+    if not store.sharded:
+        return (store(storage),)
+    return tuple(store(storage, shard=index) for index in range(len(storage.shards)))

@@ -6,9 +6,11 @@ ingestion run that last wrote it. One user is one
 partition, so a user purge is one partition; re-ingesting a window writes the same keys (no double count).
 The slice is the source of truth: the contact index (contact_store) is a copy keyed by contact.
 
-ScopedStore: tenant scope = every partition `{tenantId}_*`; user scope = the user's partition; feature scope
-= nothing (slices serve both features; no row belongs to one feature alone, so a feature purge leaves them
-and a purge of the last enabled feature is a tenant purge).
+Sharded: a user's partition lives on the user's storage shard (functions/adapters/scoped_table.py).
+
+ScopedStore: tenant scope = every partition `{tenantId}_*`; user scope = the user's partition, on every
+shard; feature scope = nothing (slices serve both features; no row belongs to one feature alone, so a feature
+purge leaves them and a purge of the last enabled feature is a tenant purge).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def slice_partition(tenant_id: str, user_id: str) -> str:
 
 class TableSliceStore(ScopedTableStore):
     name = TABLE
+    sharded = True
 
     def write(self, tenant_id: str, user_id: str, interactions: Sequence[Interaction], run: str) -> int:
         """Upsert the user's interactions (last copy of a key wins); returns the number of rows written."""
@@ -38,27 +41,31 @@ class TableSliceStore(ScopedTableStore):
         rows = {
             i.record_key: interaction_codec.to_entity(i, partition, i.record_key, run) for i in interactions
         }
-        return table_batch.upsert_all(self._table, rows.values())
+        return table_batch.upsert_all(self._table_of(tenant_id, user_id), rows.values())
 
     def interactions(self, tenant_id: str, user_id: str) -> Iterator[Interaction]:
         """Every interaction of the user's slice, streamed."""
-        for row in self._rows("PartitionKey eq @pk", {"pk": slice_partition(tenant_id, user_id)}):
+        table = self._table_of(tenant_id, user_id)
+        for row in self._rows("PartitionKey eq @pk", {"pk": slice_partition(tenant_id, user_id)}, table):
             yield interaction_codec.from_entity(row)
 
     def interactions_of_run(self, tenant_id: str, user_id: str, run: str) -> list[Interaction]:
         """The interactions the run `run` wrote last (what a revoked window takes back)."""
         query = "PartitionKey eq @pk and run eq @run"
-        rows = self._rows(query, {"pk": slice_partition(tenant_id, user_id), "run": run})
+        parameters = {"pk": slice_partition(tenant_id, user_id), "run": run}
+        rows = self._rows(query, parameters, self._table_of(tenant_id, user_id))
         return [interaction_codec.from_entity(row) for row in rows]
 
     def meetings_after(self, tenant_id: str, user_id: str, after: datetime) -> list[Interaction]:
         query = "PartitionKey eq @pk and kind eq 'meeting' and at gt @after"
-        rows = self._rows(query, {"pk": slice_partition(tenant_id, user_id), "after": after})
+        parameters = {"pk": slice_partition(tenant_id, user_id), "after": after}
+        rows = self._rows(query, parameters, self._table_of(tenant_id, user_id))
         return [interaction_codec.from_entity(row) for row in rows]
 
     def delete_interactions(self, tenant_id: str, user_id: str, interactions: Iterable[Interaction]) -> int:
         partition = slice_partition(tenant_id, user_id)
-        return table_batch.delete_keys(self._table, ((partition, i.record_key) for i in interactions))
+        keys = ((partition, i.record_key) for i in interactions)
+        return table_batch.delete_keys(self._table_of(tenant_id, user_id), keys)
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
 

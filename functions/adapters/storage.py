@@ -8,6 +8,8 @@ Queue clients encode messages as base64, which is what the Functions host expect
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -94,6 +96,27 @@ class StorageClients:
         )
 
     @cached_property
+    def shards(self) -> tuple[StorageClients, ...]:
+        """Every account that holds the per-user tables: this one (shard 0), then `DATA_SHARDS` in order."""
+        extra = (self._settings.shard(index) for index in range(1, len(self._settings.data_shards) + 1))
+        return (
+            self,
+            *(
+                StorageClients(
+                    where,
+                    self.credential if where.uses_identity else None,
+                    client_options=self._client_options,
+                )
+                for where in extra
+            ),
+        )
+
+    def shard_of(self, tenant_id: str, user_id: str) -> StorageClients:
+        """The account that holds one user's rows of the per-user tables."""
+        shards = self.shards
+        return shards[shard_index(tenant_id, user_id, len(shards))]
+
+    @cached_property
     def credential(self) -> TokenCredential:
         if self._credential is None:
             from azure.identity import ManagedIdentityCredential  # noqa: PLC0415  (only Azure needs it)
@@ -173,6 +196,8 @@ class StorageClients:
             "queues": lambda: next(iter(self.queue_service.list_queues(results_per_page=1)), None),
             "blobs": lambda: next(iter(self.blob_service.list_containers(results_per_page=1)), None),
         }
+        for index, shard in enumerate(self.shards[1:], start=1):
+            probes[f"tables-shard{index}"] = functools.partial(_first_table, shard)
         for name, probe in probes.items():
             try:
                 probe()
@@ -181,6 +206,20 @@ class StorageClients:
             else:
                 results[name] = True
         return results
+
+
+def shard_index(tenant_id: str, user_id: str, count: int) -> int:
+    """Which of `count` shards holds a user's rows. A hash of the two IDs, so that every instance agrees
+    without a lookup table and users spread evenly; it moves users when `count` changes (SPEC, Data
+    shards)."""
+    if count == 1:
+        return 0
+    digest = hashlib.sha256(f"{tenant_id.lower()}_{user_id.lower()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def _first_table(shard: StorageClients) -> object:
+    return next(iter(shard.table_service.list_tables(results_per_page=1)), None)
 
 
 class translate_storage_errors:  # noqa: N801  (used as a context manager, reads like one)

@@ -37,6 +37,9 @@ _HEALTH_SCHEMA = {
         "storage": {
             "type": "object",
             "properties": {k: {"type": "boolean"} for k in ("tables", "queues", "blobs")},
+            # The table service of each storage shard beyond the app's own account (DATA_SHARDS).
+            "patternProperties": {"^tables-shard[1-9][0-9]*$": {"type": "boolean"}},
+            "additionalProperties": False,
         },
     },
 }

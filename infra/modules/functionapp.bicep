@@ -14,6 +14,8 @@ param identityClientId string
 param storageBlobEndpoint string
 param storageQueueEndpoint string
 param storageTableEndpoint string
+@description('Table endpoints of the data shards beyond the app\'s own account (shard 1 first); empty for none.')
+param dataShardTableEndpoints array = []
 param deploymentContainerName string
 
 param applicationInsightsConnectionString string
@@ -91,6 +93,8 @@ var appSettings = {
   AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
+  // More accounts for the per-user tables, reached with the same identity (modules/datashard.bicep).
+  DATA_SHARDS: join(dataShardTableEndpoints, ',')
   // Telemetry is sent with the managed identity (local auth is off on Application Insights).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

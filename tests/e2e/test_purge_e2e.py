@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -23,11 +22,10 @@ from functions.domain.purge import PurgeRecord, new_purge
 from functions.domain.scope import Scope
 from tests.support.apphost import AppHost
 from tests.support.consent_client import ConsentClient, Identity
+from tests.support.purge_api import verified
 from tests.support.purge_data import ZERO, Seeder, tenant_traces
 
 pytestmark = pytest.mark.e2e
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -39,31 +37,6 @@ def client(app_host_factory: Any, identity: Identity) -> ConsentClient:
 @pytest.fixture
 def seeder(storage_clients: StorageClients) -> Seeder:
     return Seeder(storage_clients)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s")
-
-
-def purge_view(client: ConsentClient, tenant_id: str, purge_id: str) -> dict[str, Any]:
-    response = client.get(f"/api/tenants/{tenant_id}/purges/{purge_id}", tenant_id)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def verified(client: ConsentClient, tenant_id: str, purge_id: str) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        view = purge_view(client, tenant_id, purge_id)
-        return view if view["status"] == "verified" else None
-
-    return eventually(probe)
 
 
 def unqueued_purge(storage: StorageClients, tenant_id: str) -> PurgeRecord:

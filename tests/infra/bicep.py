@@ -104,8 +104,9 @@ def resources(
     return found
 
 
-def one(type_: str) -> Resource:
-    matches = resources(type_)
+def one(type_: str, file: Path | None = None) -> Resource:
+    """The one resource of `type_` in infra/, or in `file` alone."""
+    matches = [r for r in resources(type_) if file is None or r.file == file]
     assert len(matches) == 1, f"expected one {type_}, found {[r.symbol for r in matches]}"
     return matches[0]
 
@@ -132,6 +133,12 @@ def decorator(path: Path, parameter: str, kind: str) -> Any:
 
 def variable(path: Path, name: str) -> Any:
     return parse(path)["variables"][name]["value"]
+
+
+def module_body(module: dict[str, Any]) -> dict[str, Any]:
+    """A module declaration's body (scope, params...), without the wrapper of a looped or conditional one."""
+    config: dict[str, Any] = module["config"]
+    return config["config"] if "loop_type" in config or "condition" in config else config
 
 
 def _declaration_line(text: str, symbol: str) -> int:

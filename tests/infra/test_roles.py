@@ -1,4 +1,5 @@
-"""The app identity's role assignments: exactly the five roles it needs, each scoped to its one resource."""
+"""The app identity's role assignments: exactly the five roles it needs, each scoped to its one resource, and
+table data access on each data shard (modules/datashard.bicep)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def test_each_role_is_assigned_on_its_own_resource_and_nothing_wider() -> None:
         (KEY_VAULT_SECRETS_USER, "Microsoft.KeyVault/vaults"),
         (MONITORING_METRICS_PUBLISHER, "Microsoft.Insights/components"),
     }
-    assert len(resources(ASSIGNMENT)) == 5
+    assert len(resources(ASSIGNMENT)) == 6  # the shard module's one assignment, deployed once per shard
+
+
+def test_a_data_shard_grants_table_data_access_on_that_shard_alone() -> None:
+    (shard,) = [a for a in resources(ASSIGNMENT) if a.file.name == "datashard.bicep"]
+    assert (_role(shard), shard.body["scope"]) == (STORAGE_TABLE_DATA_CONTRIBUTOR, "shard")
 
 
 def test_every_assignment_has_an_explicit_resource_scope() -> None:

@@ -11,11 +11,14 @@ import pytest
 
 import functions.adapters
 from functions.app import create_app
-from tests.infra.bicep import MAIN, decorator, one, parse, resolve, resources, variable
+from tests.infra import bicep
+from tests.infra.bicep import INFRA, MAIN, decorator, parse, resolve, resources, variable
 
 pytestmark = pytest.mark.infra
 
 ACCOUNT = "Microsoft.Storage/storageAccounts"
+# The app's own account; the data shards (modules/datashard.bicep) are checked in test_data_shards.py.
+STORAGE = INFRA / "modules" / "storage.bicep"
 # SPEC, Backups: a backup is gone for good (soft delete included) within 30 days of being written.
 BACKUP_DEADLINE_DAYS = 30
 # Lifecycle runs start up to a day after a policy change and take what they miss "in subsequent runs".
@@ -24,7 +27,11 @@ LIFECYCLE_LAG_DAYS = 2
 WHOLE_DAY = 1
 
 
-def test_there_is_one_storage_account() -> None:
+def one(type_: str) -> bicep.Resource:
+    return bicep.one(type_, STORAGE)
+
+
+def test_the_app_has_one_storage_account_of_its_own() -> None:
     one(ACCOUNT)
 
 
@@ -149,7 +156,7 @@ def test_backups_and_deployment_containers_are_declared() -> None:
 
 
 def test_flex_deployment_package_goes_to_the_declared_container_with_the_app_identity() -> None:
-    deployment = one("Microsoft.Web/sites").properties["functionAppConfig"]["deployment"]["storage"]
+    deployment = bicep.one("Microsoft.Web/sites").properties["functionAppConfig"]["deployment"]["storage"]
     assert deployment["type"] == "blobContainer"
     assert deployment["value"] == "${storageBlobEndpoint}${deploymentContainerName}"
     assert deployment["authentication"] == {

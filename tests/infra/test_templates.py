@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, decorator, parse, resolve
+from tests.infra.bicep import INFRA, MAIN, ROOT, bicep_files, decorator, module_body, parse, resolve
 
 pytestmark = pytest.mark.infra
 
@@ -38,7 +38,7 @@ def test_main_deploys_at_subscription_scope_so_azd_creates_the_resource_group() 
     groups = [symbol for symbol, r in parse(MAIN)["resources"].items() if r["type"] == RESOURCE_GROUP]
     assert len(groups) == 1
     for symbol, module in parse(MAIN)["modules"].items():
-        assert module["config"]["scope"] == groups[0], symbol
+        assert module_body(module)["scope"] == groups[0], symbol
 
 
 def test_parameters_file_sets_only_parameters_main_declares() -> None:
@@ -89,7 +89,7 @@ def test_main_bicep_names_every_module_parameter_its_module_requires() -> None:
     for symbol, module in parse(MAIN)["modules"].items():
         declared = parse(INFRA / module["detail"]["path"])["parameters"]
         required = {name for name, p in declared.items() if p["default"] is None}
-        passed = set(module["config"]["params"])
+        passed = set(module_body(module)["params"])
         assert required <= passed, symbol
         assert passed <= set(declared), symbol
 

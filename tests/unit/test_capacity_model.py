@@ -1,17 +1,21 @@
-"""The capacity model's arithmetic (bench/capacity.py): hours follow from the measured per-message costs, and
-instances beyond what one storage account takes do not make a backfill faster."""
+"""The capacity model's arithmetic (bench/capacity.py): hours follow from the measured per-message costs;
+instances beyond what one storage account takes need data shards, and beyond what the app's own account takes
+of the tables no shard spreads, nothing makes a backfill faster."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bench.capacity import ACCOUNT_ENTITIES_PER_SECOND, MESSAGES_PER_USER_YEAR, Costs, model
+from bench.capacity import ACCOUNT_ENTITIES_PER_SECOND, MAX_ACCOUNTS, MESSAGES_PER_USER_YEAR, Costs, model
 
 COSTS = Costs(
     messages_per_mailbox_year=1_000,
     graph_requests_per_mailbox_year=24,
     requests_per_message=0.5,
     operations_per_message=2.0,
+    sharded_operations_per_message=1.5,  # 0.5 per message stays on the app's account whatever the shards
     bytes_per_message=2_000,
     cpu_seconds_per_message=0.002,  # 500 msg/s of CPU
     seconds_per_message_one_instance=0.004,  # 250 msg/s end to end: the slower one counts
@@ -20,7 +24,9 @@ COSTS = Costs(
 
 
 def row(text: str, users: int) -> list[str]:
-    [line] = [line for line in text.splitlines() if line.startswith(f"| {users:,} |")]
+    """The backfill table's row of a tenant of `users`."""
+    table = text.split("## Backfill of a whole tenant")[1].split("\n## ", maxsplit=1)[0]
+    [line] = [line for line in table.splitlines() if line.startswith(f"| {users:,} |")]
     return [cell.strip() for cell in line.strip("|").split("|")]
 
 
@@ -32,16 +38,32 @@ def test_a_tenant_backfill_takes_its_messages_over_the_instances_rate() -> None:
     cells = row(model(COSTS), 1_000)
     messages = 1_000 * MESSAGES_PER_USER_YEAR
     assert cells[1] == f"{messages:,}"
-    assert cells[6] == f"{messages / 250 / 3600:,.1f} h"
-    assert cells[7] == f"{messages / 2_500 / 3600:,.1f} h"
+    assert cells[6] == f"{messages / 250 / 3600:,.1f} h, 1 account"
+    assert cells[7] == f"{messages / 2_500 / 3600:,.1f} h, 1 account"
 
 
-def test_instances_beyond_the_account_target_wait_on_storage() -> None:
-    account_rate = ACCOUNT_ENTITIES_PER_SECOND / COSTS.operations_per_message  # 10,000 msg/s < 100 x 250
+def test_one_account_takes_the_per_account_target_over_every_operation_of_a_message() -> None:
+    assert COSTS.account_rate(1) == pytest.approx(ACCOUNT_ENTITIES_PER_SECOND / 2.0)
+
+
+def test_shards_divide_only_the_per_user_tables_operations() -> None:
+    assert COSTS.busiest_account_operations(3) == pytest.approx(0.5 + 1.5 / 3)
+
+
+def test_instances_beyond_one_account_are_given_the_fewest_shards_that_take_them() -> None:
+    # 100 x 250 = 25,000 msg/s; N accounts take 20,000 / (0.5 + 1.5 / N): 4 take 22,857, 5 take 25,000.
     cells = row(model(COSTS), 100_000)
     messages = 100_000 * MESSAGES_PER_USER_YEAR
-    assert cells[8] == f"{messages / account_rate / 3600:,.1f} h (account-bound)"
-    assert "account-bound" not in cells[7]
+    assert cells[8] == f"{messages / 25_000 / 3600:,.1f} h, 5 accounts"
+    assert COSTS.accounts_for(25_000) == 5
+
+
+def test_what_no_shard_relieves_bounds_the_backfill_and_says_so() -> None:
+    heavy = replace(COSTS, sharded_operations_per_message=1.0)  # 1.0 per message on the app's account
+    best = ACCOUNT_ENTITIES_PER_SECOND / (1.0 + 1.0 / MAX_ACCOUNTS)
+    cells = row(model(heavy), 100_000)
+    messages = 100_000 * MESSAGES_PER_USER_YEAR
+    assert cells[8] == f"{messages / best / 3600:,.1f} h, {MAX_ACCOUNTS} accounts (account-bound)"
 
 
 def test_a_bigger_mailbox_costs_a_graph_page_per_thousand_more_messages() -> None:
