@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from azure.data.tables import TableClient
@@ -60,22 +61,29 @@ class TableContactStore(ScopedTableStore):
         return written
 
     def interactions(self, tenant_id: str, contact: str) -> list[Interaction]:
-        """Every user's interactions about one contact (one partition, a part of it on each shard)."""
+        """Every user's interactions about one contact (one partition, a part of it on each shard, read at
+        once so that a read costs one round trip whatever the number of shards)."""
+        tables = self._swept()
+        if len(tables) == 1:
+            parts = [self._partition(tables[0], tenant_id, contact)]
+        else:
+            with ThreadPoolExecutor(max_workers=len(tables), thread_name_prefix="contact-shards") as pool:
+                parts = list(pool.map(lambda table: self._partition(table, tenant_id, contact), tables))
         # Keyed by row: after a change in the number of shards, a user's row may be on two of them (written
         # before and after); it is one interaction and must count once.
-        found: dict[tuple[str, str], Interaction] = {}
-        with translate_storage_errors():
-            for table in self._swept():
-                rows = table.query_entities(
-                    "PartitionKey eq @pk",
-                    parameters={"pk": contact_partition(tenant_id, contact)},
-                    select=interaction_codec.SELECT,
-                    results_per_page=1000,
-                )
-                for row in rows:
-                    interaction = interaction_codec.from_entity(row)
-                    found[interaction.user_id.lower(), interaction.key] = interaction
+        found = {(i.user_id.lower(), i.key): i for part in parts for i in part}
         return list(found.values())
+
+    @staticmethod
+    def _partition(table: TableClient, tenant_id: str, contact: str) -> list[Interaction]:
+        with translate_storage_errors():
+            rows = table.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": contact_partition(tenant_id, contact)},
+                select=interaction_codec.SELECT,
+                results_per_page=1000,
+            )
+            return [interaction_codec.from_entity(row) for row in rows]
 
     def delete_interactions(self, tenant_id: str, interactions: Iterable[Interaction]) -> int:
         deleted = 0
