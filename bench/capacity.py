@@ -184,10 +184,7 @@ def _backfills(costs: Costs, per_instance: float) -> list[str]:
         graph = users * costs.graph_requests_per_mailbox(MESSAGES_PER_USER_YEAR)
         cells = []
         for instances in INSTANCES:
-            wanted = instances * per_instance
-            accounts = costs.accounts_for(wanted)
-            rate = min(wanted, costs.account_rate(accounts))
-            capped = " (account-bound)" if wanted > rate else ""
+            rate, accounts, capped = _reached(costs, instances * per_instance)
             cells.append(f"{hours(messages, rate):,.1f} h, {_accounts(accounts)}{capped}")
         lines.append(
             f"| {users:,} | {messages:,.0f} | {graph:,.0f} | {messages * costs.operations_per_message:,.0f} |"
@@ -214,11 +211,8 @@ def _where_one_account_ends(costs: Costs, per_instance: float, one_account: floa
         "|---|---|---|---|",
     ]
     for instances in (*INSTANCES, 1_000):
-        wanted = instances * per_instance
-        accounts = costs.accounts_for(wanted)
-        rate = min(wanted, costs.account_rate(accounts))
+        rate, accounts, bound = _reached(costs, instances * per_instance)
         load = rate * costs.busiest_account_operations(accounts)
-        bound = " (account-bound)" if wanted > rate else ""
         lines.append(f"| {instances:,} | {rate:,.0f}{bound} | {accounts} | {load:,.0f} |")
     lines += [
         "",
@@ -230,6 +224,14 @@ def _where_one_account_ends(costs: Costs, per_instance: float, one_account: floa
         "",
     ]
     return lines
+
+
+def _reached(costs: Costs, wanted: float) -> tuple[float, int, str]:
+    """The rate a backfill reaches when it wants `wanted` msg/s, the accounts that takes, and a note when
+    storage holds it back."""
+    accounts = costs.accounts_for(wanted)
+    rate = min(wanted, costs.account_rate(accounts))
+    return rate, accounts, " (account-bound)" if wanted > rate else ""
 
 
 def _accounts(n: int) -> str:

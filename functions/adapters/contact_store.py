@@ -95,9 +95,13 @@ class TableContactStore(ScopedTableStore):
     def _by_shard(
         self, tenant_id: str, interactions: Iterable[Interaction]
     ) -> dict[TableClient, list[Interaction]]:
-        grouped: defaultdict[TableClient, list[Interaction]] = defaultdict(list)
+        by_user: defaultdict[str, list[Interaction]] = defaultdict(list)
         for interaction in interactions:
-            grouped[self._table_of(tenant_id, interaction.user_id)].append(interaction)
+            by_user[interaction.user_id].append(interaction)
+        # One placement per user, not per row: a window's rows are all one user's.
+        grouped: defaultdict[TableClient, list[Interaction]] = defaultdict(list)
+        for user_id, of_user in by_user.items():
+            grouped[self._table_of(tenant_id, user_id)].extend(of_user)
         return grouped
 
     # --- ScopedStore ----------------------------------------------------------------------------------------
