@@ -157,8 +157,9 @@ def _assumptions(costs: Costs, per_instance: float) -> list[str]:
             " operations per message."
         ),
         "- Partitions are not the limit: a user's slice is written by at most 4 windows at once (one Graph",
-        f"  request in flight each), far below {PARTITION_ENTITIES_PER_SECOND:,}/s; a contact's partition of",
-        "  the index gets one row per message that names the contact.",
+        f"  request in flight each), far below {PARTITION_ENTITIES_PER_SECOND:,}/s. The contact index has a",
+        "  partition per contact and user, written by that user's windows only, so a contact the whole",
+        "  tenant writes to is spread over as many partitions as people who know it.",
         f"- Graph (Outlook) limits per app and mailbox: {GRAPH_MAILBOX_CONCURRENCY} concurrent requests,",
         f"  {GRAPH_MAILBOX_REQUESTS_PER_10_MIN:,} per 10 minutes. A backfill reads a mailbox-year in a few",
         "  dozen requests, so no mailbox comes near them; the worker keeps at most 4 windows of a mailbox",

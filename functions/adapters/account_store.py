@@ -4,7 +4,7 @@ An account is the external email domain of some contacts. Like an address, a dom
 hash (functions/domain/contacts.py `account_hash`), and the index names contacts only by their hashes: it
 holds nothing of any user, so a user purge finds nothing here; a tenant purge deletes the tenant's range.
 Ingestion adds to it as it writes the contact index; the account view reads one partition, then each
-contact's partition of the contact index.
+contact's key range of the contact index.
 """
 
 from __future__ import annotations

@@ -160,6 +160,40 @@ class MailboxSlots:
             return self._slots.setdefault((tenant_id, user_id), threading.BoundedSemaphore(self._limit))
 
 
+class AccountsWritten:
+    """The (account, contact) pairs this process has written to the account index, per tenant and consent
+    version, so that a backfill writes a pair about once instead of once for every window that names the
+    contact (it was one in eight of a window's storage requests).
+
+    Skipping a pair is safe only while its row still exists. Account rows are deleted by a tenant purge alone,
+    and every tenant purge comes with a consent change (a withdrawal, a legacy consent's expiry) that raises
+    the consent version, which is never reset. A window ingests under the version its fence read, so after a
+    purge the pairs are remembered under an older version and written again. Memory stays flat: cleared when
+    full."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._written: dict[tuple[str, int], set[tuple[str, str]]] = {}
+        self._size = 0
+
+    def unwritten(
+        self, tenant_id: str, consent_version: int, pairs: set[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        with self._lock:
+            return pairs - self._written.get((tenant_id, consent_version), set())
+
+    def remember(self, tenant_id: str, consent_version: int, pairs: set[tuple[str, str]]) -> None:
+        with self._lock:
+            if self._size + len(pairs) > self._limit:
+                self._written.clear()
+                self._size = 0
+            known = self._written.setdefault((tenant_id, consent_version), set())
+            before = len(known)
+            known |= pairs
+            self._size += len(known) - before
+
+
 class IngestionWorker:
     def __init__(
         self,
@@ -176,6 +210,7 @@ class IngestionWorker:
         clock: Clock,
         directories: DirectoryCache | None = None,
         slots: MailboxSlots | None = None,
+        accounts_written: AccountsWritten | None = None,
         flush_interactions: int = FLUSH_INTERACTIONS,
     ) -> None:
         self._inclusion, self._requests = inclusion, requests
@@ -186,6 +221,7 @@ class IngestionWorker:
         self._clock = clock
         self._directories = directories or DirectoryCache()
         self._slots = slots or MailboxSlots()
+        self._accounts_written = accounts_written or AccountsWritten()
         self._flush_interactions = flush_interactions
 
     def run(self, request: WindowRequest) -> WindowStatus:
@@ -301,7 +337,11 @@ class IngestionWorker:
             run.written[interaction.contact, interaction.key] = interaction
         self._slices.write(t, u, buffer, run.run_id)
         self._contacts.write(t, buffer, run.run_id)
-        self._accounts.add(t, account_pairs(buffer))
+        version = run.fence.consent_version
+        pairs = self._accounts_written.unwritten(t, version, account_pairs(buffer))
+        if pairs:
+            self._accounts.add(t, pairs)
+            self._accounts_written.remember(t, version, pairs)
         run.counts["interactions"] += len(buffer)
         buffer.clear()
 

@@ -5,7 +5,7 @@ against Azurite and the Graph simulator in tests/integration/test_ingestion.py."
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -171,6 +171,64 @@ def test_the_account_index_pairs_every_contact_even_when_the_hash_memo_fills_mid
     assert run_backfill(world, user) == "succeeded"
     fabrikam = account_hash(world.hash_key, world.tenant_id, "fabrikam.example")
     assert world.accounts.contacts(world.tenant_id, fabrikam) == sorted(hashed(world, c) for c in customers)
+
+
+def pairs_sent(world: IngestionWorld, monkeypatch: pytest.MonkeyPatch) -> list[set[tuple[str, str]]]:
+    """Every batch of pairs the worker hands the account index, as it hands them."""
+    sent: list[set[tuple[str, str]]] = []
+    add = world.accounts.add
+
+    def recording(tenant_id: str, pairs: Iterable[tuple[str, str]]) -> int:
+        sent.append(set(pairs))
+        return add(tenant_id, sent[-1])
+
+    monkeypatch.setattr(world.accounts, "add", recording)
+    return sent
+
+
+def test_a_pair_the_account_index_got_under_this_consent_is_not_sent_again(
+    world: IngestionWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = world.users
+    world.grant()
+    fill_mailbox(world, first)
+    fill_mailbox(world, second)  # the same two contacts
+    sent = pairs_sent(world, monkeypatch)
+    run_backfill(world, first)
+    run_backfill(world, second)
+    run_backfill(world, first)
+    assert [len(pairs) for pairs in sent] == [2]
+    assert len(world.accounts.rows) == 2
+
+
+def test_after_a_tenant_purge_and_a_new_consent_every_pair_is_sent_again(
+    world: IngestionWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker remembers the pairs it wrote under a consent version. A tenant purge deletes the account
+    index, and comes with a consent change, so the next consent's windows write every pair again."""
+    user = world.users[0]
+    world.grant()
+    fill_mailbox(world, user)
+    run_backfill(world, user)
+    world.revoke()
+    for purge in world.container.purge_store.unfinished_of(world.tenant_id):
+        world.container.purge_service.run(world.tenant_id, purge.id, world.clock)
+        world.clock.advance(timedelta(minutes=12))  # past the purge's fence
+        world.container.purge_service.run(world.tenant_id, purge.id, world.clock)
+    assert world.accounts.rows == {}
+    world.grant()
+    sent = pairs_sent(world, monkeypatch)
+    assert run_backfill(world, user) == "succeeded"
+    assert [len(pairs) for pairs in sent] == [2]
+    assert len(world.accounts.rows) == 2
+
+
+def test_the_record_of_written_pairs_stays_bounded() -> None:
+    written = ingestion.AccountsWritten(limit=3)
+    written.remember("t1", 1, {("a", "c1"), ("a", "c2")})
+    written.remember("t1", 1, {("a", "c3"), ("a", "c4")})  # over the limit: forgets, then keeps these
+    assert written.unwritten("t1", 1, {("a", "c1"), ("a", "c3")}) == {("a", "c1")}
+    assert written.unwritten("t1", 2, {("a", "c3")}) == {("a", "c3")}
 
 
 def test_running_a_window_again_writes_the_same_rows_and_counts(world: IngestionWorld) -> None:
