@@ -48,7 +48,9 @@ HOST_BATCH = 16  # host.json extensions.queues.batchSize: messages one instance 
 # malloc arenas, instead of one per thread that ever allocated (up to 8 per core), which grew RSS per window.
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 CEILING_ENTITIES = 20_000
-FULL_PARTITION = 20_000  # the top contact's partition in the 100-user tenant when the index had one per contact
+FULL_PARTITION = (
+    20_000  # the top contact's partition in the 100-user tenant when the index had one per contact
+)
 PROBE_ENTITIES = 1_000
 RATIO_TARGET = 0.5
 FLAT_RATIO = 1.10

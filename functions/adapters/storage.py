@@ -31,6 +31,7 @@ from azure.storage.queue import (
 )
 from urllib3.util.retry import Retry
 
+from functions.adapters.table_transport import TableTransport
 from functions.domain.errors import StorageError, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ _CLIENT_OPTIONS.update({"initial_backoff": 0.5, "increment_base": 1.5, "random_j
 # 32 changeset senders, 8 inclusion readers). `requests` keeps 10, so under ingestion about one storage
 # request in twelve opened a connection of its own and dropped it afterwards.
 POOL_CONNECTIONS = 64
+_READ_TIMEOUT = 300  # azure-core's default, which RequestsTransport applies
 
 
 class StorageClients:
@@ -69,10 +71,19 @@ class StorageClients:
         self._client_options = dict(client_options or {})
         self._options = {**_CLIENT_OPTIONS, **self._client_options}
 
-    def _with_transport(self) -> dict[str, Any]:
-        """The client options, with a transport of this client's own unless the caller brought one."""
+    def _with_transport(self, *, tables: bool = False) -> dict[str, Any]:
+        """The client options, with a transport of this client's own unless the caller brought one. Tables get
+        the lighter one (functions/adapters/table_transport.py) unless a proxy is configured."""
         if "transport" in self._client_options:
             return self._options
+        if tables and not self._settings.trust_environment:
+            light = TableTransport(
+                pool_connections=POOL_CONNECTIONS,
+                connection_timeout=_CLIENT_OPTIONS["connection_timeout"],
+                read_timeout=_READ_TIMEOUT,
+                ca_bundle=self._settings.ca_bundle,
+            )
+            return {**self._options, "transport": light}
         return {**self._options, "transport": self._transport()}
 
     def _transport(self) -> RequestsTransport:
@@ -128,9 +139,11 @@ class StorageClients:
     def table_service(self) -> TableServiceClient:
         s = self._settings
         if s.connection_string:
-            return TableServiceClient.from_connection_string(s.connection_string, **self._with_transport())
+            return TableServiceClient.from_connection_string(
+                s.connection_string, **self._with_transport(tables=True)
+            )
         return TableServiceClient(
-            str(s.table_service_uri), credential=self.credential, **self._with_transport()
+            str(s.table_service_uri), credential=self.credential, **self._with_transport(tables=True)
         )
 
     @cached_property

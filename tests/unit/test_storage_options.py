@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from azure.core.pipeline.transport import RequestsTransport
 
 from functions.adapters.storage import POOL_CONNECTIONS, StorageClients
+from functions.adapters.table_transport import TableTransport
 from functions.settings import storage_settings
 
 AZURITE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
@@ -51,7 +53,8 @@ def transport_of(service: Any) -> Any:
 
 def test_the_clients_verify_with_the_bundle_the_settings_read() -> None:
     clients = StorageClients(storage_settings({**PLAIN, "REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"}))
-    for service in (clients.table_service, clients.queue_service, clients.blob_service):
+    assert transport_of(clients.table_service).pool.connection_pool_kw["ca_certs"] == "/etc/ssl/bundle.pem"
+    for service in (clients.queue_service, clients.blob_service):
         transport = transport_of(service)
         assert transport.connection_config.verify == "/etc/ssl/bundle.pem"
         assert transport._use_env_settings is False
@@ -59,9 +62,18 @@ def test_the_clients_verify_with_the_bundle_the_settings_read() -> None:
 
 def test_every_thread_that_may_send_at_once_keeps_a_pooled_connection() -> None:
     clients = StorageClients(storage_settings(PLAIN))
-    for service in (clients.table_service, clients.queue_service, clients.blob_service):
+    assert transport_of(clients.table_service).pool.connection_pool_kw["maxsize"] == POOL_CONNECTIONS
+    for service in (clients.queue_service, clients.blob_service):
         transport = transport_of(service)
         transport.open()
         adapter = transport.session.get_adapter("http://127.0.0.1:10002/")
         assert adapter._pool_maxsize == POOL_CONNECTIONS
         assert transport.session.trust_env is False
+
+
+def test_the_table_clients_send_without_requests_unless_a_proxy_is_configured() -> None:
+    assert isinstance(transport_of(StorageClients(storage_settings(PLAIN)).table_service), TableTransport)
+    behind_a_proxy = StorageClients(storage_settings({**PLAIN, "HTTPS_PROXY": "http://proxy:3128"}))
+    transport = transport_of(behind_a_proxy.table_service)
+    assert isinstance(transport, RequestsTransport)
+    assert transport._use_env_settings is True
