@@ -88,6 +88,11 @@ class Costs:
         return next((n for n in range(1, MAX_ACCOUNTS + 1) if self.account_rate(n) >= rate), MAX_ACCOUNTS)
 
 
+def duration(hours: float) -> str:
+    """Hours to one decimal; under six minutes, minutes (0.0 h would read as no time at all)."""
+    return f"{hours * 60:,.1f} min" if hours < 0.1 else f"{hours:,.1f} h"
+
+
 def hours(messages: float, rate: float) -> float:
     return messages / rate / 3600
 
@@ -186,7 +191,7 @@ def _backfills(costs: Costs, per_instance: float) -> list[str]:
         cells = []
         for instances in INSTANCES:
             rate, accounts, capped = _reached(costs, instances * per_instance)
-            cells.append(f"{hours(messages, rate):,.1f} h, {_accounts(accounts)}{capped}")
+            cells.append(f"{duration(hours(messages, rate))}, {_accounts(accounts)}{capped}")
         lines.append(
             f"| {users:,} | {messages:,.0f} | {graph:,.0f} | {messages * costs.operations_per_message:,.0f} |"
             f" {messages * costs.requests_per_message:,.0f} | {_size(messages * costs.bytes_per_message)} |"

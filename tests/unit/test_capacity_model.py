@@ -8,7 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from bench.capacity import ACCOUNT_ENTITIES_PER_SECOND, MAX_ACCOUNTS, MESSAGES_PER_USER_YEAR, Costs, model
+from bench.capacity import (
+    ACCOUNT_ENTITIES_PER_SECOND,
+    MAX_ACCOUNTS,
+    MESSAGES_PER_USER_YEAR,
+    Costs,
+    duration,
+    model,
+)
 
 COSTS = Costs(
     messages_per_mailbox_year=1_000,
@@ -68,3 +75,8 @@ def test_what_no_shard_relieves_bounds_the_backfill_and_says_so() -> None:
 
 def test_a_bigger_mailbox_costs_a_graph_page_per_thousand_more_messages() -> None:
     assert COSTS.graph_requests_per_mailbox(3_000) == pytest.approx(26)
+
+
+def test_a_backfill_of_minutes_is_given_in_minutes_not_as_no_time() -> None:
+    assert duration(2.5 / 60) == "2.5 min"
+    assert duration(0.3) == "0.3 h"
