@@ -73,7 +73,7 @@ class TableContactStore(ScopedTableStore):
                 for interaction in of_shard
                 for partition in (contact_partition(tenant_id, interaction.contact, interaction.user_id),)
             }
-            # A transaction holds one partition: hand the rows over grouped by contact.
+            # A transaction holds one partition: hand the rows over grouped by partition (contact and user).
             written += table_batch.upsert_all(table, (rows[key] for key in sorted(rows)))
         return written
 

@@ -37,8 +37,6 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-_NOT_APPLICABLE = frozenset({"proxies", "stream", "connection_cert"})  # nothing to do for these here
-
 
 class TableTransport(HttpTransport[HttpRequest, HttpResponse]):
     def __init__(
@@ -78,8 +76,9 @@ class TableTransport(HttpTransport[HttpRequest, HttpResponse]):
         connect = kwargs.pop("connection_timeout", self._timeout[0])
         read = kwargs.pop("read_timeout", self._timeout[1])
         verify = kwargs.pop("connection_verify", True)
-        for name in _NOT_APPLICABLE:
-            kwargs.pop(name, None)
+        kwargs.pop("stream", None)  # every response is read whole; a caller that streams reads it from memory
+        if kwargs.pop("proxies", None) or kwargs.pop("connection_cert", None):
+            raise ValueError("TableTransport sends through no proxy and with no client certificate")
         if kwargs:
             raise TypeError(f"TableTransport.send got options it cannot honour: {sorted(kwargs)}")
         if verify is False:

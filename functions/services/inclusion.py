@@ -9,8 +9,9 @@ The fence's tenant-wide reads (the consent, the group opt-outs, the unfinished p
 windows of a tenant that ask at the same moment, the way a database shares one log write among the
 transactions that commit together (`FreshReads`). Nothing is cached: every answer comes from a read that
 started after its caller asked, so a fence sees every change made before it was taken, exactly as with a read
-of its own. A backfill runs up to 16 windows of one tenant per instance, each taking three fences, so most of
-these reads were the same read, sent again a few milliseconds apart.
+of its own. A backfill runs up to 16 windows of one tenant per instance, each taking three fences, so many of
+these reads were the same read sent again a few milliseconds apart: sharing them took a third of them away in
+the 100-user benchmark (3,604 consent reads down to 2,376), and never delays a caller by more than one read.
 """
 
 from __future__ import annotations

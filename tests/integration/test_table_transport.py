@@ -125,6 +125,10 @@ def test_options_it_cannot_honour_are_refused_before_anything_is_sent() -> None:
         transport().send(request, proxies_from_elsewhere=True)
     with pytest.raises(ValueError, match="verifies"):
         transport().send(request, connection_verify=False)
+    with pytest.raises(ValueError, match="no proxy"):
+        transport().send(request, proxies={"https": "http://proxy:3128"})
+    with pytest.raises(ValueError, match="client certificate"):
+        transport().send(request, connection_cert="/etc/ssl/client.pem")
 
 
 def test_the_table_clients_send_through_it(settings: Settings, tenant_id: str) -> None:
