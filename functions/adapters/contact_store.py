@@ -36,23 +36,21 @@ from azure.data.tables import TableClient
 from functions.adapters import interaction_codec, table_batch
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.storage import translate_storage_errors
+from functions.adapters.table_rows import Entity
 from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
 
 TABLE = "contacts"
 
 
-def contact_partition(tenant_id: str, contact: str, user_id: str) -> str:
-    return f"{_contact_prefix(tenant_id, contact)}_{user_id.lower()}"
-
-
-def legacy_contact_partition(tenant_id: str, contact: str) -> str:
-    """The partition of a contact's rows written before the partition named the user."""
-    return _contact_prefix(tenant_id, contact)
-
-
-def _contact_prefix(tenant_id: str, contact: str) -> str:
+def contact_prefix(tenant_id: str, contact: str) -> str:
+    """The key prefix of every partition of a contact's rows; also the whole partition of the rows written
+    before the partition named the user."""
     return f"{tenant_id.lower()}_{contact}"
+
+
+def contact_partition(tenant_id: str, contact: str, user_id: str) -> str:
+    return f"{contact_prefix(tenant_id, contact)}_{user_id.lower()}"
 
 
 def contact_row_key(interaction: Interaction) -> str:
@@ -66,13 +64,13 @@ class TableContactStore(ScopedTableStore):
     def write(self, tenant_id: str, interactions: Iterable[Interaction], run: str) -> int:
         written = 0
         for table, of_shard in self._by_shard(tenant_id, interactions).items():
-            rows = {
-                (partition, contact_row_key(interaction)): interaction_codec.to_entity(
-                    interaction, partition, contact_row_key(interaction), run
+            rows: dict[tuple[str, str], Entity] = {}
+            for interaction in of_shard:
+                key = (
+                    contact_partition(tenant_id, interaction.contact, interaction.user_id),
+                    contact_row_key(interaction),
                 )
-                for interaction in of_shard
-                for partition in (contact_partition(tenant_id, interaction.contact, interaction.user_id),)
-            }
+                rows[key] = interaction_codec.to_entity(interaction, *key, run)
             # A transaction holds one partition: hand the rows over grouped by partition (contact and user).
             written += table_batch.upsert_all(table, (rows[key] for key in sorted(rows)))
         return written
@@ -95,7 +93,7 @@ class TableContactStore(ScopedTableStore):
 
     @staticmethod
     def _partition(table: TableClient, tenant_id: str, contact: str) -> list[Interaction]:
-        start, end = table_batch.prefix_range(_contact_prefix(tenant_id, contact))
+        start, end = table_batch.prefix_range(contact_prefix(tenant_id, contact))
         with translate_storage_errors():
             rows = table.query_entities(
                 "PartitionKey ge @start and PartitionKey lt @end",
@@ -138,7 +136,7 @@ def _legacy_keys(table: TableClient, tenant_id: str, interactions: list[Interact
     exist: one query per (contact, user), of that user's rows of the contact's old partition."""
     wanted: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
     for interaction in interactions:
-        wanted[legacy_contact_partition(tenant_id, interaction.contact), interaction.user_id.lower()].add(
+        wanted[contact_prefix(tenant_id, interaction.contact), interaction.user_id.lower()].add(
             contact_row_key(interaction)
         )
     found: set[tuple[str, str]] = set()

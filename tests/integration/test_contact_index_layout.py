@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.adapters import interaction_codec, table_batch
-from functions.adapters.contact_store import TableContactStore, contact_row_key, legacy_contact_partition
+from functions.adapters.contact_store import TableContactStore, contact_prefix, contact_row_key
 from functions.adapters.storage import StorageClients
 from functions.domain.interactions import Interaction
 from functions.domain.scope import Scope
@@ -35,9 +35,7 @@ def interaction(user: str, contact: str, key: str) -> Interaction:
 def write_legacy(storage: StorageClients, tenant_id: str, interactions: list[Interaction]) -> None:
     """Rows as the index wrote them before its partitions named the user."""
     rows = [
-        interaction_codec.to_entity(
-            i, legacy_contact_partition(tenant_id, i.contact), contact_row_key(i), "run-before"
-        )
+        interaction_codec.to_entity(i, contact_prefix(tenant_id, i.contact), contact_row_key(i), "run-before")
         for i in interactions
     ]
     table_batch.upsert_all(storage.table("contacts"), sorted(rows, key=lambda r: str(r["PartitionKey"])))
