@@ -57,6 +57,7 @@ class RequestCounter:
         self.operations = 0
         self.sharded_operations = 0
         self.by_account: dict[str, int] = {}
+        self.changesets: dict[str, list[int]] = {}  # table -> [changesets, operations in them]
 
     def __call__(self, request: PipelineRequest[Any]) -> None:
         http = request.http_request
@@ -72,6 +73,10 @@ class RequestCounter:
                 self.sharded_operations += operations
             name = account.group(1) if account else "?"
             self.by_account[name] = self.by_account.get(name, 0) + operations
+            if batch and table is not None:
+                sent = self.changesets.setdefault(table.group(1).decode(), [0, 0])
+                sent[0] += 1
+                sent[1] += operations
 
 
 def counting_storage(connection_string: str, counter: RequestCounter) -> StorageClients:
@@ -119,6 +124,7 @@ def main(argv: list[str]) -> None:
     rig.grant()
     requests = rig.schedule()
     before = (counter.requests, counter.operations, counter.sharded_operations, dict(counter.by_account))
+    changesets_before = {table: list(sent) for table, sent in counter.changesets.items()}
     started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=int(concurrency)) as pool:
         statuses = list(pool.map(rig.worker.run, requests))
@@ -131,6 +137,10 @@ def main(argv: list[str]) -> None:
         counter.sharded_operations - before[2],
     )
     by_account = {name: n - before[3].get(name, 0) for name, n in counter.by_account.items()}
+    changesets = {
+        table: [n - changesets_before.get(table, [0, 0])[0], ops - changesets_before.get(table, [0, 0])[1]]
+        for table, (n, ops) in counter.changesets.items()
+    }
     cursors = rig.cursors.tenant(rig.tenant_id).cursors
     entities, size = stored_bytes(storage, rig.tenant_id)
     result = {
@@ -145,6 +155,7 @@ def main(argv: list[str]) -> None:
         "storageOperations": sent[1],
         "shardedOperations": sent[2],
         "operationsByAccount": by_account,
+        "changesetsByTable": changesets,
         "entities": entities,
         "storedBytes": size,
         "maxRssKiB": max_rss,
