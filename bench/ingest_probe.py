@@ -124,7 +124,7 @@ def main(argv: list[str]) -> None:
     rig.grant()
     requests = rig.schedule()
     before = (counter.requests, counter.operations, counter.sharded_operations, dict(counter.by_account))
-    changesets_before = {table: list(sent) for table, sent in counter.changesets.items()}
+    changesets_before = {table: (n, ops) for table, (n, ops) in counter.changesets.items()}
     started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=int(concurrency)) as pool:
         statuses = list(pool.map(rig.worker.run, requests))
@@ -137,10 +137,10 @@ def main(argv: list[str]) -> None:
         counter.sharded_operations - before[2],
     )
     by_account = {name: n - before[3].get(name, 0) for name, n in counter.by_account.items()}
-    changesets = {
-        table: [n - changesets_before.get(table, [0, 0])[0], ops - changesets_before.get(table, [0, 0])[1]]
-        for table, (n, ops) in counter.changesets.items()
-    }
+    changesets: dict[str, list[int]] = {}
+    for table, (n, ops) in counter.changesets.items():
+        n_before, ops_before = changesets_before.get(table, (0, 0))
+        changesets[table] = [n - n_before, ops - ops_before]
     cursors = rig.cursors.tenant(rig.tenant_id).cursors
     entities, size = stored_bytes(storage, rig.tenant_id)
     result = {
