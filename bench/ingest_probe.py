@@ -8,7 +8,11 @@ clients), the stored size of what it wrote (Azure's billing formula) and its own
 in its environment the per-user tables are spread over those accounts, as the app spreads them; the counts
 then say how many entity operations went to each account.
 
-    python -m bench.ingest_probe CONNECTION_STRING GRAPH_URL TOKEN NOW CONCURRENCY
+The worker shares the machine with the emulator and the simulator. Given their process IDs (`name=pid`,
+comma-separated), it also reports the CPU each of them used while the windows ran, and no other time: what
+the three processes together spend per message is what the machine's cores allow, whatever this code does.
+
+    python -m bench.ingest_probe CONNECTION_STRING GRAPH_URL TOKEN NOW CONCURRENCY [NAME=PID,...]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, cast
 
 from azure.core.pipeline import PipelineRequest
 
+from devhost.azurite import cpu_seconds_of
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
@@ -115,8 +120,20 @@ def _rows(storage: StorageClients, table: str, start: str, end: str) -> Iterator
         )
 
 
+def _watched(argument: str) -> dict[str, int]:
+    """`emulator=123,simulator=456` -> {"emulator": 123, "simulator": 456}."""
+    pairs = (item.split("=", 1) for item in argument.split(",") if item)
+    return {name: int(pid) for name, pid in pairs}
+
+
+def _cpu_of(watched: dict[str, int]) -> dict[str, float]:
+    seconds = {name: cpu_seconds_of(pid) for name, pid in watched.items()}
+    return {name: value for name, value in seconds.items() if value is not None}
+
+
 def main(argv: list[str]) -> None:
-    connection_string, graph_url, token, now_text, concurrency = argv
+    connection_string, graph_url, token, now_text, concurrency, *rest = argv
+    watched = _watched(rest[0]) if rest else {}
     counter = RequestCounter()
     storage = counting_storage(connection_string, counter)
     address = cast("GraphSimulator", SimulatorAddress(graph_url, token))
@@ -125,10 +142,13 @@ def main(argv: list[str]) -> None:
     requests = rig.schedule()
     before = (counter.requests, counter.operations, counter.sharded_operations, dict(counter.by_account))
     changesets_before = {table: (n, ops) for table, (n, ops) in counter.changesets.items()}
+    others = _cpu_of(watched)
     started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=int(concurrency)) as pool:
         statuses = list(pool.map(rig.worker.run, requests))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    others_after = _cpu_of(watched)
+    other_cpu = {name: others_after[name] - others[name] for name in others_after.keys() & others.keys()}
     # The ingestion's peak, before this probe reads the tenant back to count it (KiB on Linux).
     max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sent = (
@@ -151,6 +171,7 @@ def main(argv: list[str]) -> None:
         "interactions": sum(c.counts.get("interactions", 0) for c in cursors),
         "seconds": seconds,
         "cpuSeconds": cpu_seconds,
+        "otherCpuSeconds": other_cpu,
         "storageRequests": sent[0],
         "storageOperations": sent[1],
         "shardedOperations": sent[2],

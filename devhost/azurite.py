@@ -34,6 +34,15 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 SHARD_ACCOUNTS = ("devshard1", "devshard2")
 
 
+def cpu_seconds_of(pid: int) -> float | None:
+    """CPU time process `pid` has used so far (Linux /proc), or None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
+
+
 @dataclass(frozen=True, slots=True)
 class AzuritePorts:
     blob: int
@@ -162,13 +171,7 @@ class Azurite:
         The benchmarks divide it by the entities handled to show how much of a run is the emulator's own work.
         """
         process = self._process
-        if process is None:
-            return None
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
+        return None if process is None else cpu_seconds_of(process.pid)
 
     @property
     def pid(self) -> int | None:
