@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 from functions.adapters.account_store import TableAccountStore
 from functions.adapters.audit_store import TableAuditLog
@@ -21,6 +21,7 @@ from functions.adapters.consent_store import TableConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.graph import GraphAdapter
+from functions.adapters.graph_auth import SharedGraphTokens, credential_for_tenant
 from functions.adapters.introduction_store import TableIntroductionStore
 from functions.adapters.optout_store import TableOptOutStore
 from functions.adapters.purge_queue import StoragePurgeQueue
@@ -110,15 +111,20 @@ class Container:
         return StorageClients(self.settings.storage)
 
     @cached_property
+    def graph_tokens(self) -> SharedGraphTokens:
+        """The process's Graph tokens, one per tenant, shared by every reader the factories below build."""
+        return SharedGraphTokens(partial(credential_for_tenant, self.settings))
+
+    @cached_property
     def graph_factory(self) -> GraphFactory:
         """A new Graph reader per call: one per event loop (each queue invocation runs its own)."""
-        settings = self.settings
-        return lambda: GraphAdapter.from_settings(settings)
+        settings, tokens = self.settings, self.graph_tokens
+        return lambda: GraphAdapter.from_settings(settings, tokens=tokens)
 
     @cached_property
     def subscription_graph_factory(self) -> SubscriptionGraphFactory:
-        settings = self.settings
-        return lambda: GraphAdapter.from_settings(settings)
+        settings, tokens = self.settings, self.graph_tokens
+        return lambda: GraphAdapter.from_settings(settings, tokens=tokens)
 
     @cached_property
     def token_validator(self) -> TokenValidator:

@@ -60,7 +60,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
-from functions.adapters.graph_auth import credential_for_tenant
+from functions.adapters.graph_auth import SharedGraphTokens, credential_for_tenant
 from functions.adapters.graph_parse import (
     EVENT_FIELDS,
     MESSAGE_FIELDS,
@@ -140,8 +140,17 @@ class GraphAdapter(GraphSubscriptions):
         self._state: _LoopState | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, retry: RetryHandlerOption | None = None) -> GraphAdapter:
-        return cls(settings.graph_base_url, partial(credential_for_tenant, settings), retry=retry)
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        retry: RetryHandlerOption | None = None,
+        tokens: SharedGraphTokens | None = None,
+    ) -> GraphAdapter:
+        """An adapter configured by settings. Pass the process's `tokens` (the composition root keeps one) so
+        that the windows of a tenant share its Graph tokens instead of each asking Entra ID for its own."""
+        shared = tokens or SharedGraphTokens(partial(credential_for_tenant, settings))
+        return cls(settings.graph_base_url, shared.credential_for, retry=retry)
 
     # --- public API ---------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ GRAPH_AUTH selects how:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,94 @@ from functions.settings import Settings
 
 # The audience Entra ID uses for workload identity federation.
 _TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # noqa: S105  (a scope, not a secret)
+# A shared token this close to expiring is not handed out: a request might outlive it. azure-core's bearer
+# token policy refreshes this long before expiry as well.
+REFRESH_MARGIN_SECONDS = 300
+
+_TokenKey = tuple[str, tuple[str, ...], bool]  # tenant, scopes, continuous access evaluation
+
+
+class SharedGraphTokens:
+    """Graph tokens per tenant, shared by every window the process runs.
+
+    Each queue invocation runs its own event loop, so each window builds its own Graph client and credential,
+    and an azure-identity credential caches the tokens it obtained for itself alone. Every window therefore
+    asked Entra ID for a new token (and, federated, the managed identity endpoint for a new assertion): 13
+    token requests per mailbox-year, 1.3 million for a 100,000-user backfill, each a round trip before the
+    window's first Graph request, and all of them against Entra ID's own request limits. Here a token, once
+    issued, serves every window of its tenant until it is within `REFRESH_MARGIN_SECONDS` of expiring, as it
+    would within one credential.
+
+    The credentials stay one per window (their HTTP sessions belong to its event loop); only issued tokens
+    are shared, in this process's memory, never on disk. A claims challenge (continuous access evaluation:
+    Graph refused the token) always goes to the credential, and its answer replaces the shared token.
+    """
+
+    def __init__(
+        self, credential_for: Callable[[str], AsyncTokenCredential], *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._credential_for = credential_for
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[_TokenKey, AccessToken] = {}
+
+    def credential_for(self, tenant_id: str) -> AsyncTokenCredential:
+        """A credential for one window's Graph client: shared tokens first, its own credential otherwise."""
+        return _SharedTokenCredential(self, tenant_id)
+
+    def new_credential(self, tenant_id: str) -> AsyncTokenCredential:
+        return self._credential_for(tenant_id)
+
+    def unexpired(self, key: _TokenKey) -> AccessToken | None:
+        """The shared token for (tenant, scopes, CAE), unless there is none or it is about to expire."""
+        with self._lock:
+            token = self._tokens.get(key)
+        if token is None or token.expires_on - self._clock() <= REFRESH_MARGIN_SECONDS:
+            return None
+        return token
+
+    def keep(self, key: _TokenKey, token: AccessToken) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+
+class _SharedTokenCredential(AsyncTokenCredential):
+    def __init__(self, tokens: SharedGraphTokens, tenant_id: str) -> None:
+        self._tokens, self._tenant_id = tokens, tenant_id
+        self._credential: AsyncTokenCredential | None = None  # built on the first token this window obtains
+
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        key: _TokenKey = (self._tenant_id, tuple(sorted(scopes)), enable_cae)
+        shareable = tenant_id is None and not kwargs  # a token for this window's tenant, nothing special
+        if shareable and claims is None:
+            shared = self._tokens.unexpired(key)
+            if shared is not None:
+                return shared
+        if self._credential is None:
+            self._credential = self._tokens.new_credential(self._tenant_id)
+        token = await self._credential.get_token(
+            *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
+        )
+        if shareable:
+            self._tokens.keep(key, token)
+        return token
+
+    async def close(self) -> None:
+        if self._credential is not None:
+            await self._credential.close()
+
+    async def __aenter__(self) -> _SharedTokenCredential:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 class StaticTokenCredential(AsyncTokenCredential):

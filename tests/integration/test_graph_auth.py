@@ -1,10 +1,12 @@
-"""Graph credentials: one per customer tenant, built from settings, cached by the adapter."""
+"""Graph credentials: one per customer tenant, built from settings; the tokens they obtain shared by every
+window of a process."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from azure.core.credentials_async import AsyncTokenCredential
@@ -12,7 +14,8 @@ from azure.identity.aio import ClientAssertionCredential, ClientSecretCredential
 from kiota_http.middleware.options import RetryHandlerOption
 
 from functions.adapters.graph import GraphAdapter
-from functions.adapters.graph_auth import StaticTokenCredential, credential_for_tenant
+from functions.adapters.graph_auth import SharedGraphTokens, StaticTokenCredential, credential_for_tenant
+from functions.bootstrap import Container
 from functions.domain.errors import ConfigurationError
 from functions.settings import Settings
 from graphsim.generate import TenantSpec
@@ -116,3 +119,33 @@ def test_the_adapter_builds_one_credential_per_tenant_and_reuses_it(sim: GraphSi
 
     asyncio.run(scenario())
     assert built == [sim.tenant.tenant_id, other]
+
+
+def test_the_windows_of_a_process_obtain_a_tenants_graph_token_once(sim: GraphSimulator) -> None:
+    """Each window runs in an event loop of its own with a Graph reader of its own (and so a credential of its
+    own); the app's composition root shares the tokens they obtain, so Entra ID is asked once per tenant."""
+    issued: list[tuple[str, ...]] = []
+
+    class CountingToken(StaticTokenCredential):
+        async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            issued.append(scopes)
+            return await super().get_token(*scopes, **kwargs)
+
+    configured = settings(GRAPH_BASE_URL=sim.graph_url + "/", GRAPH_STATIC_TOKEN=sim.token)
+    tokens = SharedGraphTokens(lambda _tenant: CountingToken(sim.token))
+    container = Container(configured, graph_tokens=tokens)
+
+    def one_window(factory: Callable[[], Any]) -> list[str]:
+        async def scenario() -> list[str]:
+            graph = factory()
+            try:
+                domains: list[str] = await graph.verified_domains(sim.tenant.tenant_id)
+                return domains
+            finally:
+                await graph.aclose()
+
+        return asyncio.run(scenario())
+
+    for factory in (container.graph_factory, container.graph_factory, container.subscription_graph_factory):
+        assert one_window(factory) == ["contoso.com", "sales.contoso.com"]
+    assert len(issued) == 1

@@ -16,7 +16,7 @@ from typing import Any
 from kiota_http.middleware.options import RetryHandlerOption
 
 from functions.adapters.graph import GraphAdapter
-from functions.adapters.graph_auth import StaticTokenCredential
+from functions.adapters.graph_auth import SharedGraphTokens, StaticTokenCredential
 from functions.adapters.queues import membership_message, schedule_message
 from functions.adapters.storage import StorageClients
 from functions.bootstrap import Container
@@ -96,6 +96,8 @@ class Rig:
         self.page_size = page_size
         self.wrap_graph = wrap_graph
         self.queues = CollectedQueues()
+        # As the app's composition root does: the windows share the tenant's Graph token.
+        self.graph_tokens = SharedGraphTokens(lambda _tenant: StaticTokenCredential(sim.token))
         settings = Settings.from_env(
             base_env(
                 "UseDevelopmentStorage=true", CONTACT_HASH_KEY=HASH_KEY.decode(),
@@ -119,7 +121,7 @@ class Rig:
     def graph(self) -> GraphReader:
         return GraphAdapter(
             self.sim.graph_url,
-            lambda _tenant: StaticTokenCredential(self.sim.token),
+            self.graph_tokens.credential_for,
             retry=RetryHandlerOption(delay=0, max_retries=5),
             page_size=self.page_size,
         )
