@@ -92,13 +92,11 @@ def main(argv: list[str]) -> int:
                     r = backfill(checkout, args)
                     rates[label].append(r["messages"] / r["seconds"])
                     emulator = r.get("emulatorCpuSeconds")
+                    also = "" if emulator is None else f", emulator {1000 * emulator / r['messages']:.2f} ms"
                     print(
                         f"run {attempt}, {label}: {r['succeeded']}/{r['windows']} windows, {r['messages']:,} "
                         f"messages in {r['seconds']:.1f} s = {rates[label][-1]:,.0f} msg/s; worker CPU "
-                        f"{1000 * r['cpuSeconds'] / r['messages']:.2f} ms per message"
-                        + (
-                            "" if emulator is None else f", emulator {1000 * emulator / r['messages']:.2f} ms"
-                        ),
+                        f"{1000 * r['cpuSeconds'] / r['messages']:.2f} ms per message{also}",
                         flush=True,
                     )
         finally:

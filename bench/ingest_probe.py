@@ -10,7 +10,8 @@ then say how many entity operations went to each account.
 
 The worker shares the machine with the emulator and the simulator. Given their process IDs (`name=pid`,
 comma-separated), it also reports the CPU each of them used while the windows ran, and no other time: what
-the three processes together spend per message is what the machine's cores allow, whatever this code does.
+the three processes together spend per message bounds the rate the machine's cores allow, whatever this code
+does.
 
     python -m bench.ingest_probe CONNECTION_STRING GRAPH_URL TOKEN NOW CONCURRENCY [NAME=PID,...]
 """

@@ -47,7 +47,9 @@ class SharedGraphTokens:
 
     The credentials stay one per window (their HTTP sessions belong to its event loop); only issued tokens
     are shared, in this process's memory, never on disk. A claims challenge (continuous access evaluation:
-    Graph refused the token) always goes to the credential, and its answer replaces the shared token.
+    Graph refused the token) always goes to the credential, and its answer replaces the shared token. So a
+    customer who deletes or disables the app in Entra ID is refused by Graph as before, and whether we may
+    read at all is still decided by our own consent, at every fence, never by a token.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class SharedGraphTokens:
         return _SharedTokenCredential(self, tenant_id)
 
     def new_credential(self, tenant_id: str) -> AsyncTokenCredential:
+        """A window's own credential, for when no shared token will do."""
         return self._credential_for(tenant_id)
 
     def unexpired(self, key: _TokenKey) -> AccessToken | None:
