@@ -47,9 +47,11 @@ class SharedGraphTokens:
 
     The credentials stay one per window (their HTTP sessions belong to its event loop); only issued tokens
     are shared, in this process's memory, never on disk. A claims challenge (continuous access evaluation:
-    Graph refused the token) always goes to the credential, and its answer replaces the shared token. So a
-    customer who deletes or disables the app in Entra ID is refused by Graph as before, and whether we may
-    read at all is still decided by our own consent, at every fence, never by a token.
+    Graph refused the token) always goes to the credential, and its answer replaces the shared token. A
+    customer who deletes or disables the app in Entra ID is refused a new token at once; a token already
+    issued lasts until it expires, as it would in one long-lived credential, unless Graph refuses it with
+    such a challenge. Whether we may read at all is decided by our own consent, at every fence, never by a
+    token.
     """
 
     def __init__(
