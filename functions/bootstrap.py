@@ -115,16 +115,17 @@ class Container:
         """The process's Graph tokens, one per tenant, shared by every reader the factories below build."""
         return SharedGraphTokens(partial(credential_for_tenant, self.settings))
 
+    def _new_graph(self) -> GraphAdapter:
+        """A new Graph reader: one per event loop (each queue invocation runs its own), the tokens shared."""
+        return GraphAdapter.from_settings(self.settings, tokens=self.graph_tokens)
+
     @cached_property
     def graph_factory(self) -> GraphFactory:
-        """A new Graph reader per call: one per event loop (each queue invocation runs its own)."""
-        settings, tokens = self.settings, self.graph_tokens
-        return lambda: GraphAdapter.from_settings(settings, tokens=tokens)
+        return self._new_graph
 
     @cached_property
     def subscription_graph_factory(self) -> SubscriptionGraphFactory:
-        settings, tokens = self.settings, self.graph_tokens
-        return lambda: GraphAdapter.from_settings(settings, tokens=tokens)
+        return self._new_graph
 
     @cached_property
     def token_validator(self) -> TokenValidator:
