@@ -2,19 +2,33 @@
 source) and one row `user-{userId}` per user who ever opted out (kept when they opt back in: it is the
 subject's ordering key and its history). Every write is guarded by the ETag read with it.
 
-The resolved group membership (`functions.domain.inclusion.GroupMembership`): row `membership` (which groups
-were resolved, for which version of the group list, when) and one row `member-{userId}` per user found in any
-of them (the groups they are in). Every inclusion decision reads them. They are here, not with the directory
-profiles, because they are what keeps a subject excluded: object IDs only, like the opt-out rows, and not
-something a purge deletes.
+The resolved group membership (`functions.domain.inclusion.GroupMembership`): row `membership`, the marker
+(which groups were resolved, for which version of the group list, when, and the resolution's ID), and for each
+resolution one row `resolution-{resolutionId}-{userId}` per user it found in any of the groups (the groups
+they are in). Every inclusion decision reads them. They are here, not with the directory profiles, because
+they are what keeps a subject excluded: object IDs only, like the opt-out rows, and not something a purge
+deletes.
 
-Saving a resolution: member rows first (a new member is excluded before the marker says the groups are
-resolved), then the marker (ETag-guarded; a resolution of an older group list never replaces a newer one),
-then the rows of users who are no longer members (so nobody is briefly un-excluded by a half-written save).
+Saving a resolution is a shadow copy: its member rows are written under its own ID, overwriting nobody's;
+then the marker is moved to it (ETag-guarded, and only forward, in `GroupMembership.order`); a reader reads
+the marker first and then only the rows of the resolution it names. So a reader sees one resolution whole,
+a new member is excluded as soon as the marker says their groups are resolved, and a resolution that
+finishes late (a scheduling run's, begun before the admin added a group) can neither replace a newer one nor
+touch its rows. With one row per user shared by every resolution, such a late save deleted the rows of the
+members only the newer resolution had found, after which the newer marker said their groups were resolved:
+they were included. A save then deletes the rows of the resolutions older than its own, except those of the
+one it replaced, which a reader that read the marker a moment before may still be reading (the next save
+deletes them); a resolution that lost deletes its own.
+
+Rows of the layout before resolution IDs (`member-{userId}`, a marker without an ID) are read as the
+resolution their marker names, until a save replaces it.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from datetime import UTC
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -45,7 +59,8 @@ TABLE = "optouts"
 _GROUPS = "groups"
 _USER = "user-"
 _MEMBERSHIP = "membership"
-_MEMBER = "member-"  # a user found in a resolved group: the groups they are in
+_RESOLUTION = "resolution-"  # + resolution ID + "-" + user ID: a user that resolution found, and their groups
+_LEGACY_MEMBER = "member-"  # + user ID: a member row of the layout before resolution IDs
 _SAVE_ATTEMPTS = 10
 _SOURCES: tuple[GroupSource, ...] = ("admin", "consent-grant", "legacy-migration")
 
@@ -62,8 +77,10 @@ class TableOptOutStore:
         groups: Entity | None = None
         marker: Entity | None = None
         users: list[UserOptOut] = []
-        members: dict[str, frozenset[str]] = {}
+        member_rows: list[Entity] = []
         with translate_storage_errors():
+            # Key order puts the marker before every `resolution-` row, so the rows of the resolution it names
+            # were all written before this scan reached them.
             for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id}):
                 key = str(row["RowKey"])
                 if key == _GROUPS:
@@ -72,8 +89,10 @@ class TableOptOutStore:
                     marker = row
                 elif key.startswith(_USER):
                     users.append(_user_from(row))
-                elif key.startswith(_MEMBER):
-                    members[_member_id(row)] = frozenset(get_json(row, "groups", []))
+                elif key.startswith((_RESOLUTION, _LEGACY_MEMBER)):
+                    member_rows.append(row)
+        prefix = _member_prefix(marker)
+        members = {} if prefix is None else _members_from(prefix, member_rows)
         return OptOutSnapshot(
             _groups_from(tenant_id, groups).groups, users, _membership_from(marker, members)
         )
@@ -127,46 +146,51 @@ class TableOptOutStore:
 
     def membership(self, tenant_id: str) -> GroupMembership:
         marker = self._get(tenant_id, _MEMBERSHIP)
+        prefix = _member_prefix(marker)
+        if prefix is None:
+            return _membership_from(marker, {})
         query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
-        start, end = table_batch.prefix_range(_MEMBER)
+        start, end = table_batch.prefix_range(prefix)
         with translate_storage_errors():
             rows = self._table.query_entities(query, parameters={"pk": tenant_id, "start": start, "end": end})
-            members = {_member_id(row): frozenset(get_json(row, "groups", [])) for row in rows}
-        return _membership_from(marker, members)
+            return _membership_from(marker, _members_from(prefix, rows))
 
     def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
         uid = user_id.lower()
         marker = self._get(tenant_id, _MEMBERSHIP)
-        row = self._get(tenant_id, _MEMBER + uid)
+        prefix = _member_prefix(marker)
+        row = None if prefix is None else self._get(tenant_id, prefix + uid)
         return _membership_from(marker, {} if row is None else {uid: frozenset(get_json(row, "groups", []))})
 
     def save_membership(self, tenant_id: str, membership: GroupMembership) -> bool:
         stored = self._get(tenant_id, _MEMBERSHIP)
-        if not membership.supersedes(_membership_from(stored, {})):
+        resolution = _resolution_id(membership, tiebreak=uuid.uuid4().hex[:_TIEBREAK])
+        if resolution <= _stored_id(stored):
             return False
+        prefix = f"{_RESOLUTION}{resolution}-"
         rows = []
         for uid, groups in sorted(membership.members.items()):
-            row: Entity = {"PartitionKey": tenant_id, "RowKey": _MEMBER + uid.lower()}
+            row: Entity = {"PartitionKey": tenant_id, "RowKey": prefix + uid.lower()}
             put_json(row, "groups", sorted(groups))
             rows.append(row)
         table_batch.upsert_all(self._table, rows)
-        if not self._save_marker(tenant_id, membership, stored):
+        won, replaced = self._move_marker(tenant_id, membership, resolution, stored)
+        if not won:
+            # A newer resolution holds the marker: nobody will read these rows.
+            table_batch.delete_keys(self._table, [(tenant_id, row["RowKey"]) for row in rows])
             return False
-        wanted = {uid.lower() for uid in membership.members}
-        start, end = table_batch.prefix_range(_MEMBER)
-        keys = table_batch.query_keys(
-            self._table,
-            "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end",
-            {"pk": tenant_id, "start": start, "end": end},
-        )
-        gone = [key for key in keys if key[1].removeprefix(_MEMBER) not in wanted]
-        table_batch.delete_keys(self._table, gone)
+        self._delete_older_resolutions(tenant_id, resolution, keep=_member_prefix(replaced))
         return True
 
-    def _save_marker(self, tenant_id: str, membership: GroupMembership, stored: Entity | None) -> bool:
+    def _move_marker(
+        self, tenant_id: str, membership: GroupMembership, resolution: str, stored: Entity | None
+    ) -> tuple[bool, Entity | None]:
+        """Point the marker at `resolution` unless a newer one holds it: (whether it did, the marker it
+        replaced)."""
         marker: Entity = {
             "PartitionKey": tenant_id,
             "RowKey": _MEMBERSHIP,
+            "resolution": resolution,
             "groupsVersion": membership.groups_version,
             "resolvedAt": iso(membership.resolved_at) if membership.resolved_at else "",
             "memberCount": len(membership.members),
@@ -177,11 +201,26 @@ class TableOptOutStore:
                 self._write(marker, None if stored is None else etag_of(stored))
             except ConcurrencyConflict:
                 stored = self._get(tenant_id, _MEMBERSHIP)
-                if not membership.supersedes(_membership_from(stored, {})):
-                    return False
+                if resolution <= _stored_id(stored):
+                    return False, stored
             else:
-                return True
+                return True, stored
         raise ConcurrencyConflict(f"the group membership of {tenant_id} kept changing while it was saved")
+
+    def _delete_older_resolutions(self, tenant_id: str, resolution: str, keep: str | None) -> None:
+        """Delete the member rows of every resolution older than `resolution`, but those that begin with
+        `keep`. None of these resolutions can hold the marker again: it only moves forward."""
+        query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
+        gone = []
+        for prefix in (_LEGACY_MEMBER, _RESOLUTION):
+            start, end = table_batch.prefix_range(prefix)
+            for key in table_batch.query_keys(
+                self._table, query, {"pk": tenant_id, "start": start, "end": end}
+            ):
+                row_key = key[1]
+                if (keep is None or not row_key.startswith(keep)) and _resolution_of(row_key) < resolution:
+                    gone.append(key)
+        table_batch.delete_keys(self._table, gone)
 
     def _get(self, tenant_id: str, row_key: str) -> Any:
         with translate_storage_errors():
@@ -231,8 +270,54 @@ def _membership_from(marker: Entity | None, members: dict[str, frozenset[str]]) 
     )
 
 
-def _member_id(row: Entity) -> str:
-    return str(row["RowKey"]).removeprefix(_MEMBER)
+_TIEBREAK = 12  # hex digits: two resolutions of one list made in the same microsecond are still ordered
+_ID_LENGTH = 10 + 1 + 20 + 1 + _TIEBREAK
+
+
+def _resolution_id(membership: GroupMembership, tiebreak: str) -> str:
+    """`{groupsVersion}.{resolvedAt}.{tiebreak}`, fixed width, so that IDs sort as `GroupMembership.order`."""
+    version, at = membership.order
+    if version < 0:
+        raise ValueError("a resolution resolves a version of the group list")
+    stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return f"{version:010d}.{''.join(c for c in stamp if c.isdigit())}.{tiebreak}"
+
+
+def _stored_id(marker: Entity | None) -> str:
+    """The ID of the resolution a marker names ("" for none: any resolution is newer). A marker of the layout
+    before IDs is given the ID its fields say, with the lowest tie-break."""
+    if marker is None:
+        return ""
+    if marker.get("resolution"):
+        return str(marker["resolution"])
+    legacy = _membership_from(marker, {})
+    if legacy.groups_version < 0:
+        return ""
+    return _resolution_id(legacy, tiebreak="")
+
+
+def _member_prefix(marker: Entity | None) -> str | None:
+    """How the RowKeys of the member rows of the resolution a marker names begin (None: no resolution)."""
+    if marker is None:
+        return None
+    if marker.get("resolution"):
+        return f"{_RESOLUTION}{marker['resolution']}-"
+    return _LEGACY_MEMBER
+
+
+def _resolution_of(row_key: str) -> str:
+    """The ID of the resolution a member row belongs to ("" for a row of the layout before IDs)."""
+    if row_key.startswith(_RESOLUTION):
+        return row_key[len(_RESOLUTION) : len(_RESOLUTION) + _ID_LENGTH]
+    return ""
+
+
+def _members_from(prefix: str, rows: Iterable[Entity]) -> dict[str, frozenset[str]]:
+    return {
+        str(row["RowKey"]).removeprefix(prefix): frozenset(get_json(row, "groups", []))
+        for row in rows
+        if str(row["RowKey"]).startswith(prefix)
+    }
 
 
 def _user_from(row: Entity) -> UserOptOut:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from functions.domain.consent import ConsentState, TenantConsent, enabled_features, legacy_excluded_groups
@@ -72,6 +72,7 @@ class Decision:
 
 
 INCLUDED = Decision("included")
+_NEVER = datetime.min.replace(tzinfo=UTC)  # when a resolution that says nothing of its time was made
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,9 @@ class GroupMembership:
 
     `members` maps a user's object ID (lower case) to the resolved groups they are in; users in none are
     absent. `groups_version` is the version of the tenant's group list that was resolved: a resolution never
-    replaces one of a newer list (see `supersedes`).
+    replaces one of a newer list, nor an earlier resolution of the same list one that was made later (see
+    `supersedes`), so resolutions that overlap (a scheduling run's and the one a change of the list asks for)
+    end with the newest whichever is saved last.
     """
 
     groups: frozenset[str] = frozenset()
@@ -95,8 +98,14 @@ class GroupMembership:
         return frozenset(wanted) <= self.groups
 
     def supersedes(self, other: GroupMembership) -> bool:
-        """Whether this resolution may replace `other` (it resolved the same or a newer group list)."""
-        return self.groups_version >= other.groups_version
+        """Whether this resolution may replace `other`: it resolved a newer group list, or the same list as
+        late or later."""
+        return self.order >= other.order
+
+    @property
+    def order(self) -> tuple[int, datetime]:
+        """The order in which resolutions replace one another: by group list, then by when they were made."""
+        return self.groups_version, self.resolved_at or _NEVER
 
     def only(self, user_id: str) -> GroupMembership:
         """The same resolution, knowing only one user's groups (what a point read of the store returns)."""

@@ -169,6 +169,14 @@ def test_a_resolution_of_an_older_group_list_never_replaces_a_newer_one() -> Non
     assert newer.supersedes(GroupMembership(groups_version=3))
 
 
+def test_of_two_resolutions_of_one_list_the_later_replaces_the_earlier_and_not_the_reverse() -> None:
+    earlier = GroupMembership(groups_version=3, resolved_at=T0)
+    later = GroupMembership(groups_version=3, resolved_at=T0 + timedelta(seconds=1))
+    assert later.supersedes(earlier)
+    assert not earlier.supersedes(later)
+    assert not GroupMembership(groups_version=2, resolved_at=T0 + timedelta(days=1)).supersedes(earlier)
+
+
 user_ids = st.sampled_from((ALICE, BOB))
 
 
