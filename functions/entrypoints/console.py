@@ -96,7 +96,7 @@ def console(req: func.HttpRequest) -> func.HttpResponse:
         # The page's files are named relative to it: /api/console must become /api/console/.
         return func.HttpResponse(status_code=308, headers={**headers, "Location": "/api/console/"})
     if path == "config.json":
-        return json_response(console_config(settings), headers={**headers, "Cache-Control": "no-store"})
+        return json_response(console_config(settings), headers=headers)
     file = static_file(path)
     # The libraries change only with a deployment; the page's own files are checked on every load.
     cache = "public, max-age=86400" if file.parent.name == "vendor" else "no-cache"

@@ -91,9 +91,11 @@ def query_integer(req: func.HttpRequest, name: str, *, default: int, minimum: in
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    # An answer is about people as they were when it was made: a copy kept by a browser or a proxy would go on
+    # showing someone after they opted out.
     return func.HttpResponse(
         json.dumps(body, separators=(",", ":")), status_code=status, mimetype="application/json",
-        headers=headers or {},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )  # fmt: skip
 
 

@@ -152,3 +152,27 @@ def test_no_contact_address_reaches_the_log(
     written = {a for a in addresses if a in log or urllib.parse.quote(a, safe="").lower() in log}
     assert sorted(written) == []
     assert "customer.example" not in log
+
+
+def test_no_answer_about_people_may_be_kept_by_a_browser_or_a_proxy(
+    world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, TokenFactory]
+) -> None:
+    """A kept copy would go on showing a person after they opted out. Tried: both insights read by GET and by
+    lookup, the account view, the opt-out list and the consent."""
+    host, sim = world
+    _, factory = tokens
+    contact = sim.tenant.contacts[0].address
+    insights, manage = reader(factory), manager(factory)
+    answers = [
+        host.get(f"/api/tenants/{TENANT}/{insight}", params={"contact": contact}, headers=insights)
+        for insight in ("relationships", "who-knows-whom")
+    ]
+    answers += [
+        host.post(f"/api/tenants/{TENANT}/{insight}/lookup", json={"contact": contact}, headers=insights)
+        for insight in ("relationships", "who-knows-whom")
+    ]
+    domain = contact.rsplit("@", 1)[1]
+    answers.append(host.get(f"/api/tenants/{TENANT}/accounts/{domain}/relationships", headers=insights))
+    answers += [host.get(f"/api/tenants/{TENANT}/{what}", headers=manage) for what in ("opt-outs", "consent")]
+    assert [a.status_code for a in answers] == [200] * len(answers)
+    assert [a.headers.get("Cache-Control") for a in answers] == ["no-store"] * len(answers)
