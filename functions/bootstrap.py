@@ -214,7 +214,8 @@ class Container:
     def membership_service(self) -> MembershipService:
         return MembershipService(
             self.consent_store, self.optout_store, self.cursor_store, self.work_queues,
-            purge_requests=self.purge_requests, audit=self.audit_log, graph_factory=self.graph_factory,
+            inclusion=self.inclusion, purge_requests=self.purge_requests, audit=self.audit_log,
+            graph_factory=self.graph_factory,
             group_policy=self.settings.group_optout_existing_data,
         )  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 Ingestion's fence, scheduling, the backup job, both insights, introductions, restore and the purge's resume
 hook all build a `TenantInclusion` from the same stored interactions and call `decide(user_id)`. Nothing else
-in the package decides whether a user is included (a rule decided in several places drifts).
+in the package decides whether a user is included (a rule decided in several places drifts). For the same
+reason, whether a member of an opted-out group needs a purge of their own is `member_purge_due` alone.
 
 The interactions, all as stored at `now`:
 - the consent (state, and which features are enabled: granted, or a legacy record in force);
@@ -211,6 +212,15 @@ class TenantInclusion:
     def group_excluded(self, user_id: str) -> bool:
         """A member of an opted-out group in force (whatever else is true of them)."""
         return not self.membership.groups_of(user_id).isdisjoint(self.group_ids)
+
+    def member_purge_due(self, user_id: str, last_seen: datetime | None) -> bool:
+        """Whether a user of whom data may exist (a profile, a cursor) needs a purge of their own because an
+        opted-out group holds them (with GROUP_OPTOUT_EXISTING_DATA=purge): they are a member of a group in
+        force and no unfinished purge covers them yet (`PurgeHold.covers_member`). `last_seen`: when their
+        profile says they were last seen included. The only place that decides it; every resolution of the
+        groups asks it of every member with data (functions/services/membership.py)."""
+        groups = self.membership.groups_of(user_id) & self.group_ids
+        return bool(groups) and not self.hold.covers_member(user_id, groups, last_seen)
 
     def fence(self, user_id: str) -> Fence:
         uid = user_id.lower()

@@ -4,7 +4,9 @@ A purge is requested by a revocation (scope `tenant`), a user opt-out (scope `us
 `feature`) or a group opt-out. A group opt-out cannot name its members without Microsoft Graph, so its record
 carries a `GroupScope` (the tenant and the newly opted-out group IDs) instead of a `Scope`: the purge
 function resolves the groups' transitive members through Graph and purges each member as a user scope,
-recording the resolution in the record's steps; ingestion also excludes (and purges) members found later.
+recording the resolution in the record's steps. Every later resolution of the groups purges, as users, the
+members with data that no unfinished purge covers (`PurgeHold.covers_member`): joiners, members the group
+purge's own Graph read missed, members of groups migrated from legacy records.
 
 Deadlines run from `requested_at`: live data within 24 hours, backups within 30 days.
 
@@ -175,9 +177,32 @@ class PurgeHold:
 
     tenant: bool  # an unfinished tenant purge: nothing of the tenant may be collected yet
     users: frozenset[str]  # lower-case object IDs covered by an unfinished user or (resolved) group purge
+    # Groups of unfinished group purges that have not resolved their members yet, each with the latest
+    # request of such a purge: not a hold (see `purge_hold`), but what `covers_member` leaves to them.
+    unresolved_groups: Mapping[str, datetime] = field(default_factory=dict)
 
     def covers(self, user_id: str) -> bool:
         return self.tenant or user_id.lower() in self.users
+
+    def covers_member(self, user_id: str, groups: Iterable[str], last_seen: datetime | None) -> bool:
+        """Whether an unfinished purge already deletes the data of a user found in these opted-out groups,
+        so that they need no purge of their own: their tenant's, their own, a group purge that resolved them
+        among its members, or a group purge of one of their groups still to resolve its members, if the user
+        was not seen included after it was requested (they were in the group at its opt-out, so its
+        resolution finds them; one who joined since gets a purge of their own, as one who joins a group
+        opted out long ago does).
+
+        Nothing else covers them. A group purge that resolved its members without them (they joined after it
+        asked Graph, or Graph's replica did not show them yet) does not, nor does a completed one: data the
+        user still has then is theirs alone to purge. (`last_seen` None: no profile says when; the group
+        purge still to resolve is trusted.)"""
+        if self.covers(user_id):
+            return True
+        return any(
+            last_seen is None or last_seen <= requested
+            for group in groups
+            if (requested := self.unresolved_groups.get(group)) is not None
+        )
 
 
 def purge_hold(records: Iterable[PurgeRecord]) -> PurgeHold:
@@ -188,17 +213,21 @@ def purge_hold(records: Iterable[PurgeRecord]) -> PurgeHold:
     ingestion never writes: it holds nobody."""
     tenant = False
     users: set[str] = set()
+    unresolved: dict[str, datetime] = {}
     for record in records:
         scope = record.scope
         if record.finished:
             continue
         if isinstance(scope, GroupScope):
             users.update(m.lower() for m in record.members or ())
+            if record.members is None:
+                for group in scope.group_ids:
+                    unresolved[group] = max(unresolved.get(group, record.requested_at), record.requested_at)
         elif scope.kind == "tenant":
             tenant = True
         elif scope.kind == "user":
             users.add(str(scope.user_id).lower())
-    return PurgeHold(tenant, frozenset(users))
+    return PurgeHold(tenant, frozenset(users), unresolved)
 
 
 def user_scopes(record: PurgeRecord) -> list[Scope]:

@@ -7,12 +7,20 @@ whose membership is unknown starts, and the insights hide them. Every scheduling
 user who joins an opted-out group later is found then.
 
 `refresh` is the one resolution both use: read the groups in force, resolve each through Graph, store the
-resolution (never over one of a newer group list), then settle what follows from it for users who were
-included until now and are members now:
-- with GROUP_OPTOUT_EXISTING_DATA=purge, a user purge (`group-membership`) for a user found in a group that
-  was already opted out when they were last seen included: they joined it since. (A group that is new in the
-  list is its own opt-out's group purge.)
-- their directory profile is deleted: nothing from the directory is kept of an excluded person.
+resolution (never over one of a newer group list), then settle what follows from it for every member of an
+opted-out group of whom data may exist: a profile, or a cursor (a profile may be forgotten early, e.g. by a
+scheduling run while the user's membership is unknown; a user with a mailbox keeps cursors from their first
+scheduling until a purge deletes them, so one left to a group purge that missed them is still found). This
+reads the tenant's cursors, as a scheduling run does:
+- with GROUP_OPTOUT_EXISTING_DATA=purge, a user purge (`group-membership`) unless an unfinished purge covers
+  them already (`TenantInclusion.member_purge_due`, the one place that decides it): their own (so resolving
+  again never piles up purges), their tenant's, or the group opt-out's own group purge, when it resolved them
+  or is still to resolve a group they were in at its opt-out. So a user who joins an opted-out group, one the
+  group purge's own Graph read missed, and the members of groups migrated from legacy records (which have no
+  group purge) are all purged. A group purge asks for a resolution when it completes (`ResumeAfterPurge` in
+  functions/services/scheduling.py), which purges anyone it was trusted with and did not find.
+- their directory profile is deleted, only once their purge is asked for: nothing from the directory is kept
+  of an excluded person.
 - their Graph subscriptions are reconciled away (a `subscriptions.sync` request), also when existing data is
   retained.
 
@@ -34,10 +42,10 @@ from functions.domain.consent import enabled_features, legacy_excluded_groups
 from functions.domain.errors import GraphNotFound, ValidationFailed
 from functions.domain.events import Provenance
 from functions.domain.inclusion import GroupMembership
-from functions.domain.ingestion import UserProfile
-from functions.domain.optouts import GroupOptOutPolicy, GroupOptOuts
+from functions.domain.optouts import GroupOptOutPolicy
 from functions.domain.scope import Scope
 from functions.services.consent import PurgeRequests
+from functions.services.inclusion import InclusionReader
 from functions.services.ports.consent import AuditLog, ConsentStore, OptOutStore
 from functions.services.ports.ingestion import CursorStore, GraphFactory, GraphReader
 from functions.services.ports.queues import WorkQueues
@@ -70,13 +78,14 @@ class MembershipService:
         profiles: CursorStore,
         queues: WorkQueues,
         *,
+        inclusion: InclusionReader,
         purge_requests: PurgeRequests,
         audit: AuditLog,
         graph_factory: GraphFactory,
         group_policy: GroupOptOutPolicy,
     ) -> None:
         self._consents, self._optouts, self._profiles, self._queues = consents, optouts, profiles, queues
-        self._purges, self._audit = purge_requests, audit
+        self._inclusion, self._purges, self._audit = inclusion, purge_requests, audit
         self._graph_factory = graph_factory
         self._group_policy = group_policy
 
@@ -111,7 +120,7 @@ class MembershipService:
         return refreshed
 
     def refresh(self, tenant_id: str, now: datetime) -> Refreshed:
-        """Resolve the groups in force, store the resolution, settle what follows for newly found members."""
+        """Resolve the groups in force, store the resolution, settle what follows for their members."""
         consent = self._consents.load(tenant_id).consent
         groups = self._optouts.load_groups(tenant_id).groups
         wanted = groups.ids | legacy_excluded_groups(consent, now)
@@ -121,28 +130,35 @@ class MembershipService:
         saved = self._optouts.save_membership(tenant_id, membership)
         purges = forgotten = 0
         if saved:
-            purges, forgotten = self._settle(tenant_id, membership, groups, now)
+            purges, forgotten = self._settle(tenant_id, now)
         if forgotten:
             # Their Graph subscriptions go now, whatever GROUP_OPTOUT_EXISTING_DATA says (a purge, if one
             # was asked for, deletes them too); meanwhile the fence drops their notifications.
             self._queues.request_subscription_sync(tenant_id, now)
         return Refreshed(membership, saved, before.covers(wanted), purges, forgotten)
 
-    def _settle(
-        self, tenant_id: str, membership: GroupMembership, groups: GroupOptOuts, now: datetime
-    ) -> tuple[int, int]:
-        profiles = self._profiles.profiles(tenant_id)
-        found = [uid for uid in profiles if membership.groups_of(uid) & membership.groups]
+    def _settle(self, tenant_id: str, now: datetime) -> tuple[int, int]:
+        """For each member of an opted-out group of whom data may exist (a profile, a cursor): the purge the
+        inclusion rule asks for, if any (`TenantInclusion.member_purge_due`), then their profile forgotten.
+        Decided on what is stored now: this resolution (or a newer one) and the unfinished purges."""
+        inclusion = self._inclusion.tenant(tenant_id, now)
+        stored = self._profiles.tenant(tenant_id)
+        last_seen = {uid.lower(): p.seen_at for uid, p in stored.profiles.items()}
+        with_data = set(last_seen) | {c.user_id.lower() for c in stored.cursors}
+        found = sorted(uid for uid in with_data if inclusion.group_excluded(uid))
         purges = 0
-        for uid in found:
-            if self._group_policy == "purge" and _joined_old_group(
-                membership.groups_of(uid) & membership.groups, groups, profiles[uid]
-            ):
-                event_id = f"group-membership:{uid}:{now.isoformat()}"
-                provenance = Provenance(None, None, event_id, now, "ingestion", now)
-                self._purges.request(Scope("user", tenant_id, user_id=uid), "group-membership", provenance)
-                purges += 1
-        forgotten = self._profiles.delete_profiles(tenant_id, found) if found else 0
+        if self._group_policy == "purge":
+            for uid in found:
+                if inclusion.member_purge_due(uid, last_seen.get(uid)):
+                    event_id = f"group-membership:{uid}:{now.isoformat()}"
+                    provenance = Provenance(None, None, event_id, now, "ingestion", now)
+                    self._purges.request(
+                        Scope("user", tenant_id, user_id=uid), "group-membership", provenance
+                    )
+                    purges += 1
+        # Only now: the profile is what tells a later resolution that someone may still have data.
+        known = [uid for uid in found if uid in last_seen]
+        forgotten = self._profiles.delete_profiles(tenant_id, known) if known else 0
         return purges, forgotten
 
     async def _members(self, tenant_id: str, group_ids: list[str]) -> dict[str, frozenset[str]]:
@@ -191,9 +207,3 @@ async def resolve_groups(
                 "opted-out group %r of tenant %r no longer exists; no members", group_id, tenant_id
             )
     return {user_id: frozenset(groups) for user_id, groups in found.items()}
-
-
-def _joined_old_group(groups: frozenset[str], stored: GroupOptOuts, previous: UserProfile) -> bool:
-    """Whether a user included when last seen is in a group that was opted out already then: a membership
-    change. (A group opted out since then is the opt-out's own group purge.)"""
-    return any(g not in stored.entries or stored.entries[g].added_at < previous.seen_at for g in groups)

@@ -1,8 +1,8 @@
 """Scheduling ingestion: the daily timer (every tenant) and `tenant.schedule` (one tenant, on request).
 
 For a tenant whose consent lets anything be collected: resolve the opted-out groups afresh and settle what
-follows (functions/services/membership.py `refresh`: store the members, purge users who joined an opted-out
-group since they were last seen included, forget their profiles), list the users through Graph, then ask the
+follows (functions/services/membership.py `refresh`: store the members, ask a purge for each member with data
+that no purge covers yet, forget their profiles), list the users through Graph, then ask the
 inclusion decision (functions/domain/inclusion.py) about each: save each included user's profile (name and
 address: what who knows whom shows), delete any profile of a user now excluded, and queue work for every
 included user with a mailbox (`windows_to_queue`: the 12-window backfill for a user never ingested, failed,
@@ -11,7 +11,8 @@ messages are sent, so a worker always finds its cursor.
 
 A tenant or user whose purge is not complete is held by the same decision: no profile, no cursor, no window,
 even if consent was granted again meanwhile. `ResumeAfterPurge`, called by the purge function when a purge
-completes, asks for the tenant's scheduling at once if the scope is included again.
+completes, asks for the tenant's scheduling at once if the scope is included again (and, for a group purge,
+for its groups to be resolved again, so that a member its own resolution missed is purged).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from functions.domain.audit import AuditEntry
 from functions.domain.errors import GraphError
 from functions.domain.ingestion import Cursor, UserProfile, windows_to_queue
 from functions.domain.metadata import DirectoryUser
-from functions.domain.purge import PurgeRecord
-from functions.domain.scope import Scope
+from functions.domain.purge import GroupScope, PurgeRecord
 from functions.services.inclusion import InclusionReader
 from functions.services.ingestion import WindowRequest
 from functions.services.membership import MembershipService
@@ -178,15 +178,22 @@ class SchedulingService:
 class ResumeAfterPurge:
     """The purge function's completion hook: when a purge completes and its scope is included again (consent
     granted again, the user opted back in while it ran), ask for the tenant's scheduling now rather than at
-    the next daily run. True when it asked."""
+    the next daily run. True when it asked. A completed group purge asks for its groups to be resolved
+    again instead (see below)."""
 
     def __init__(self, inclusion: InclusionReader, queues: WorkQueues) -> None:
         self._inclusion, self._queues = inclusion, queues
 
     def __call__(self, record: PurgeRecord, now: datetime) -> bool:
         tenant_id, scope = record.tenant_id, record.scope
-        if not isinstance(scope, Scope) or scope.kind == "feature":
-            return False  # group members stay excluded by their group; features hold no ingestion
+        if isinstance(scope, GroupScope):
+            # Its members stay excluded by their group. Its own resolution may have missed one whom the
+            # groups' resolution left to it (a Graph replica behind): resolving again finds any member still
+            # holding data, and asks their purge (functions/services/membership.py).
+            self._queues.request_membership(tenant_id, now)
+            return False
+        if scope.kind == "feature":
+            return False  # features hold no ingestion
         if scope.kind == "user":
             user_id = str(scope.user_id)
             included = self._inclusion.user(tenant_id, user_id, now).includes(user_id)

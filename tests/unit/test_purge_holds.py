@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -65,6 +65,38 @@ def test_only_unfinished_purges_of_the_user_or_their_tenant_hold_them(statuses: 
     records = [purge(Scope("user", TENANT, user_id=ALICE), status=s) for s in statuses]
     assert purge_hold(records).covers(ALICE) == any(s != "completed" for s in statuses)
     assert not purge_hold(records).covers(BOB)
+
+
+# --- what is left to a group purge (who needs no purge of their own) ----------------------------------------
+
+
+def test_a_group_purge_still_to_resolve_covers_members_not_seen_included_since_it_was_requested() -> None:
+    group = str(uuid.uuid4())
+    hold = purge_hold([purge(GroupScope(TENANT, frozenset({group})))])  # requested at T0
+    assert hold.covers_member(ALICE, {group}, T0 - timedelta(days=1))
+    assert hold.covers_member(ALICE, {group}, None)  # no profile says otherwise
+    assert not hold.covers_member(ALICE, {group}, T0 + timedelta(minutes=1))  # joined since: their own
+    assert not hold.covers_member(ALICE, {str(uuid.uuid4())}, T0 - timedelta(days=1))  # another group
+    assert not hold.covers(ALICE)  # and it holds nobody until it knows its members
+
+
+def test_a_group_purge_that_resolved_its_members_covers_them_only() -> None:
+    group = str(uuid.uuid4())
+    resolved = replace(purge(GroupScope(TENANT, frozenset({group}))), members=(ALICE,))
+    assert purge_hold([resolved]).covers_member(ALICE, {group}, T0 - timedelta(days=1))
+    assert not purge_hold([resolved]).covers_member(BOB, {group}, T0 - timedelta(days=1))
+
+
+def test_a_completed_group_purge_covers_no_member() -> None:
+    group = str(uuid.uuid4())
+    done = replace(purge(GroupScope(TENANT, frozenset({group})), status="completed"), members=(ALICE,))
+    assert not purge_hold([done]).covers_member(ALICE, {group}, None)
+
+
+def test_a_members_own_unfinished_purge_or_their_tenants_covers_them() -> None:
+    own = purge(Scope("user", TENANT, user_id=ALICE))
+    assert purge_hold([own]).covers_member(ALICE, {str(uuid.uuid4())}, T0)
+    assert purge_hold([purge(Scope("tenant", TENANT))]).covers_member(BOB, {str(uuid.uuid4())}, T0)
 
 
 # --- when a purge completes ---------------------------------------------------------------------------------
@@ -131,4 +163,14 @@ def test_a_user_now_in_an_opted_out_group_or_a_group_purge_gets_nothing_queued()
     services.exclude_by_group(TENANT, [ALICE], T0)
     assert not resume(services, purge(Scope("user", TENANT, user_id=ALICE), status="completed"))
     assert not resume(services, purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})), status="completed"))
+    assert services.queues.ingest == []
+
+
+def test_a_completed_group_purge_asks_for_its_groups_to_be_resolved_again() -> None:
+    """So that a member its own Graph read missed, and whom the last resolution left to it, is purged now."""
+    services = Services()
+    services.consent.grant(TENANT, frozenset(), api_provenance(None, T0))
+    services.queues.consume()
+    assert not resume(services, purge(GroupScope(TENANT, frozenset({str(uuid.uuid4())})), status="completed"))
+    assert services.queues.membership == [{"type": "groups.resolve", "tenantId": TENANT}]
     assert services.queues.ingest == []
