@@ -318,7 +318,7 @@ def baseline(storage: StorageClients, tenant_id: str) -> float:
 
 def purge(service: PurgeService, storage: StorageClients, scope: Scope) -> tuple[float, PurgeRecord]:
     """The purge function's first pass (what one delivery does): seconds to verified zero, the record."""
-    provenance = Provenance("bench", None, f"bench-{uuid.uuid4()}", NOW, "api", NOW)
+    provenance = Provenance("bench", f"bench-{uuid.uuid4()}", NOW, "api", NOW)
     record, _ = TablePurgeStore(storage).create(new_purge(scope, "consent-revoked", provenance))
     start = time.monotonic()
     run = service.run(record.tenant_id, record.id, lambda: NOW)

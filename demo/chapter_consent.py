@@ -83,7 +83,8 @@ class _Story:
                     "'Executives' were covered by the legacy form's collection until now: a purge is queued"
                 )
             body = self.consent()
-            granted_by = body["granted"]["actorUpn"]
+            # The UPN the admin center sent is not kept: who granted is an object ID.
+            granted_by = body["granted"]["actorId"]
             ctx.say(f"consent is now {body['state']} (version {body['version']}), granted by {granted_by}")
             for name, feature in body["features"].items():
                 legacy = feature["legacy"]

@@ -4,17 +4,24 @@ Rows: `current` (state, version, grant/revoke provenance, ordering key), `legacy
 record per feature) and `change-{invTicks}-{uuid}` (the append-only change history, newest first).
 A save is one entity-group transaction guarded by the ETag of `current`, so the state, its legacy records and
 the history rows it appends change together or not at all; a concurrent writer gets `ConcurrencyConflict`.
+
+Who made a change is stored as an object ID only. A version before this one also stored the acting admin's
+UPN (`actorUpn`) in each provenance; it is never read, and `ConsentActorScrub` is the purge's step that
+removes it from the rows of a purged subject.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
 from functions.adapters.storage import StorageClients, translate_storage_errors
 from functions.adapters.table_rows import (
     Entity,
@@ -31,13 +38,19 @@ from functions.adapters.table_rows import (
     required_iso,
 )
 from functions.domain.consent import ConsentChange, LegacyConsent, TenantConsent
-from functions.domain.scope import FEATURES, Feature
+from functions.domain.errors import ConcurrencyConflict
+from functions.domain.scope import FEATURES, Feature, Scope
 from functions.services.ports.consent import StoredConsent
 
 TABLE = "consents"
 _CURRENT = "current"
 _LEGACY = "legacy-"
 _CHANGE = "change-"
+# The JSON properties that hold a provenance: `current`'s grant and revocation, a legacy record's import, a
+# history row's change.
+_PROVENANCES = ("granted", "revoked", "imported", "provenance")
+_EARLIER_UPN = "actorUpn"
+_SCRUB_ATTEMPTS = 5
 
 
 class TableConsentStore:
@@ -188,3 +201,81 @@ def _change_from(row: Entity) -> ConsentChange:
         feature=feature if feature in FEATURES else None,
         group_ids=frozenset(get_json(row, "groupIds", [])),
     )
+
+
+class ConsentActorScrub(ScopedTableStore):
+    """The purge's view of table `consents`: the UPNs a version before this one stored there.
+
+    The consent and its history are kept on purpose (they keep a withdrawn tenant out, and "who, when, which
+    event" of every change is never rewritten), and they name actors by object ID. An earlier version also
+    wrote the acting admin's UPN (`actorUpn`) into each provenance; this version neither writes nor reads it.
+    For a tenant scope every row of the tenant that still carries one, for a user scope every row where that
+    user is the actor, is replaced by the same row without it: actor ID, event, times and kind stay, so the
+    history means what it meant. `count_scope` counts the rows still carrying one, and is what the
+    verification records under `consents`. A feature scope purges no person: nothing to do.
+    """
+
+    name = TABLE
+
+    def scope_filter(self, scope: Scope) -> ScopeFilter | None:
+        """The rows searched: the tenant's partition (a UPN hides inside JSON, which no filter reaches)."""
+        if scope.kind == "feature":
+            return None
+        return "PartitionKey eq @pk", {"pk": scope.tenant_id}
+
+    def count_scope(self, scope: Scope) -> int:
+        return sum(1 for _ in self._carrying(scope))
+
+    def delete_scope(self, scope: Scope) -> int:
+        return sum(self._strip(row, scope) for row in self._carrying(scope))
+
+    def _carrying(self, scope: Scope) -> Iterator[Entity]:
+        query = self.scope_filter(scope)
+        if query is None:
+            return
+        yield from (row for row in self._rows(*query) if _stripped(row, scope))
+
+    def _strip(self, row: Entity, scope: Scope) -> int:
+        """Replace `row` by itself without the scope's UPNs, unless it changed since read (then read again: a
+        consent save or another scope's strip got there first). 1 if this call rewrote it."""
+        for _ in range(_SCRUB_ATTEMPTS):
+            values = _stripped(row, scope)
+            if not values:
+                return 0
+            entity = {k: v for k, v in row.items() if not _is_part_of(k, values)}
+            for name, value in values.items():
+                put_json(entity, name, value)
+            try:
+                with conflicts_as_concurrency():
+                    self._table.update_entity(entity, mode=UpdateMode.REPLACE, **guarded_update(etag_of(row)))
+                return 1
+            except ConcurrencyConflict:
+                with translate_storage_errors():
+                    try:
+                        row = self._table.get_entity(row["PartitionKey"], row["RowKey"])
+                    except ResourceNotFoundError:
+                        return 0
+        raise ConcurrencyConflict(f"{TABLE} row {row['RowKey']} kept changing while its UPNs were removed")
+
+
+def _stripped(row: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """The provenance properties of `row` that carry a UPN of `scope`, as they are without it."""
+    out: dict[str, Any] = {}
+    for name in _PROVENANCES:
+        value = get_json(row, name) if name in row else None
+        if isinstance(value, dict) and value.get(_EARLIER_UPN) and _is_of(value, scope):
+            out[name] = {k: v for k, v in value.items() if k != _EARLIER_UPN}
+    return out
+
+
+def _is_of(provenance: Mapping[str, Any], scope: Scope) -> bool:
+    if scope.kind == "tenant":
+        return True
+    actor = provenance.get("actorId")
+    return isinstance(actor, str) and actor.lower() == str(scope.user_id).lower()
+
+
+def _is_part_of(key: str, names: Mapping[str, Any]) -> bool:
+    """Whether `key` is one of the (possibly split, see `put_json`) properties of a JSON value in `names`."""
+    base = re.sub(r"_\d+$", "", key)
+    return key in names or (base != key and base in names)

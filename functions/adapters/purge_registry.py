@@ -6,9 +6,11 @@ next (30-day promise, but deleted at once); the verification counts both.
 
 Not purged, on purpose, and each with its reason in `KEPT_STORES`: the consent and opt-out records (they are
 what keeps a subject excluded), the purge ledger and the audit log (object IDs only, kept to prove and
-re-apply purges), webhook receipts (no subject), the queues. A test (tests/unit/test_purge_registry.py) finds
-every storage-backed class of `functions.adapters` and fails unless it is in one of the three lists, so a new
-store of subject data cannot be added without the purge knowing it.
+re-apply purges), webhook receipts (no subject), the queues. The consent rows are kept, but an earlier
+version stored an acting admin's UPN in them: `ConsentActorScrub` is the live store that removes it (and
+the verification counts what is left of it) without deleting the rows. A test
+(tests/unit/test_purge_registry.py) finds every storage-backed class of `functions.adapters` and fails unless
+it is in one of the three lists, so a new store of subject data cannot be added without the purge knowing it.
 
 A sharded table (the per-user ones: slices, contacts) is listed once and registered once per storage shard, so
 that the evidence gives each shard's count (`slices`, `slices@shard1`, ...).
@@ -25,7 +27,7 @@ from collections.abc import Callable, Mapping
 from functions.adapters.account_store import TableAccountStore
 from functions.adapters.audit_store import TableAuditLog
 from functions.adapters.backup_store import BlobBackupStore
-from functions.adapters.consent_store import TableConsentStore
+from functions.adapters.consent_store import ConsentActorScrub, TableConsentStore
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.cursor_store import TableCursorStore
 from functions.adapters.introduction_store import TableIntroductionStore
@@ -48,6 +50,7 @@ LIVE_STORES: tuple[type[ScopedTableStore], ...] = (
     TableContactStore,
     TableCursorStore,
     TableIntroductionStore,
+    ConsentActorScrub,
 )
 BACKUP_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (BlobBackupStore,)
 # Purged first and through Graph, by the store the container builds around each (see above).
@@ -56,7 +59,10 @@ PURGED_THROUGH_GRAPH: Mapping[type, str] = {
 }
 # Storage-backed classes that keep nothing a purge must delete, and why.
 KEPT_STORES: Mapping[type, str] = {
-    TableConsentStore: "the consent and its history: what keeps a withdrawn tenant out (object IDs only)",
+    TableConsentStore: (
+        "the consent and its history: what keeps a withdrawn tenant out (actors by object ID only; the UPN an"
+        " earlier version stored is ConsentActorScrub's to remove)"
+    ),
     TableOptOutStore: "opt-outs and resolved group membership: what keeps a subject out (object IDs only)",
     TablePurgeStore: "the purge ledger: the proof, and what a restore re-applies (object IDs, counts)",
     TableAuditLog: "append-only evidence: object IDs, types, outcomes and counts, never content",

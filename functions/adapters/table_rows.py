@@ -86,7 +86,6 @@ def get_json(entity: Mapping[str, Any], name: str, default: Any = None) -> Any:
 def provenance_to_json(provenance: Provenance) -> dict[str, Any]:
     return {
         "actorId": provenance.actor_id,
-        "actorUpn": provenance.actor_upn,
         "eventId": provenance.event_id,
         "eventTime": iso(provenance.event_time),
         "source": provenance.source,
@@ -95,9 +94,10 @@ def provenance_to_json(provenance: Provenance) -> dict[str, Any]:
 
 
 def provenance_from_json(value: Mapping[str, Any]) -> Provenance:
+    # An earlier version also stored the actor's UPN (`actorUpn`); it is left unread, and the purge strips
+    # it (functions/adapters/consent_store.py `ConsentActorScrub`).
     return Provenance(
         actor_id=value.get("actorId"),
-        actor_upn=value.get("actorUpn"),
         event_id=str(value["eventId"]),
         event_time=required_iso(value["eventTime"]),
         source=next((s for s in CHANGE_SOURCES if s == value.get("source")), "webhook"),

@@ -9,9 +9,11 @@ Nothing here does I/O.
 fields, and the webhook's JSON Schema in the OpenAPI document is derived from it
 (functions/entrypoints/webhooks.py). A new event type is a payload dataclass and a row there.
 
-`Provenance` is the "who, when, which event" that every change keeps. Its `event_time` is the ordering key
-of the out-of-order rule: a change whose event time is older than the last change applied to the same
-subject is stale (`is_stale`).
+`Provenance` is the "who, when, which event" that every change keeps. "Who" is the actor's object ID: the
+webhook also sends the admin's UPN, which is checked against the contract and then dropped, so nothing but a
+pseudonymous ID of an admin is ever stored (and nothing else of them outlives a purge of them). Its
+`event_time` is the ordering key of the out-of-order rule: a change whose event time is older than the last
+change applied to the same subject is stale (`is_stale`).
 """
 
 from __future__ import annotations
@@ -65,16 +67,19 @@ _ENVELOPE_OPTIONAL = ("datacontenttype", "dataschema", "subject")
 
 @dataclass(frozen=True, slots=True)
 class Actor:
+    """The admin as the event names them. `upn` is validated with the event and read by nothing: a change
+    keeps `id` alone (`CloudEvent.provenance`)."""
+
     id: str
     upn: str
 
 
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    """Who made a change, from which event, the event's own time, and when we recorded it."""
+    """Who made a change (an object ID, never a name or UPN), from which event, the event's own time, and
+    when we recorded it."""
 
     actor_id: str | None
-    actor_upn: str | None
     event_id: str
     event_time: datetime
     source: ChangeSource
@@ -205,7 +210,6 @@ class CloudEvent:
         actor = getattr(self.data, "actor", None)
         return Provenance(
             actor_id=actor.id if isinstance(actor, Actor) else None,
-            actor_upn=actor.upn if isinstance(actor, Actor) else None,
             event_id=self.id,
             event_time=self.time,
             source="webhook",

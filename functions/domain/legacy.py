@@ -56,7 +56,7 @@ def expiry_provenance(record: LegacyConsent, now: datetime) -> Provenance:
     """The timer's change: no actor; its ID names the record (by its import event, so a re-imported record
     is another record), its event time is the expiry instant, and we recorded it at `now`."""
     event_id = f"legacy-expiry:{record.feature}:{record.imported.event_id}"
-    return Provenance(None, None, event_id, record.expires_at, "timer", now)
+    return Provenance(None, event_id, record.expires_at, "timer", now)
 
 
 def expire_legacy(consent: TenantConsent, now: datetime) -> LegacyExpiry:
@@ -84,7 +84,7 @@ def expire_legacy(consent: TenantConsent, now: datetime) -> LegacyExpiry:
     tenant_purge = None
     if consent.state == "none" and not enabled_features(updated, now):
         ids = ",".join(provenance[f].event_id for f in due)
-        tenant_purge = Provenance(None, None, f"legacy-expiry:tenant:{ids}", now, "timer", now)
+        tenant_purge = Provenance(None, f"legacy-expiry:tenant:{ids}", now, "timer", now)
     return LegacyExpiry(updated, tuple(due), tuple(changes), provenance, purge_features, tenant_purge)
 
 

@@ -32,7 +32,6 @@ def provenance_view(provenance: Provenance | None) -> dict[str, Any] | None:
         return None
     return {
         "actorId": provenance.actor_id,
-        "actorUpn": provenance.actor_upn,
         "eventId": provenance.event_id,
         "eventTime": _time(provenance.event_time),
         "source": provenance.source,
@@ -176,7 +175,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Provenance": obj(
         {
             "actorId": NULLABLE_STRING,
-            "actorUpn": NULLABLE_STRING,
             "eventId": {"type": "string"},
             "eventTime": TIME,
             "source": {"enum": list(CHANGE_SOURCES)},

@@ -43,7 +43,7 @@ def retry_conflicts(attempt: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T
 
 def api_provenance(actor_id: str | None, now: datetime) -> Provenance:
     """A change made through the REST API: the caller's object ID, a fresh change ID, the request time."""
-    return Provenance(actor_id, None, f"api-{uuid.uuid4()}", now, "api", now)
+    return Provenance(actor_id, f"api-{uuid.uuid4()}", now, "api", now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,7 +171,7 @@ class LegacyService:
         previous = before.legacy.get(row.feature)
         if previous is not None and previous.imported.event_id == row.import_id:
             return "duplicate", False  # read-only: a re-run adds nothing, not even an audit entry
-        provenance = Provenance(None, None, row.import_id, now, "import", now)
+        provenance = Provenance(None, row.import_id, now, "import", now)
         event = LegacyConsentImported(
             row.tenant_id, row.feature, row.granted_at, row.expires_at, row.opted_out_group_ids
         )

@@ -151,7 +151,7 @@ class MembershipService:
             for uid in found:
                 if inclusion.member_purge_due(uid, last_seen.get(uid)):
                     event_id = f"group-membership:{uid}:{now.isoformat()}"
-                    provenance = Provenance(None, None, event_id, now, "ingestion", now)
+                    provenance = Provenance(None, event_id, now, "ingestion", now)
                     self._purges.request(
                         Scope("user", tenant_id, user_id=uid), "group-membership", provenance
                     )

@@ -42,7 +42,7 @@ def seeder(storage_clients: StorageClients) -> Seeder:
 def unqueued_purge(storage: StorageClients, tenant_id: str) -> PurgeRecord:
     """A purge recorded in the ledger whose message the test delivers itself."""
     now = datetime.now(UTC)
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", now, "api", now)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", now, "api", now)
     record, _ = TablePurgeStore(storage).create(
         new_purge(Scope("tenant", tenant_id), "consent-revoked", provenance)
     )
@@ -74,6 +74,7 @@ def test_a_withdrawal_is_purged_verified_and_proven_by_the_purge_api(
         "contacts": 30,
         "cursors": 2,
         "introductions": 2,
+        "consents": 0,
         "backups": 2,
     }
     assert [s["name"] for s in view["steps"]] == ["live-deleted", "backups-deleted", "verified"]

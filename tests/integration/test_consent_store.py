@@ -21,7 +21,7 @@ GROUP = str(uuid.uuid4())
 
 
 def change(at: datetime) -> Provenance:
-    return Provenance("admin-oid", "admin@contoso.example", f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def resolution(
 
 def listed(store: TableOptOutStore, tenant_id: str, *groups: str) -> GroupOptOuts:
     """The tenant's group list replaced by `groups`, as the admin saves it (each call one version newer)."""
-    provenance = Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    provenance = Provenance("admin-oid", f"evt-{uuid.uuid4()}", T0, "webhook", T0)
     stored = store.load_groups(tenant_id)
     saved = add_groups(
         GroupOptOuts(tenant_id, version=stored.groups.version), groups, "admin", provenance

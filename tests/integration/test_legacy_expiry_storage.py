@@ -30,7 +30,7 @@ def import_record(
 ) -> None:
     at = EXPIRY - timedelta(days=1)
     event = LegacyConsentImported(tenant_id, feature, EXPIRY - timedelta(days=700), expires_at, frozenset())
-    app.consent_service.import_legacy(event, Provenance(None, None, f"evt-{uuid.uuid4()}", at, "webhook", at))
+    app.consent_service.import_legacy(event, Provenance(None, f"evt-{uuid.uuid4()}", at, "webhook", at))
 
 
 def test_the_scan_finds_a_record_from_its_exact_expiry_instant_on(app: Container, tenant_id: str) -> None:
@@ -46,7 +46,7 @@ def test_the_scan_skips_records_already_expired_or_superseded(app: Container, te
     import_record(app, other)
     app.legacy_service.expire_tenant(tenant_id, EXPIRY)
     before = EXPIRY - SECOND
-    app.consent_service.grant(other, frozenset(), Provenance("a", "a@x", "g", before, "api", before))
+    app.consent_service.grant(other, frozenset(), Provenance("a", "g", before, "api", before))
     due = app.consent_store.tenants_with_due_legacy(EXPIRY + timedelta(days=1))
     assert {tenant_id, other}.isdisjoint(due)
 

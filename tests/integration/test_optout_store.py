@@ -29,7 +29,7 @@ DAY = timedelta(days=1)
 
 
 def change(at: datetime = T0) -> Provenance:
-    return Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def wipe_live(storage: StorageClients, tenant_id: str) -> None:
 def granted(storage: StorageClients, tenant_id: str) -> None:
     """The tenant consents now: a restore brings back only what the consent allows."""
     at = AFTER_BACKUP - timedelta(days=30)
-    provenance = Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", at, "api", at)
+    provenance = Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "api", at)
     transition = grant(TenantConsent(tenant_id), provenance)
     TableConsentStore(storage).save(transition.consent, None, transition.changes)
 
@@ -108,7 +108,7 @@ def test_a_restore_skips_a_user_who_is_opted_out_now_and_a_tenant_without_consen
     granted(storage_clients, tenant_id)
     opted_out = change_user(
         None, tenant_id=tenant_id, user_id=out, opted_out=True, purge_id="p",
-        provenance=Provenance(out, None, f"evt-{uuid.uuid4()}", AFTER_BACKUP, "api", AFTER_BACKUP),
+        provenance=Provenance(out, f"evt-{uuid.uuid4()}", AFTER_BACKUP, "api", AFTER_BACKUP),
     ).user  # fmt: skip
     assert opted_out is not None
     TableOptOutStore(storage_clients).save_user(opted_out, None)

@@ -21,7 +21,7 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def change(at: datetime = T0) -> Provenance:
-    return Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_purges_are_paged_newest_first_with_a_continuation(
     store = TablePurgeStore(storage_clients)
     for minute in range(7):
         at = T0 + timedelta(minutes=minute)
-        provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "api", at)
+        provenance = Provenance("admin", f"evt-{uuid.uuid4()}", at, "api", at)
         store.create(
             new_purge(Scope("user", tenant_id, user_id=str(uuid.uuid4())), "user-opt-out", provenance)
         )
@@ -102,7 +102,7 @@ def test_a_purge_continuation_of_another_tenant_or_garbage_is_refused(
 ) -> None:
     store = TablePurgeStore(storage_clients)
     for _ in range(2):
-        provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "api", T0)
+        provenance = Provenance("admin", f"evt-{uuid.uuid4()}", T0, "api", T0)
         store.create(
             new_purge(Scope("user", tenant_id, user_id=str(uuid.uuid4())), "user-opt-out", provenance)
         )

@@ -63,6 +63,7 @@ def test_a_tenant_purge_removes_every_trace_and_touches_no_other_tenant(
         "contacts": 24,
         "cursors": 2,
         "introductions": 2,
+        "consents": 0,
         "backups": 2,
     }
     assert tenant_traces(storage_clients, other) == other_before

@@ -57,7 +57,7 @@ class PurgeRig:
 
     def request(self, scope: PurgeTarget, reason: str = "consent-revoked") -> PurgeRecord:
         at = self.clock()
-        provenance = Provenance("admin-oid", None, f"evt-{uuid.uuid4()}", at, "api", at)
+        provenance = Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "api", at)
         record, _ = self.ledger.create(new_purge(scope, reason, provenance))  # type: ignore[arg-type]
         return record
 

@@ -18,7 +18,7 @@ G1, G2 = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 def change(at: datetime = T0) -> Provenance:
-    return Provenance("admin-oid", "admin@contoso.example", f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin-oid", f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 def with_legacy_groups(

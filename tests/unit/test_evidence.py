@@ -36,7 +36,7 @@ HOUR = timedelta(hours=1)
 
 
 def change(at: datetime = T0, actor: str | None = "admin") -> Provenance:
-    return Provenance(actor, None, f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance(actor, f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 def user_purge(at: datetime = T0, user: str | None = None) -> PurgeRecord:

@@ -79,7 +79,7 @@ def states(draw: st.DrawFn) -> State:
 
 
 def change(at: datetime = NOW - timedelta(days=2)) -> Provenance:
-    return Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "api", at)
+    return Provenance("admin", f"evt-{uuid.uuid4()}", at, "api", at)
 
 
 def consent_of(kind: str) -> TenantConsent:

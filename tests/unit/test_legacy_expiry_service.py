@@ -58,7 +58,7 @@ def import_record(
 ) -> None:
     event = LegacyConsentImported(tenant_id, feature, EXPIRY - timedelta(days=700), expires_at, frozenset())
     at = EXPIRY - timedelta(days=2)
-    services.consent.import_legacy(event, Provenance(None, None, f"evt-{uuid.uuid4()}", at, "webhook", at))
+    services.consent.import_legacy(event, Provenance(None, f"evt-{uuid.uuid4()}", at, "webhook", at))
 
 
 def status(services: Services, tenant_id: str, feature: Feature = "relationship_analytics") -> str:
@@ -178,7 +178,7 @@ def test_a_tenant_that_granted_after_the_expiry_keeps_its_features_and_gets_no_p
     services: Services, tenant_id: str
 ) -> None:
     import_record(services, tenant_id)
-    services.consent.grant(tenant_id, frozenset(), Provenance("a", "a@x", "g", EXPIRY, "webhook", EXPIRY))
+    services.consent.grant(tenant_id, frozenset(), Provenance("a", "g", EXPIRY, "webhook", EXPIRY))
     legacy_of(services).expire_due(EXPIRY + SECOND)
     expired = next(e for e in services.audit.of(tenant_id) if e.kind == "legacy.expired")
     assert status(services, tenant_id) == "expired"

@@ -88,7 +88,7 @@ def run_purges(world: IngestionWorld) -> None:
 
 
 def import_legacy(world: IngestionWorld, feature: Feature, expires: datetime, groups: list[str]) -> None:
-    provenance = Provenance(None, None, f"import-{uuid.uuid4()}", world.now(), "import", world.now())
+    provenance = Provenance(None, f"import-{uuid.uuid4()}", world.now(), "import", world.now())
     event = LegacyConsentImported(
         world.tenant_id, feature, T0 - timedelta(days=100), expires, frozenset(groups)
     )

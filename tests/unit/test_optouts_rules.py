@@ -21,7 +21,7 @@ G1, G2, G3 = (str(uuid.uuid4()) for _ in range(3))
 
 
 def change(at: datetime, event_id: str | None = None) -> Provenance:
-    return Provenance("admin", None, event_id or f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin", event_id or f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 def opt(user: UserOptOut | None, at: datetime, *, out: bool, purge_id: str = "p") -> UserOptOut | None:

@@ -31,7 +31,7 @@ SALES = str(uuid.uuid4())
 
 
 def change(at: datetime = T0) -> Provenance:
-    return Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "webhook", at)
+    return Provenance("admin", f"evt-{uuid.uuid4()}", at, "webhook", at)
 
 
 GRANTED = grant(TenantConsent(TENANT), change()).consent

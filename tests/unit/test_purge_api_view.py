@@ -25,7 +25,7 @@ HOST_JSON = Path(__file__).resolve().parents[2] / "host.json"
 
 
 def worked_on(scope: Scope | GroupScope) -> PurgeRecord:
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", T0, "webhook", T0)
     return replace(
         new_purge(scope, "consent-revoked", provenance),
         status="verified",

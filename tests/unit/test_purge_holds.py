@@ -22,7 +22,7 @@ ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 def purge(scope: Scope | GroupScope, *, status: str = "queued") -> PurgeRecord:
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", T0, "webhook", T0)
     return replace(new_purge(scope, "consent-revoked", provenance), status=status)
 
 

@@ -23,7 +23,7 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def requested(world: PurgeWorld, at: datetime = T0) -> PurgeRecord:
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", at, "webhook", at)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", at, "webhook", at)
     return world.ledger.put(new_purge(Scope("tenant", str(uuid.uuid4())), "consent-revoked", provenance))
 
 

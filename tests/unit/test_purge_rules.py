@@ -24,7 +24,7 @@ TENANT = str(uuid.uuid4())
 
 
 def purge(scope: Scope | GroupScope | None = None) -> PurgeRecord:
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", T0, "webhook", T0)
     return new_purge(scope or Scope("tenant", TENANT), "consent-revoked", provenance)
 
 

@@ -23,7 +23,7 @@ def ids(n: int) -> list[str]:
 
 
 def requested(world: PurgeWorld, scope: PurgeTarget, reason: str = "consent-revoked") -> PurgeRecord:
-    provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", T0, "webhook", T0)
+    provenance = Provenance("admin", f"evt-{uuid.uuid4()}", T0, "webhook", T0)
     return world.ledger.put(new_purge(scope, reason, provenance))  # type: ignore[arg-type]
 
 
