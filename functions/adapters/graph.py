@@ -7,7 +7,8 @@ iterators of pages, so a mailbox is never held in memory whole.
 
 At most `max_concurrent_per_mailbox` (4, Outlook's limit) requests are in flight per (tenant, mailbox) in
 this process, however many windows of that mailbox run at once. SDK and HTTP exceptions are translated
-here into `GraphNotFound`, `GraphThrottled`, `GraphMalformedResponse` and `GraphError`.
+here into `GraphNotFound`, `GraphThrottled`, `GraphMalformedResponse` and `GraphError`, which carry Graph's
+HTTP status and error code as fields (`functions.domain.errors.failure_summary` stores only those).
 
 The HTTP transport under the SDK's middleware comes from `transport_factory` (a connection pool by
 default; httpx's `MockTransport` in unit tests): the retry middleware wraps whichever it is, so tests of
@@ -366,16 +367,17 @@ def _translated(tenant_id: str) -> Iterator[None]:
 
 
 def _translate(e: APIError) -> GraphError:
+    """Graph's answer as our error: the status and code as fields (what may be stored), Graph's own message
+    in the text only (what may be logged)."""
     status = e.response_status_code or 0
     error = getattr(e, "error", None)
     code = getattr(error, "code", None) or ""
     message = getattr(error, "message", None) or ""
     detail = f"Graph answered {status} {code}: {message}".rstrip(": ")
-    if status == 404:
-        return GraphNotFound(detail)
-    if status in (429, 503, 504):
-        return GraphThrottled(detail + " (retries exhausted)")
-    return GraphError(detail)
+    retried = status in (429, 503, 504)
+    kind: type[GraphError] = GraphNotFound if status == 404 else GraphThrottled if retried else GraphError
+    text = detail + " (retries exhausted)" if retried else detail
+    return kind(text, status=status or None, code=code if isinstance(code, str) else None)
 
 
 class MessagesDelta:

@@ -6,7 +6,11 @@ the records of one page and the page's `@odata.nextLink` (absolute URL) or None 
 
 Tolerant where Graph legitimately omits things (no sender on a draft, null recipient lists, no
 internetMessageId), strict where a record would be meaningless (no id, no receivedDateTime, a page that is
-not JSON): those raise `GraphMalformedResponse`, so the window fails loudly and is retried.
+not JSON): those raise `GraphMalformedResponse`, so the window fails loudly and is retried. The error names
+the field and what is wrong with it (`message.receivedDateTime is not an ISO 8601 date-time`), never the
+value: a field can hold anything a mailbox holds, an address included, and the error's text reaches the
+log. The loops note the field they are reading in a local variable (a store per field, nothing on the
+fast path) so that the handler can say which one failed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from functions.domain.errors import GraphMalformedResponse
+from functions.domain.errors import GraphMalformedResponse, ParseProblem
 from functions.domain.metadata import Attendee, DirectoryUser, MeetingMeta, MessageMeta
 
 # What `messages` asks for: metadata only (Mail.ReadBasic.All), never body, subject, preview or attachments.
@@ -88,13 +92,27 @@ def _instant(text: str) -> datetime:
 def _messages(values: list[Any], mailbox_user_id: str) -> list[MessageMeta]:
     out: list[MessageMeta] = []
     append = out.append
+    m: Any = None
+    field = "message"
     try:
         for m in values:
+            field = "message"
             if "@removed" in m:
                 continue
+            field = "message.receivedDateTime"
             received = _instant(m["receivedDateTime"])
+            field = "message.sentDateTime"
             sent_text = m.get("sentDateTime")
+            sent = _instant(sent_text) if sent_text else received
+            field = "message.id"
             message_id = m["id"]
+            field = "message.toRecipients"
+            to = _addresses(m.get("toRecipients"))
+            field = "message.ccRecipients"
+            cc = _addresses(m.get("ccRecipients"))
+            field = "message.bccRecipients"
+            bcc = _addresses(m.get("bccRecipients"))
+            field = "message"
             append(
                 MessageMeta(
                     mailbox_user_id,
@@ -104,17 +122,38 @@ def _messages(values: list[Any], mailbox_user_id: str) -> list[MessageMeta]:
                     m.get("internetMessageId") or message_id,
                     m.get("conversationId") or "",
                     _address(m.get("from")) or _address(m.get("sender")),
-                    _addresses(m.get("toRecipients")),
-                    _addresses(m.get("ccRecipients")),
-                    _addresses(m.get("bccRecipients")),
-                    _instant(sent_text) if sent_text else received,
+                    to,
+                    cc,
+                    bcc,
+                    sent,
                     received,
                     m.get("isDraft") is True,
                 )
             )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise GraphMalformedResponse(f"unreadable message in Graph page: {e!r}") from None
+        raise _unreadable("message", m, field, e) from None
     return out
+
+
+def _unreadable(kind: str, record: Any, field: str, error: Exception) -> GraphMalformedResponse:
+    """The error of a record the fast path could not read: `field` and what is wrong with it, never a value
+    (the exception's own text is dropped: `fromisoformat`'s, for one, quotes the string it refused)."""
+    problem: ParseProblem
+    if not isinstance(record, dict):
+        field, problem = kind, "has the wrong JSON type"
+    elif isinstance(error, KeyError):
+        problem = "is missing"
+    elif isinstance(error, ValueError):
+        problem = "is not an ISO 8601 date-time" if field.endswith("ateTime") else "is not valid"
+    else:
+        problem = "has the wrong JSON type"
+    return _malformed(kind, field, problem)
+
+
+def _malformed(kind: str, field: str, problem: ParseProblem) -> GraphMalformedResponse:
+    return GraphMalformedResponse(
+        f"unreadable {kind} in Graph page: {field} {problem}", field=field, problem=problem
+    )
 
 
 def parse_messages_page(raw: bytes, mailbox_user_id: str) -> tuple[list[MessageMeta], str | None]:
@@ -138,34 +177,52 @@ def parse_delta_page(raw: bytes, mailbox_user_id: str) -> DeltaPage:
     next_link, delta_link = _link(body, "@odata.nextLink"), _link(body, "@odata.deltaLink")
     if next_link is None and delta_link is None:
         raise GraphMalformedResponse("delta page has neither a nextLink nor a deltaLink")
+    removed: list[str] = []
+    v: Any = None
     try:
-        removed = [v["id"] for v in values if "@removed" in v]
+        for v in values:
+            if "@removed" in v:
+                removed.append(v["id"])
     except (KeyError, TypeError) as e:
-        raise GraphMalformedResponse(f"unreadable delta page: {e!r}") from None
+        raise _unreadable("message", v, "message.id", e) from None
     return DeltaPage(_messages(values, mailbox_user_id), removed, next_link, delta_link)
 
 
-def _event_instant(value: Any) -> datetime:
-    """`{"dateTime": "2025-01-02T10:00:00.0000000", "timeZone": "UTC"}`; we ask for UTC, but convert an
-    IANA zone too rather than misread it."""
-    parsed = _fromiso(value["dateTime"])
-    zone = value.get("timeZone") or "UTC"
+def _event_instant(value: Any, field: str) -> datetime:
+    """`{"dateTime": "2025-01-02T10:00:00.0000000", "timeZone": "UTC"}` at `field` (`event.start`); we ask for
+    UTC, but convert an IANA zone too rather than misread it."""
+    if not isinstance(value, dict):
+        raise _malformed("event", field, "has the wrong JSON type")
+    text = value.get("dateTime")
+    if not isinstance(text, str):
+        problem: ParseProblem = "is missing" if text is None else "has the wrong JSON type"
+        raise _malformed("event", f"{field}.dateTime", problem)
+    try:
+        parsed = _fromiso(text)
+    except ValueError:
+        raise _malformed("event", f"{field}.dateTime", "is not an ISO 8601 date-time") from None
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
+    zone = value.get("timeZone") or "UTC"
+    if not isinstance(zone, str):
+        raise _malformed("event", f"{field}.timeZone", "has the wrong JSON type")
     if zone in _UTC_NAMES:
         return parsed.replace(tzinfo=UTC)
     try:
         return parsed.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise GraphMalformedResponse(f"event time in an unknown time zone: {zone!r}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a key naming a directory ("America")
+        raise _malformed("event", f"{field}.timeZone", "is not a known time zone") from None
 
 
 def parse_events_page(raw: bytes, mailbox_user_id: str) -> tuple[list[MeetingMeta], str | None]:
     """One page of `/users/{id}/calendarView` as records of calendar `mailbox_user_id`, and the next link."""
     values, link = _page(raw)
     out: list[MeetingMeta] = []
+    e: Any = None
+    field = "event"
     try:
         for e in values:
+            field = "event.attendees"
             attendees = []
             for a in e.get("attendees") or ():
                 address = _address(a)
@@ -174,54 +231,73 @@ def parse_events_page(raw: bytes, mailbox_user_id: str) -> tuple[list[MeetingMet
                     attendees.append(
                         Attendee(address, a.get("type") or "required", status.get("response") or "none")
                     )
+            field = "event.id"
+            event_id = e["id"]
+            field = "event.start"
+            start = _event_instant(e["start"], field)
+            field = "event.end"
+            end = _event_instant(e["end"], field)
+            field = "event"
             out.append(
                 MeetingMeta(
                     mailbox_user_id,
-                    e["id"],
-                    e.get("iCalUId") or e["id"],
+                    event_id,
+                    e.get("iCalUId") or event_id,
                     _address(e.get("organizer")),
                     tuple(attendees),
-                    _event_instant(e["start"]),
-                    _event_instant(e["end"]),
+                    start,
+                    end,
                     e.get("isCancelled") is True,
                 )
             )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise GraphMalformedResponse(f"unreadable event in Graph page: {e!r}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise _unreadable("event", e, field, error) from None
     return out, link
 
 
 def parse_users_page(raw: bytes) -> tuple[list[DirectoryUser], str | None]:
     """One page of `/users` (or of a group's user members) as directory users, and the next link."""
     values, link = _page(raw)
+    users: list[DirectoryUser] = []
+    u: Any = None
+    field = "user"
     try:
-        users = [
-            DirectoryUser(
-                u["id"],
-                u.get("displayName") or "",
-                (u.get("mail") or "").lower(),
-                u.get("userPrincipalName") or "",
+        for u in values:
+            field = "user.id"
+            user_id = u["id"]
+            field = "user.mail"
+            mail = (u.get("mail") or "").lower()
+            field = "user"
+            users.append(
+                DirectoryUser(user_id, u.get("displayName") or "", mail, u.get("userPrincipalName") or "")
             )
-            for u in values
-        ]
     except (KeyError, TypeError, AttributeError) as e:
-        raise GraphMalformedResponse(f"unreadable user in Graph page: {e!r}") from None
+        raise _unreadable("user", u, field, e) from None
     return users, link
 
 
 def parse_ids_page(raw: bytes) -> tuple[list[str], str | None]:
     """One page of directory objects reduced to their IDs, and the next link."""
     values, link = _page(raw)
+    ids: list[str] = []
+    v: Any = None
     try:
-        return [v["id"] for v in values], link
+        for v in values:
+            ids.append(v["id"])
     except (KeyError, TypeError) as e:
-        raise GraphMalformedResponse(f"unreadable directory object in Graph page: {e!r}") from None
+        raise _unreadable("directoryObject", v, "directoryObject.id", e) from None
+    return ids, link
 
 
 def parse_domains(raw: bytes) -> list[str]:
     """The verified domain names of `/domains` (lower-cased)."""
     values, _ = _page(raw)
+    domains: list[str] = []
+    d: Any = None
     try:
-        return [d["id"].lower() for d in values if d.get("isVerified", True)]
+        for d in values:
+            if d.get("isVerified", True):
+                domains.append(d["id"].lower())
     except (KeyError, TypeError, AttributeError) as e:
-        raise GraphMalformedResponse(f"unreadable domain in Graph page: {e!r}") from None
+        raise _unreadable("domain", d, "domain.id", e) from None
+    return domains

@@ -18,7 +18,9 @@
    or may be: a membership not resolved yet keeps the cursor for the run the resolution asks for).
 5. A user or mailbox that is gone (404) ends `skipped` and is not retried; throttling that outlasted the
    retry middleware, malformed JSON or storage failures end `failed` and re-raise so the host retries (the
-   insights say `partial` meanwhile). Every run is audited with counts, never content.
+   insights say `partial` meanwhile). Every run is audited with counts, never content: a failed window's
+   cursor and audit entry name the error's class and, for Graph, its status, code and unreadable field
+   (`failure_summary`), never the error's text.
 """
 
 from __future__ import annotations
@@ -36,7 +38,13 @@ from typing import Any
 from functions.domain.accounts import account_pairs
 from functions.domain.audit import AuditEntry
 from functions.domain.contacts import ContactHasher
-from functions.domain.errors import AppError, GraphNotFound, MembershipPending, ValidationFailed
+from functions.domain.errors import (
+    AppError,
+    GraphNotFound,
+    MembershipPending,
+    ValidationFailed,
+    failure_summary,
+)
 from functions.domain.inclusion import Fence
 from functions.domain.ingestion import (
     CALENDAR_LOOKAHEAD,
@@ -263,7 +271,9 @@ class IngestionWorker:
             self._finish(cursor, "skipped", run.counts, detail="user-or-mailbox-gone")
             return "skipped"
         except (AppError, OSError) as error:
-            self._finish(cursor, "failed", run.counts, error=f"{type(error).__name__}: {error}"[:300])
+            # Stored: the class and Graph's status and code only (`failure_summary`); the text, which can
+            # quote what a response held, goes to the host's log with the raised error.
+            self._finish(cursor, "failed", run.counts, error=failure_summary(error))
             raise
         finally:
             await graph.aclose()

@@ -20,7 +20,13 @@ from kiota_http.middleware.options import RetryHandlerOption
 from functions.adapters.graph import GraphAdapter
 from functions.adapters.graph_auth import StaticTokenCredential
 from functions.adapters.graph_parse import MESSAGE_FIELDS
-from functions.domain.errors import GraphMalformedResponse, GraphNotFound, GraphThrottled
+from functions.domain.errors import (
+    GraphError,
+    GraphMalformedResponse,
+    GraphNotFound,
+    GraphThrottled,
+    failure_summary,
+)
 from functions.domain.metadata import MessageMeta
 from functions.domain.times import rfc3339_seconds
 
@@ -215,6 +221,24 @@ def test_a_404_raises_graph_not_found(wire: Wire) -> None:
     with pytest.raises(GraphNotFound, match="404 ErrorInvalidUser"):
         run(graph, read_messages)
     assert len(wire.requests) == 1  # a 404 is not retried
+
+
+def test_graphs_status_and_code_are_fields_of_the_error_and_its_summary_quotes_nothing_else(
+    wire: Wire,
+) -> None:
+    """Tried: an error body whose message quotes an address; the stored summary keeps status and code only."""
+    text = "Recipient sentinel.contact@fabrikam.example is not valid."
+    graph = wire.adapter(lambda _r: graph_error(400, "ErrorInvalidRecipients", text))
+    with pytest.raises(GraphError) as raised:
+        run(graph, read_messages)
+    assert (raised.value.status, raised.value.code) == (400, "ErrorInvalidRecipients")
+    assert failure_summary(raised.value) == "GraphError (Graph 400 ErrorInvalidRecipients)"
+
+
+def test_a_throttled_error_keeps_its_status_and_code(wire: Wire, waits: list[float]) -> None:
+    with pytest.raises(GraphThrottled) as raised:
+        run(wire.adapter(lambda _r: throttled(), max_retries=0), read_messages)
+    assert failure_summary(raised.value) == "GraphThrottled (Graph 429 ApplicationThrottled)"
 
 
 def test_a_page_that_is_not_json_raises_graph_malformed_response(wire: Wire) -> None:

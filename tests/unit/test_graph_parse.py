@@ -194,6 +194,93 @@ def test_an_event_without_times_is_malformed() -> None:
         parse_events_page(page([{k: v for k, v in EVENT.items() if k != "start"}]), MAILBOX)
 
 
+# An address where a time or a zone belongs: what the error says ends up in the cursor, the audit log and the
+# host log, so it names the field and what is wrong with it, never what the field holds.
+ADDRESS = "x@y.com"
+
+
+@pytest.mark.parametrize("field", ["receivedDateTime", "sentDateTime"])
+def test_a_message_time_holding_an_address_is_malformed_naming_the_field_not_the_value(field: str) -> None:
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse_messages_page(page([{**FULL_MESSAGE, field: ADDRESS}]), MAILBOX)
+    assert ADDRESS not in str(raised.value)
+    assert (raised.value.field, raised.value.problem) == (f"message.{field}", "is not an ISO 8601 date-time")
+    assert f"message.{field}" in str(raised.value)
+
+
+@pytest.mark.parametrize("end", ["start", "end"])
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [("dateTime", "is not an ISO 8601 date-time"), ("timeZone", "is not a known time zone")],
+)
+def test_an_event_time_or_zone_holding_an_address_is_malformed_naming_the_field_not_the_value(
+    end: str, key: str, problem: str
+) -> None:
+    event = {**EVENT, end: {**EVENT[end], key: ADDRESS}}  # type: ignore[dict-item]
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse_events_page(page([event]), MAILBOX)
+    assert ADDRESS not in str(raised.value)
+    assert (raised.value.field, raised.value.problem) == (f"event.{end}.{key}", problem)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "problem"),
+    [
+        ({k: v for k, v in FULL_MESSAGE.items() if k != "id"}, "message.id", "is missing"),
+        (
+            {**FULL_MESSAGE, "receivedDateTime": 20260302},
+            "message.receivedDateTime",
+            "has the wrong JSON type",
+        ),
+        ([ADDRESS], "message", "has the wrong JSON type"),
+    ],
+)
+def test_a_malformed_message_names_what_is_wrong_with_which_field(
+    entry: Any, field: str, problem: str
+) -> None:
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse_messages_page(page([entry]), MAILBOX)
+    assert (raised.value.field, raised.value.problem) == (field, problem)
+    assert ADDRESS not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("parse", "entry", "field", "problem"),
+    [
+        (parse_users_page, {"mail": ADDRESS}, "user.id", "is missing"),
+        (parse_users_page, {"id": "u1", "mail": [ADDRESS]}, "user.mail", "has the wrong JSON type"),
+        (parse_ids_page, {"mail": ADDRESS}, "directoryObject.id", "is missing"),
+        (parse_domains, {"isVerified": True}, "domain.id", "is missing"),
+        (parse_domains, ADDRESS, "domain", "has the wrong JSON type"),
+        (lambda raw: parse_delta_page(raw, MAILBOX), {"@removed": {}}, "message.id", "is missing"),
+    ],
+)
+def test_a_malformed_directory_entry_names_what_is_wrong_with_which_field(
+    parse: Any, entry: Any, field: str, problem: str
+) -> None:
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse(page([entry], deltaLink="https://g/delta"))
+    assert (raised.value.field, raised.value.problem) == (field, problem)
+
+
+@pytest.mark.parametrize(
+    ("parse", "entry"),
+    [
+        (parse_users_page, {"displayName": "Secret Person", "mail": ADDRESS}),
+        (parse_users_page, ADDRESS),
+        (parse_ids_page, {"mail": ADDRESS}),
+        (parse_domains, ADDRESS),
+        (parse_domains, {"id": ["x.y.com"], "isVerified": True}),
+        (lambda raw: parse_delta_page(raw, MAILBOX), ADDRESS),
+    ],
+)
+def test_no_malformed_directory_entry_is_quoted_in_the_error(parse: Any, entry: Any) -> None:
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse(page([entry], deltaLink="https://g/delta"))
+    assert not {ADDRESS, "Secret Person", "x.y.com"} & set(str(raised.value).split())
+    assert ADDRESS not in str(raised.value)
+
+
 def test_users_are_read_with_lower_cased_mail_and_empty_mail_for_mailboxless_accounts() -> None:
     users, link = parse_users_page(
         page(

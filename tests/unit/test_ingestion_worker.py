@@ -13,8 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.adapters.graph_parse import parse_messages_page
 from functions.domain.contacts import ContactHasher, account_hash, contact_hash
-from functions.domain.errors import GraphMalformedResponse, GraphNotFound, GraphThrottled, MembershipPending
+from functions.domain.errors import (
+    GraphError,
+    GraphMalformedResponse,
+    GraphNotFound,
+    GraphThrottled,
+    MembershipPending,
+)
 from functions.domain.ingestion import INCREMENTAL
 from functions.domain.interactions import Interaction
 from functions.domain.metadata import MessageMeta
@@ -421,10 +428,63 @@ def test_a_graph_failure_fails_the_cursor_writes_nothing_and_is_raised_for_the_h
         run_backfill(world, user)  # the mail page was read; the calendar failed
     cursor = world.cursors.get(world.tenant_id, user, BACKFILL)
     assert cursor is not None
-    assert (cursor.status, cursor.error) == ("failed", "GraphThrottled: 429 after retries")
+    assert (cursor.status, cursor.error) == ("failed", "GraphThrottled")
     assert dict(cursor.counts) == {"messages": 2, "meetings": 0, "interactions": 0}
     assert stored_rows(world) == 0
     assert world.accounts.rows == {}
+
+
+# What Graph says in an error body can quote an address; the window's cursor and audit entry must not.
+SENTINEL = "sentinel.contact@fabrikam.example"
+
+
+def failed_window_records(world: IngestionWorld, error: Exception) -> tuple[str | None, str | None]:
+    """Run a backfill that fails with `error`: the cursor's stored error and the audit entry's detail."""
+    user = world.users[0]
+    world.grant()
+    fill_mailbox(world, user)
+    world.graph.failures[user] = GraphFailure(error)
+    with pytest.raises(type(error)):
+        run_backfill(world, user)
+    cursor = world.cursors.get(world.tenant_id, user, BACKFILL)
+    assert cursor is not None
+    assert cursor.status == "failed"
+    [entry] = [e for e in world.audit.of(world.tenant_id) if e.kind == "ingestion.window"]
+    return cursor.error, entry.detail
+
+
+def test_a_failed_window_stores_no_text_of_graphs_error_body(world: IngestionWorld) -> None:
+    """Tried: Graph's error message quotes an address (as the adapter's error text carries it)."""
+    error = GraphError(f"Graph answered 400 ErrorInvalidRecipients: {SENTINEL} is not valid")
+    stored_error, audited = failed_window_records(world, error)
+    assert (stored_error, audited) == ("GraphError", f"{BACKFILL}: GraphError")
+    assert SENTINEL not in f"{stored_error} {audited}"
+
+
+def test_a_failed_window_stores_graphs_status_and_code_for_the_operator(world: IngestionWorld) -> None:
+    error = GraphError(
+        f"Graph answered 400 ErrorInvalidRecipients: {SENTINEL}", status=400, code="ErrorInvalidRecipients"
+    )
+    stored_error, audited = failed_window_records(world, error)
+    assert stored_error == "GraphError (Graph 400 ErrorInvalidRecipients)"
+    assert audited == f"{BACKFILL}: {stored_error}"
+
+
+def test_a_code_that_is_not_an_identifier_is_not_stored(world: IngestionWorld) -> None:
+    stored_error, audited = failed_window_records(world, GraphError("x", status=400, code=SENTINEL))
+    assert stored_error == "GraphError (Graph 400)"
+    assert SENTINEL not in f"{stored_error} {audited}"
+
+
+def test_a_failed_window_names_the_field_graph_sent_malformed_but_not_its_value(
+    world: IngestionWorld,
+) -> None:
+    broken = b'{"value": [{"id": "AAMk1", "receivedDateTime": "' + SENTINEL.encode() + b'"}]}'
+    with pytest.raises(GraphMalformedResponse) as raised:
+        parse_messages_page(broken, world.users[0])
+    stored_error, audited = failed_window_records(world, raised.value)
+    assert stored_error == "GraphMalformedResponse (message.receivedDateTime is not an ISO 8601 date-time)"
+    assert SENTINEL not in f"{stored_error} {audited}"
 
 
 def test_a_failed_window_lands_when_it_is_retried(world: IngestionWorld) -> None:

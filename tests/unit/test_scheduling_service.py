@@ -165,7 +165,7 @@ def test_failed_windows_are_queued_again_by_the_next_run(world: IngestionWorld) 
     failing, *others = world.users
     world.grant()
     world.deliver(failing, message(failing, "buyer@fabrikam.example", ["user0@contoso.com"], T0 - YEAR / 2))
-    world.graph.failures[failing] = GraphFailure(GraphThrottled("429"))
+    world.graph.failures[failing] = GraphFailure(GraphThrottled("429", status=429))
     for request in world.schedule():
         try:
             world.worker.run(request)
@@ -177,5 +177,5 @@ def test_failed_windows_are_queued_again_by_the_next_run(world: IngestionWorld) 
     assert queued(requests) == {(failing, w) for w in BACKFILL} | {(u, INCREMENTAL) for u in others}
     again = world.cursors.get(world.tenant_id, failing, "backfill-05")
     assert again is not None
-    assert (again.status, again.attempts, again.error) == ("queued", 1, "GraphThrottled: 429")
+    assert (again.status, again.attempts, again.error) == ("queued", 1, "GraphThrottled (Graph 429)")
     assert set(world.drain([r for r in requests if r.user_id == failing])) == {"succeeded"}
