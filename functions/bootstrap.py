@@ -66,13 +66,13 @@ from functions.services.ports.ingestion import (
     SettingsStore,
     SliceStore,
 )
-from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores
+from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores, SubscriptionRemoval
 from functions.services.ports.queues import PurgeRedrive, WorkQueues
 from functions.services.ports.subscriptions import SubscriptionGraphFactory, SubscriptionStore
 from functions.services.purge import CompletionHook, PurgeService
 from functions.services.restore import RestoreService
 from functions.services.scheduling import ResumeAfterPurge, SchedulingService
-from functions.services.subscription_purge import SubscriptionPurge
+from functions.services.subscription_purge import GraphSubscriptionRemoval, SubscriptionRows
 from functions.services.subscriptions import NotificationSettings, SubscriptionService
 from functions.services.webhooks import WebhookService
 from functions.settings import Settings
@@ -322,10 +322,14 @@ class Container:
 
     @cached_property
     def purge_stores(self) -> PurgeStores:
-        subscriptions = SubscriptionPurge(
+        return purge_stores(self.storage, first=(SubscriptionRows(self.subscription_store),))
+
+    @cached_property
+    def subscription_removal(self) -> SubscriptionRemoval | None:
+        """The purge's removal of a scope's subscriptions at Graph (None: a purge never asks Graph)."""
+        return GraphSubscriptionRemoval(
             self.subscription_store, self.subscription_graph_factory, self.notification_settings
         )
-        return purge_stores(self.storage, first=(subscriptions,))
 
     @cached_property
     def member_resolver(self) -> MemberResolver:
@@ -344,7 +348,7 @@ class Container:
     def purge_service(self) -> PurgeService:
         return PurgeService(
             self.purge_store, self.purge_stores, self.audit_log, self.member_resolver,
-            on_completed=self.purge_completed,
+            on_completed=self.purge_completed, subscriptions=self.subscription_removal,
         )  # fmt: skip
 
     @cached_property

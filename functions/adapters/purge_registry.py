@@ -15,9 +15,11 @@ it is in one of the three lists, so a new store of subject data cannot be added 
 A sharded table (the per-user ones: slices, contacts) is listed once and registered once per storage shard, so
 that the evidence gives each shard's count (`slices`, `slices@shard1`, ...).
 
-Subscriptions (`TableSubscriptionStore`) are purged first, before any live store, and through Graph: the
-purge's store for them (functions/services/subscriptions.py `SubscriptionPurge`) deletes each at Graph, then
-forgets it, and counts by listing Graph. The container passes it in as `first`.
+Subscriptions (`TableSubscriptionStore`) are purged first, before any live store, in two parts
+(functions/services/subscription_purge.py): the purge's store `subscriptions` (`SubscriptionRows`, which the
+container passes in as `first`) deletes and counts the app's rows like any store, and the removal at Graph
+(`GraphSubscriptionRemoval`) deletes the subscriptions themselves and lists Graph to verify, without Graph's
+failure ever holding up the deletion of stored data.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ LIVE_STORES: tuple[type[ScopedTableStore], ...] = (
     ConsentActorScrub,
 )
 BACKUP_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (BlobBackupStore,)
-# Purged first and through Graph, by the store the container builds around each (see above).
+# Purged first, by the store the container builds around each, and removed at Graph (see above).
 PURGED_THROUGH_GRAPH: Mapping[type, str] = {
-    TableSubscriptionStore: "a user's Graph subscriptions: deleted at Graph, then forgotten",
+    TableSubscriptionStore: "the app's rows of a user's Graph subscriptions: deleted and verified; the "
+    "subscriptions themselves are removed at Graph",
 }
 # Storage-backed classes that keep nothing a purge must delete, and why.
 KEPT_STORES: Mapping[type, str] = {

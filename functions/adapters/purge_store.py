@@ -32,15 +32,19 @@ from functions.adapters.table_rows import (
 from functions.domain.purge import (
     PURGE_REASONS,
     DeadlineFlag,
+    GraphSubscriptions,
     GroupScope,
+    PendingSubscription,
     PurgeRecord,
     PurgeStep,
     PurgeTarget,
+    SubscriptionsState,
 )
 from functions.domain.scope import FEATURES, Scope
 from functions.services.ports.purge import PurgePage, StoredPurge
 
 TABLE = "purges"
+_SUBSCRIPTION_STATES: frozenset[SubscriptionsState] = frozenset(("pending", "removed", "expired"))
 _DEADLINE_FLAGS: frozenset[DeadlineFlag] = frozenset(
     ("live-deadline-near", "live-deadline-passed", "backup-deadline-near", "backup-deadline-passed")
 )
@@ -161,6 +165,8 @@ def _step_json(step: PurgeStep) -> dict[str, Any]:
     value: dict[str, Any] = {"name": step.name, "at": iso(step.at), "counts": dict(step.counts)}
     if step.duration_ms is not None:
         value["durationMs"] = step.duration_ms
+    if step.error is not None:
+        value["error"] = step.error
     return value
 
 
@@ -181,6 +187,8 @@ def _put_progress(entity: Entity, record: PurgeRecord) -> None:
     entity["deadlineFlags"] = ",".join(record.deadline_flags)
     put_json(entity, "members", None if record.members is None else list(record.members))
     put_json(entity, "verification", None if record.verification is None else dict(record.verification))
+    graph = record.graph_subscriptions
+    put_json(entity, "graphSubscriptions", None if graph is None else _graph_json(graph))
 
 
 def _progress_from(row: Any) -> dict[str, Any]:
@@ -198,7 +206,39 @@ def _progress_from(row: Any) -> dict[str, Any]:
         "deadline_flags": tuple(flags),
         "members": None if members is None else tuple(members),
         "verification": verification,
+        "graph_subscriptions": _graph_from(get_json(row, "graphSubscriptions", None)),
     }
+
+
+def _graph_json(graph: GraphSubscriptions) -> dict[str, Any]:
+    return {
+        "state": graph.state,
+        "deleted": graph.deleted,
+        "pending": [{"id": p.subscription_id, "expiresAt": iso(p.expires_at)} for p in graph.pending],
+        "unseenUntil": iso(graph.unseen_until) if graph.unseen_until else None,
+        "attempts": graph.attempts,
+        "lastAttemptAt": iso(graph.last_attempt_at) if graph.last_attempt_at else None,
+        "lastError": graph.last_error,
+    }
+
+
+def _graph_from(value: Any) -> GraphSubscriptions | None:
+    if value is None:
+        return None
+    state = value["state"]
+    if state not in _SUBSCRIPTION_STATES:
+        raise ValueError(f"unknown state of Graph subscriptions {state!r}")
+    return GraphSubscriptions(
+        state=state,
+        deleted=int(value.get("deleted", 0)),
+        pending=tuple(
+            PendingSubscription(str(p["id"]), required_iso(p["expiresAt"])) for p in value.get("pending", [])
+        ),
+        unseen_until=parse_iso(value.get("unseenUntil")),
+        attempts=int(value.get("attempts", 0)),
+        last_attempt_at=parse_iso(value.get("lastAttemptAt")),
+        last_error=value.get("lastError"),
+    )
 
 
 def purge_from(row: Any) -> PurgeRecord:
@@ -226,7 +266,9 @@ def purge_from(row: Any) -> PurgeRecord:
         requested_by=row.get("requestedBy") or None,
         event_id=row.get("eventId") or None,
         steps=tuple(
-            PurgeStep(s["name"], required_iso(s["at"]), s.get("counts", {}), s.get("durationMs"))
+            PurgeStep(
+                s["name"], required_iso(s["at"]), s.get("counts", {}), s.get("durationMs"), s.get("error")
+            )
             for s in get_json(row, "steps", [])
         ),
         counts=get_json(row, "counts", {}),

@@ -7,7 +7,9 @@ store keeps only its SHA-256, and a notification is believed only when the secre
 (compared in constant time). A notification says nothing but "this user's mailbox or calendar changed": it
 becomes a request to refresh that user, which goes through the same inclusion fence as every other read.
 
-Subscriptions are a subject's live data: the purge deletes them first and counts what is left of them.
+The app's rows of its subscriptions are a subject's live data: the purge deletes them first and verifies
+them like any store. The subscriptions themselves it removes at Graph when Graph lets it, without ever
+waiting for Graph to delete stored data (functions/services/subscription_purge.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from functions.domain.inclusion import REASONS
 from functions.domain.ingestion import WindowStatus
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.progress import IngestionProgress
-from functions.domain.purge import GroupScope, PurgeRecord
+from functions.domain.purge import GraphSubscriptions, GroupScope, PurgeRecord
 from functions.domain.scope import FEATURES
 from functions.domain.times import rfc3339
 from functions.entrypoints.openapi import COUNT, COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref
@@ -104,7 +104,13 @@ def purge_view(record: PurgeRecord) -> dict[str, Any]:
         "backupsDeletedAt": _time(record.backups_deleted_at),
         "verifiedAt": _time(record.verified_at),
         "steps": [
-            {"name": s.name, "at": _time(s.at), "counts": dict(s.counts), "durationMs": s.duration_ms}
+            {
+                "name": s.name,
+                "at": _time(s.at),
+                "counts": dict(s.counts),
+                "durationMs": s.duration_ms,
+                "error": s.error,
+            }
             for s in record.steps
         ],
         "counts": dict(record.counts),
@@ -117,6 +123,25 @@ def purge_view(record: PurgeRecord) -> dict[str, Any]:
         "deadlineFlags": list(record.deadline_flags),
         "members": None if record.members is None else list(record.members),
         "lastError": record.last_error,
+        "graphSubscriptions": _graph_subscriptions_view(record.graph_subscriptions),
+    }
+
+
+def _graph_subscriptions_view(graph: GraphSubscriptions | None) -> dict[str, Any] | None:
+    """The scope's subscriptions at Graph; `stopsBy` is when Graph delivers nothing more for those it did not
+    confirm deleted (null once `removed`). The subscription IDs stay on the record, for the retries."""
+    if graph is None:
+        return None
+    return {
+        "state": graph.state,
+        "verifiedAtGraph": graph.state == "removed",
+        "deleted": graph.deleted,
+        "pending": len(graph.pending),
+        "stopsBy": _time(graph.stops_by),
+        "nextAttemptAt": _time(graph.retry_at),
+        "attempts": graph.attempts,
+        "lastAttemptAt": _time(graph.last_attempt_at),
+        "lastError": graph.last_error,
     }
 
 
@@ -278,6 +303,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "at": TIME,
                         "counts": COUNTS,
                         "durationMs": {"type": ["integer", "null"]},
+                        "error": {
+                            **NULLABLE_STRING,
+                            "description": "a step that could not do its work: the error's class",
+                        },
                     }
                 ),
             },
@@ -300,6 +329,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "members": {"oneOf": [{"type": "null"}, {"type": "array", "items": GUID}]},
             "lastError": NULLABLE_STRING,
+            "graphSubscriptions": {
+                "description": (
+                    "The scope's change-notification subscriptions at Microsoft Graph (null: none to remove, "
+                    "Graph not asked). `removed`: Graph listed none after the deletions. `pending`: Graph "
+                    "could not be reached or refused; asked again until it answers or `stopsBy`. `expired`: "
+                    "never confirmed by Graph, but past `stopsBy`, when Graph stops delivering for them"
+                ),
+                "oneOf": [
+                    {"type": "null"},
+                    obj(
+                        {
+                            "state": {"enum": ["pending", "removed", "expired"]},
+                            "verifiedAtGraph": {"type": "boolean"},
+                            "deleted": {"type": "integer", "minimum": 0},
+                            "pending": {"type": "integer", "minimum": 0},
+                            "stopsBy": NULLABLE_TIME,
+                            "nextAttemptAt": NULLABLE_TIME,
+                            "attempts": {"type": "integer", "minimum": 0},
+                            "lastAttemptAt": NULLABLE_TIME,
+                            "lastError": NULLABLE_STRING,
+                        }
+                    ),
+                ],
+            },
         }
     ),
     "PurgeList": obj({"purges": {"type": "array", "items": ref("Purge")}, "continuation": NULLABLE_STRING}),

@@ -17,7 +17,7 @@ from typing import Any, get_args
 
 from functions.domain.consent import ChangeKind, ConsentChange
 from functions.domain.evidence import Evidence, PurgeEvidence
-from functions.domain.purge import DeadlineOutcome, GroupScope
+from functions.domain.purge import DeadlineOutcome, GraphSubscriptions, GroupScope
 from functions.domain.times import rfc3339
 from functions.entrypoints.consent_views import (
     consent_view,
@@ -34,6 +34,7 @@ PURGE_COLUMNS: tuple[str, ...] = (
     "id", "scope", "subject", "reason", "status", "requestedAt", "requestedBy",
     "liveDeadline", "liveDeletedAt", "verifiedAt", "liveDeadlineOutcome",
     "backupDeadline", "backupsDeletedAt", "backupDeadlineOutcome", "completedAt", "verification", "steps",
+    "graphSubscriptions",
 )  # fmt: skip
 
 
@@ -134,8 +135,17 @@ def _purge_row(purge: PurgeEvidence) -> tuple[str, ...]:
         r.id, scope.kind, subject, r.reason, r.status, rfc3339(r.requested_at), r.requested_by or "",
         rfc3339(r.live_deadline), _t(r.live_deleted_at), _t(r.verified_at), purge.live,
         rfc3339(r.backup_deadline), _t(r.backups_deleted_at), purge.backups, _t(r.completed_at),
-        verification, steps,
+        verification, steps, _graph_cell(r.graph_subscriptions),
     )  # fmt: skip
+
+
+def _graph_cell(graph: GraphSubscriptions | None) -> str:
+    """`removed` (verified at Graph), or the state with what Graph did not confirm and until when."""
+    if graph is None or graph.state == "removed":
+        return graph.state if graph else ""
+    return (
+        f"{graph.state}: {len(graph.pending)} not confirmed by Graph, no delivery after {_t(graph.stops_by)}"
+    )
 
 
 def _t(value: Any) -> str:

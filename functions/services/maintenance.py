@@ -7,8 +7,9 @@ one (e.g. legacy-consent expiry) is one line in `Container.maintenance_steps` (f
 The purge step (`PurgeMaintenance.run`):
 1. moves every readable message from `purges-poison` back to `purges` (for purges not completed);
 2. re-queues every verified purge whose sweep is due (`fence_at` passed: "revocation wins", see
-   functions/services/purge.py), and every other unfinished purge that nobody is working on and that has
-   not moved for `stale_after` (a lost message, a crash that outlived the lease);
+   functions/services/purge.py), every swept purge whose retry at Graph is due (Graph had not removed the
+   scope's subscriptions: `GraphSubscriptions.retry_at`), and every other unfinished purge that nobody is
+   working on and that has not moved for `stale_after` (a lost message, a crash that outlived the lease);
 3. flags purges near or past a deadline: a warning in the log and `deadlineFlags` on the record (the
    purge API shows it), so an operator sees it before the 24-hour or 30-day promise is broken.
 """
@@ -104,6 +105,9 @@ class PurgeMaintenance:
             return False
         if record.status == "verified" and record.fence_at is not None:
             return now >= record.fence_at  # the sweep is due: this is what starts it
+        graph = record.graph_subscriptions
+        if record.status == "swept" and graph is not None and graph.retry_at is not None:
+            return now >= graph.retry_at  # Graph is asked again for the subscriptions it would not remove
         last = max([record.requested_at, *(s.at for s in record.steps), *filter(None, [record.lease_until])])
         return now >= last + self._stale_after
 

@@ -4,6 +4,7 @@ One delivery of `{"tenantId", "purgeId"}` runs `PurgeService.run`, which takes t
 does one step after another (`functions.domain.purge.next_action`), saving the record after each:
 
     resolve-members (group scope) -> delete-live -> delete-backups -> verify -> [wait] -> sweep -> done
+    (after the sweep, while Graph has not confirmed the subscriptions removed: [wait] -> remove-subscriptions)
 
 - Idempotent and resumable: each step only deletes or counts, and the record says which step is next, so a
   re-delivered message, a re-queued one or the next delivery after a crash continues where the last stopped
@@ -19,11 +20,23 @@ does one step after another (`functions.domain.purge.next_action`), saving the r
   takes back its own window if consent changed while it ran). The maintenance timer re-queues a purge
   whose sweep is due; not a delayed queue message, because an invisible message counts in the queue's
   length for its whole delay, so the queue (and the local host's idle check) would never look drained.
+- Graph never blocks the deletion: `delete-live` and the sweep first try to remove the scope's
+  change-notification subscriptions at Graph (`SubscriptionRemoval`, functions/services/subscription_purge.py)
+  and save what that attempt did as a step of its own, then delete the stored data whatever Graph said.
+  Graph down, or refusing us because the customer removed the app, is recorded (the error's class) and the
+  deletion and verification go on; the live deadline depends on stored data alone. A sweep that verifies
+  zero while Graph has not confirmed leaves the purge `swept`, and the maintenance timer re-queues it every
+  `SUBSCRIPTION_RETRY` to ask Graph again (`remove-subscriptions`): it completes when Graph lists none of
+  the scope, or once every subscription Graph did not confirm has passed its expiry (and, if Graph could not
+  even be listed, the fence plus a subscription's lifetime has passed, for one the app lost track of). Then
+  the record says `expired` and the completion is audited `verified-zero-graph-unverified`: storage was
+  searched, Graph was not, and the record never shows a zero Graph did not give.
 - Held until complete: scheduling, the ingestion worker and the backup job leave a scope alone while its
   purge is unfinished (`functions.domain.purge.purge_hold`), so a consent granted again meanwhile is not
-  collected only to be swept (nor does the sweep's verification race a new backfill). The completion hook
-  (`functions.services.scheduling.ResumeAfterPurge`) queues the tenant's scheduling if the scope is
-  included again.
+  collected only to be swept (nor does the sweep's verification race a new backfill). A `swept` purge holds
+  too: a subscription made for the scope meanwhile would be deleted by its next attempt at Graph. The
+  completion hook (`functions.services.scheduling.ResumeAfterPurge`) queues the tenant's scheduling if the
+  scope is included again.
 
 Every step is audited with its counts (object IDs and numbers, never content) and kept on the record.
 """
@@ -46,11 +59,19 @@ from functions.domain.purge import (
     PurgeStep,
     deadline_flags,
     next_action,
+    subscriptions_after,
     user_scopes,
 )
 from functions.domain.scope import Scope
 from functions.services.ports.consent import AuditLog
-from functions.services.ports.purge import MemberResolver, PurgeLedger, PurgeStores, ScopedStore, StoredPurge
+from functions.services.ports.purge import (
+    MemberResolver,
+    PurgeLedger,
+    PurgeStores,
+    ScopedStore,
+    StoredPurge,
+    SubscriptionRemoval,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +117,12 @@ class PurgeService:
         lease: timedelta = LEASE,
         workers: int = DEFAULT_WORKERS,
         on_completed: CompletionHook | None = None,
+        subscriptions: SubscriptionRemoval | None = None,
     ) -> None:
         self._ledger, self._audit, self._members = ledger, audit, members
         self._first, self._live, self._backups = stores.first, stores.live, stores.backups
         self._fence_delay, self._lease, self._workers = fence_delay, lease, workers
-        self._on_completed = on_completed
+        self._on_completed, self._subscriptions = on_completed, subscriptions
 
     @property
     def store_names(self) -> tuple[str, ...]:
@@ -132,6 +154,22 @@ class PurgeService:
                         detail = f"sweep due at {record.fence_at.isoformat() if record.fence_at else now}"
                         self._audit_event(record, now, "purge.sweep-pending", "waiting", detail=detail)
                     return PurgeRun(record, tuple(actions), delay)
+                if action == "remove-subscriptions" and action in actions[:-1]:
+                    # Graph is asked once per delivery at most.
+                    action = actions[-1] = "wait-for-subscriptions"
+                if action == "wait-for-subscriptions":
+                    # Stored data is verified twice; the maintenance timer re-queues it when Graph is due.
+                    record, etag = self._save(replace(record, lease_owner=None, lease_until=None), etag, now)
+                    graph = record.graph_subscriptions
+                    if graph is not None and {"sweep", "remove-subscriptions"} & set(actions):
+                        detail = (
+                            f"next attempt at {_iso(graph.retry_at)}; "
+                            f"Graph stops delivering by {_iso(graph.stops_by)}"
+                        )
+                        self._audit_event(
+                            record, now, "purge.subscriptions-pending", "waiting", detail=detail
+                        )
+                    return PurgeRun(record, tuple(actions))
                 record, etag = self._step(action, record, etag, clock)
         except Exception as error:
             self._record_failure(tenant_id, purge_id, owner, error, clock())
@@ -168,8 +206,13 @@ class PurgeService:
             return self._record_step(
                 updated, etag, "members-resolved", counts, started=started, clock=clock, subjects=members
             )
+        if action == "remove-subscriptions":
+            return self._retry_subscriptions(record, etag, clock)
         if action in ("delete-live", "delete-backups"):
             live = action == "delete-live"
+            if live:
+                record, etag = self._remove_subscriptions(record, etag, clock)
+                started = time.monotonic()
             deleted = self._delete(record, live=live, backups=not live)
             now = clock()
             if action == "delete-live":
@@ -189,24 +232,81 @@ class PurgeService:
             updated = replace(record, status="verified", verification=found, verified_at=clock())
             return self._record_step(updated, etag, "verified", found, started=started, clock=clock)
         # sweep: delete whatever an ingestion that was already running wrote late, then verify again
+        record, etag = self._remove_subscriptions(record, etag, clock)
+        started = time.monotonic()
         deleted = self._delete(record, live=True, backups=True)
         found = self._verify(record)
         swept = replace(record, counts=_add(record.counts, deleted), verification=found)
         swept, etag = self._record_step(swept, etag, "swept", deleted, started=started, clock=clock)
         if sum(found.values()):
             raise PurgeIncomplete(f"the sweep's verification found {_describe(found)}")
-        # Completion releases the lease in the same write: nothing is left to do after it.
+        graph = swept.graph_subscriptions
+        if graph is not None and not graph.settled:
+            # Stored data is gone and verified twice; only Graph's side is left (`remove-subscriptions`).
+            waiting = replace(swept, status="swept")
+            return self._record_step(waiting, etag, "sweep-verified", found, started=started, clock=clock)
+        return self._complete(swept, etag, clock, step=("sweep-verified", found, started))
+
+    def _complete(
+        self,
+        record: PurgeRecord,
+        etag: str,
+        clock: Clock,
+        step: tuple[str, Mapping[str, int], float] | None,
+    ) -> tuple[PurgeRecord, str]:
+        """Mark the purge completed (with `step`, if given, in the same write) and run the completion hook.
+        Completion releases the lease in the same write: nothing is left to do after it."""
         done = replace(
-            swept,
+            record,
             status="completed",
             completed_at=clock(),
             lease_owner=None,
             lease_until=None,
             last_error=None,
         )
-        completed = self._record_step(done, etag, "sweep-verified", found, started=started, clock=clock)
+        if step is None:
+            completed = self._save(done, etag, clock())
+        else:
+            name, counts, started = step
+            completed = self._record_step(done, etag, name, counts, started=started, clock=clock)
         self._completed(completed[0], clock())
         return completed
+
+    def _retry_subscriptions(self, record: PurgeRecord, etag: str, clock: Clock) -> tuple[PurgeRecord, str]:
+        """A swept purge asks Graph again; it completes once Graph's side is settled (removed or expired)."""
+        graph = record.graph_subscriptions
+        if graph is None or not graph.settled:
+            record, etag = self._remove_subscriptions(record, etag, clock)
+            graph = record.graph_subscriptions
+        if graph is None or graph.settled:
+            return self._complete(record, etag, clock, step=None)
+        return record, etag
+
+    def _remove_subscriptions(self, record: PurgeRecord, etag: str, clock: Clock) -> tuple[PurgeRecord, str]:
+        """One attempt to remove the scope's subscriptions at Graph, saved (with those it could not remove)
+        before the rows that name them are deleted. Nothing is recorded when there was nothing to ask."""
+        if self._subscriptions is None:
+            return record, etag
+        started = time.monotonic()
+        current = record.graph_subscriptions
+        known = current.pending if current is not None else ()
+        again = current is not None and not current.settled
+        attempt = self._subscriptions.remove(record.tenant_id, user_scopes(record), known, again=again)
+        if attempt is None:
+            return record, etag
+        now = clock()
+        unseen_until = (record.fence_at or now) + self._subscriptions.lifetime
+        graph = subscriptions_after(current, attempt, now, unseen_until)
+        name = {
+            "removed": "subscriptions-removed-at-graph",
+            "pending": "subscriptions-not-removed-at-graph",
+            "expired": "subscriptions-expired-at-graph",
+        }[graph.state]
+        counts = {"deleted": attempt.deleted, "pending": len(graph.pending)}
+        updated = replace(record, graph_subscriptions=graph)
+        return self._record_step(
+            updated, etag, name, counts, started=started, clock=clock, error=attempt.error
+        )
 
     def _each(
         self, record: PurgeRecord, stores: Sequence[ScopedStore], work: Callable[[ScopedStore, Scope], int]
@@ -274,9 +374,10 @@ class PurgeService:
         started: float,
         clock: Clock,
         subjects: Sequence[str] | None = None,
+        error: str | None = None,
     ) -> tuple[PurgeRecord, str]:
         now = clock()
-        step = PurgeStep(name, now, dict(counts), round((time.monotonic() - started) * 1000))
+        step = PurgeStep(name, now, dict(counts), round((time.monotonic() - started) * 1000), error)
         saved = self._save(replace(record, steps=(*record.steps, step)), etag, now)
         self._audit_event(
             saved[0],
@@ -285,7 +386,7 @@ class PurgeService:
             name,
             counts=counts,
             subjects=subjects,
-            detail=f"{step.duration_ms} ms",
+            detail=f"{step.duration_ms} ms" + (f"; {error}" if error else ""),
         )
         return saved
 
@@ -293,13 +394,22 @@ class PurgeService:
         elapsed = (record.completed_at or at) - record.requested_at
         totals = dict(record.counts)
         detail = f"after {elapsed}"
+        outcome = "verified-zero"
+        graph = record.graph_subscriptions
+        if graph is not None and graph.state == "expired":
+            # Storage was searched and found empty; Graph's side is known only from expiries.
+            outcome = "verified-zero-graph-unverified"
+            detail += (
+                f"; {len(graph.pending)} Graph subscription(s) not removed ({graph.last_error}): "
+                f"Graph stopped delivering for them by {_iso(graph.stops_by)} (not verified through Graph)"
+            )
         if self._on_completed is not None:
             try:
                 if self._on_completed(record, at):
                     detail += "; its scope is included again: ingestion queued"
             except AppError as error:  # the purge is done; the next daily scheduling run resumes ingestion
                 logger.warning("purge %s completed, but queuing ingestion again failed: %s", record.id, error)
-        self._audit_event(record, at, "purge.completed", "verified-zero", counts=totals, detail=detail)
+        self._audit_event(record, at, "purge.completed", outcome, counts=totals, detail=detail)
         logger.info("purge %s of tenant %s completed: %s", record.id, record.tenant_id, _describe(totals))
 
     def _record_failure(
@@ -353,6 +463,10 @@ def _add(totals: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
     for name, count in more.items():
         merged[name] = merged.get(name, 0) + count
     return merged
+
+
+def _iso(at: datetime | None) -> str:
+    return at.isoformat() if at is not None else "-"
 
 
 def _describe(counts: Mapping[str, int]) -> str:

@@ -12,7 +12,7 @@ from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.storage import StorageClients
 from functions.domain.errors import ConcurrencyConflict, ValidationFailed
 from functions.domain.events import Provenance
-from functions.domain.purge import GroupScope, PurgeStep, new_purge
+from functions.domain.purge import GraphSubscriptions, GroupScope, PendingSubscription, PurgeStep, new_purge
 from functions.domain.scope import Scope
 
 pytestmark = pytest.mark.integration
@@ -72,6 +72,34 @@ def test_steps_and_counts_saved_with_the_etag_read_back(store: TablePurgeStore, 
     assert store.get(tenant_id, record.id) == done
     with pytest.raises(ConcurrencyConflict):
         store.save(done, loaded.etag)
+
+
+def test_what_graph_would_not_remove_reads_back_with_the_failed_steps_error_class(
+    store: TablePurgeStore, tenant_id: str
+) -> None:
+    record = new_purge(Scope("tenant", tenant_id), "consent-revoked", change())
+    store.create(record)
+    loaded = store.load(tenant_id, record.id)
+    assert loaded is not None
+    assert loaded.etag is not None
+    failed = PurgeStep(
+        "subscriptions-not-removed-at-graph", T0, {"deleted": 1, "pending": 2}, 40, "GraphError"
+    )
+    graph = GraphSubscriptions(
+        state="pending",
+        deleted=1,
+        pending=(
+            PendingSubscription(str(uuid.uuid4()), T0 + timedelta(days=2)),
+            PendingSubscription(str(uuid.uuid4()), T0 + timedelta(hours=20)),
+        ),
+        unseen_until=T0 + timedelta(days=3, minutes=12),
+        attempts=1,
+        last_attempt_at=T0,
+        last_error="GraphError",
+    )
+    waiting = replace(record, status="swept", steps=(failed,), graph_subscriptions=graph)
+    store.save(waiting, loaded.etag)
+    assert store.get(tenant_id, record.id) == waiting
 
 
 def test_purges_are_paged_newest_first_with_a_continuation(

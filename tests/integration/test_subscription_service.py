@@ -21,6 +21,7 @@ from functions.bootstrap import Container
 from functions.domain.audit import AuditEntry
 from functions.domain.inclusion import Fence, TenantInclusion
 from functions.domain.ingestion import UserProfile
+from functions.domain.purge import PurgeRecord, SubscriptionAttempt, new_purge
 from functions.domain.scope import Scope
 from functions.domain.subscriptions import (
     ChangeNotification,
@@ -32,7 +33,7 @@ from functions.domain.subscriptions import (
 from functions.services.consent import api_provenance
 from functions.services.inclusion import InclusionReader
 from functions.services.ports.subscriptions import SubscriptionStore
-from functions.services.subscription_purge import SubscriptionPurge
+from functions.services.subscription_purge import SubscriptionRows
 from functions.services.subscriptions import SubscriptionService, SyncResult
 from functions.settings import Settings
 from graphsim.generate import TenantSpec
@@ -41,6 +42,9 @@ from graphsim.server import GraphSimulator
 from graphsim.tenant import Tenant
 from tests.conftest import base_env
 from tests.support.notification_receiver import Receiver
+from tests.support.purge_data import ZERO, Seeder, tenant_traces
+from tests.support.purge_fakes import Clock
+from tests.support.purge_rig import FENCE_DELAY
 
 pytestmark = pytest.mark.integration
 
@@ -78,9 +82,30 @@ class World:
         return self.container.subscription_store
 
     @property
-    def purge(self) -> SubscriptionPurge:
-        [found] = [s for s in self.container.purge_stores.first if isinstance(s, SubscriptionPurge)]
+    def rows(self) -> SubscriptionRows:
+        """The purge's store `subscriptions`: the app's rows."""
+        [found] = [s for s in self.container.purge_stores.first if isinstance(s, SubscriptionRows)]
         return found
+
+    def remove_at_graph(self, scope: Scope) -> SubscriptionAttempt:
+        """One attempt of the purge's removal at Graph, as a purge of `scope` makes it."""
+        removal = self.container.subscription_removal
+        assert removal is not None
+        attempt = removal.remove(self.tenant_id, [scope], ())
+        assert attempt is not None
+        return attempt
+
+    def request_purge(self, scope: Scope) -> PurgeRecord:
+        record, _ = self.container.purge_store.create(
+            new_purge(scope, "consent-revoked", api_provenance(None, self.now()))
+        )
+        return record
+
+    def run_purge(self, record: PurgeRecord, clock: Clock) -> PurgeRecord:
+        self.container.purge_service.run(record.tenant_id, record.id, clock)
+        stored = self.container.purge_store.get(record.tenant_id, record.id)
+        assert stored is not None
+        return stored
 
     def now(self) -> datetime:
         # Graph checks expiry against its own clock: the service's `now` is the real one.
@@ -384,16 +409,21 @@ def test_a_notification_for_an_excluded_user_is_dropped_and_audited(synced: Worl
 # --- the purge ----------------------------------------------------------------------------------------------
 
 
-def test_the_purge_counts_a_subscription_graph_has_even_without_the_apps_row(synced: World) -> None:
+def test_the_purge_deletes_a_subscription_graph_has_even_without_the_apps_row(synced: World) -> None:
     user = synced.mailboxes()[0]
     forgotten, _ = subs_of(synced, user)
     synced.store.delete(synced.tenant_id, forgotten.subscription_id)
-    assert synced.purge.count_scope(Scope("user", synced.tenant_id, user_id=user.id)) == 2
+    attempt = synced.remove_at_graph(Scope("user", synced.tenant_id, user_id=user.id))
+    assert (attempt.deleted, attempt.verified) == (2, True)
+    assert synced.at_graph(user.id) == []
 
 
-def test_the_purge_counts_none_once_graph_and_the_store_have_none(world: World) -> None:
+def test_the_purge_finds_none_once_graph_and_the_store_have_none(world: World) -> None:
     world.grant()
-    assert world.purge.count_scope(Scope("tenant", world.tenant_id)) == 0
+    scope = Scope("tenant", world.tenant_id)
+    attempt = world.remove_at_graph(scope)
+    assert (attempt.deleted, attempt.remaining, attempt.verified) == (0, (), True)
+    assert world.rows.count_scope(scope) == 0
 
 
 def test_purging_a_user_leaves_none_at_graph_nor_in_the_store(synced: World) -> None:
@@ -401,20 +431,57 @@ def test_purging_a_user_leaves_none_at_graph_nor_in_the_store(synced: World) -> 
     forgotten, _ = subs_of(synced, user)
     synced.store.delete(synced.tenant_id, forgotten.subscription_id)
     scope = Scope("user", synced.tenant_id, user_id=user.id)
-    assert synced.purge.delete_scope(scope) == 2
+    assert synced.remove_at_graph(scope).deleted == 2
+    assert synced.rows.delete_scope(scope) == 1
     assert synced.at_graph(user.id) == []
     assert subs_of(synced, user) == []
-    assert synced.purge.count_scope(scope) == 0
+    assert synced.rows.count_scope(scope) == 0
     assert len(synced.at_graph(other.id)) == 2
     assert len(subs_of(synced, other)) == 2
 
 
 def test_purging_the_tenant_leaves_none_at_graph_nor_in_the_store(synced: World) -> None:
     scope = Scope("tenant", synced.tenant_id)
-    assert synced.purge.delete_scope(scope) == 2 * len(synced.mailboxes())
+    attempt = synced.remove_at_graph(scope)
+    assert (attempt.deleted, attempt.verified) == (2 * len(synced.mailboxes()), True)
+    assert synced.rows.delete_scope(scope) == 2 * len(synced.mailboxes())
     assert synced.at_graph() == []
     assert synced.store.of_tenant(synced.tenant_id) == []
-    assert synced.purge.count_scope(scope) == 0
+    assert synced.rows.count_scope(scope) == 0
+
+
+def test_a_purge_while_graph_is_down_deletes_and_verifies_stored_data_and_removes_the_subscriptions_later(
+    synced: World, storage_clients: StorageClients
+) -> None:
+    """Tried: Graph answers every request 503 (down) while a withdrawal is purged. Before, the purge raised
+    at its subscriptions step on every delivery and never deleted the stored data."""
+    Seeder(storage_clients).user(synced.tenant_id, synced.mailboxes()[0].id.lower(), 6)
+    held = {s.id for s in synced.at_graph()}
+    clock = Clock(synced.now())
+    record = synced.request_purge(Scope("tenant", synced.tenant_id))
+    synced.sim.faults.update(unavailable_next=1_000_000, retry_after=1)
+    first = synced.run_purge(record, clock)
+    assert first.status == "verified"
+    assert tenant_traces(storage_clients, synced.tenant_id) == ZERO
+    assert first.verification == ZERO
+    graph = first.graph_subscriptions
+    assert graph is not None
+    assert (graph.state, graph.last_error) == ("pending", "GraphThrottled")
+    assert {p.subscription_id for p in graph.pending} == held
+    assert {s.id for s in synced.at_graph()} == held, "Graph still holds them"
+
+    synced.sim.faults.clear()
+    clock.advance(FENCE_DELAY)
+    done = synced.run_purge(record, clock)
+    assert done.status == "completed"
+    assert synced.at_graph() == []
+    assert done.graph_subscriptions is not None
+    assert (done.graph_subscriptions.state, done.graph_subscriptions.deleted) == ("removed", len(held))
+    steps = [(s.name, s.error) for s in done.steps if s.name.startswith("subscriptions-")]
+    assert steps == [
+        ("subscriptions-not-removed-at-graph", "GraphThrottled"),
+        ("subscriptions-removed-at-graph", None),
+    ]
 
 
 # --- lifecycle events ---------------------------------------------------------------------------------------

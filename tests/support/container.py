@@ -26,6 +26,7 @@ from functions.domain.scope import Scope
 from functions.services.consent import api_provenance
 from functions.services.ingestion import WindowRequest
 from functions.services.ports.purge import PurgeStores
+from functions.services.subscription_purge import SubscriptionRows
 from functions.settings import Settings
 from tests.conftest import base_env
 from tests.support.memory_ingestion import (
@@ -93,6 +94,15 @@ def memory_container(
         names = ("account_store", "slice_store", "contact_store", "cursor_store", "introduction_store")
         live = tuple(parts[name] for name in names)
         parts["purge_stores"] = PurgeStores(live, (parts["backup_store"],))
+    if "subscription_store" in parts:
+        # Given subscriptions, the purge deletes their rows first, as the app's own wiring does, and the
+        # container builds the removal at Graph from the store, `subscription_graph_factory` and the settings.
+        stores = parts["purge_stores"]
+        if not stores.first:
+            first = (SubscriptionRows(parts["subscription_store"]),)
+            parts["purge_stores"] = PurgeStores(stores.live, stores.backups, first=first)
+    else:
+        parts.setdefault("subscription_removal", None)  # no subscriptions: the purge never asks Graph
     return Container(settings or app_settings(GROUP_OPTOUT_EXISTING_DATA=group_policy), **parts)
 
 

@@ -101,8 +101,8 @@ def traces(stores: PurgeStores, scope: Scope) -> dict[str, int]:
 
 
 def tenant_traces(storage: StorageClients, tenant_id: str, user_id: str | None = None) -> dict[str, int]:
-    """Every store's traces. Subscriptions are counted from the app's table (what the purge's count adds by
-    listing Graph needs a Graph this helper does not have)."""
+    """Every store's traces. Subscriptions are the app's rows of them, as the purge's store `subscriptions`
+    counts them (the subscriptions at Graph are the purge's `graphSubscriptions`, not a store)."""
     scope = Scope("tenant", tenant_id) if user_id is None else Scope("user", tenant_id, user_id=user_id)
     recorded = TableSubscriptionStore(storage)
     held = recorded.of_tenant(tenant_id) if user_id is None else recorded.of_user(tenant_id, user_id)

@@ -23,6 +23,8 @@ from functions.domain.optouts import GroupOptOuts, change_user
 from functions.domain.purge import (
     BACKUP_DEADLINE,
     LIVE_DEADLINE,
+    GraphSubscriptions,
+    PendingSubscription,
     PurgeRecord,
     deadline_outcomes,
     new_purge,
@@ -163,3 +165,23 @@ def test_the_zip_holds_the_json_view_and_one_csv_per_table_with_a_row_per_record
     assert [r["id"] for r in rows] == [p.record.id for p in evidence.purges]
     history_rows = list(csv.DictReader(io.StringIO(archive.read("consent-history.csv").decode())))
     assert [r["kind"] for r in history_rows] == ["granted", "revoked"]
+
+
+def test_a_purge_graph_never_confirmed_says_so_in_its_csv_row_rather_than_a_zero() -> None:
+    graph = GraphSubscriptions(
+        state="expired",
+        pending=(PendingSubscription(str(uuid.uuid4()), T0 + 3 * HOUR),),
+        attempts=4,
+        last_attempt_at=T0 + 3 * HOUR,
+        last_error="GraphError",
+    )
+    purge = replace(done(user_purge(T0), verified=T0 + HOUR, backups=T0 + HOUR), graph_subscriptions=graph)
+    evidence = gather_evidence(
+        TENANT, consent=TenantConsent(TENANT), history=[], groups=GroupOptOuts(TENANT), users=[],
+        purges=[purge], now=T0 + 4 * HOUR,
+    )  # fmt: skip
+    (row,) = csv.DictReader(io.StringIO(csv_tables(evidence)["purges.csv"]))
+    assert (
+        row["graphSubscriptions"]
+        == "expired: 1 not confirmed by Graph, no delivery after 2026-11-27T12:00:00Z"
+    )

@@ -13,7 +13,14 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from functions.domain.events import Provenance
-from functions.domain.purge import GroupScope, PurgeRecord, PurgeStep, new_purge
+from functions.domain.purge import (
+    GraphSubscriptions,
+    GroupScope,
+    PendingSubscription,
+    PurgeRecord,
+    PurgeStep,
+    new_purge,
+)
 from functions.domain.scope import Scope
 from functions.entrypoints.consent_views import purge_view
 from functions.entrypoints.openapi import document
@@ -72,3 +79,48 @@ def test_the_sweep_waits_longer_than_any_function_can_run() -> None:
     assert host_timeout <= INGESTION_MAX_RUNTIME
     assert host_timeout < FENCE_DELAY
     assert host_timeout <= LEASE
+
+
+def waiting_for_graph() -> PurgeRecord:
+    failed = PurgeStep(
+        "subscriptions-not-removed-at-graph", T0, {"deleted": 0, "pending": 2}, 30, "GraphError"
+    )
+    graph = GraphSubscriptions(
+        state="pending",
+        pending=(
+            PendingSubscription(str(uuid.uuid4()), T0 + timedelta(hours=20)),
+            PendingSubscription(str(uuid.uuid4()), T0 + timedelta(days=2)),
+        ),
+        unseen_until=T0 + FENCE_DELAY + timedelta(days=3),
+        attempts=1,
+        last_attempt_at=T0,
+        last_error="GraphError",
+    )
+    record = worked_on(Scope("tenant", TENANT))
+    return replace(record, status="swept", steps=(failed, *record.steps), graph_subscriptions=graph)
+
+
+def test_a_purge_waiting_for_graph_matches_the_purge_schema() -> None:
+    validator = Draft202012Validator(
+        {"$ref": "#/components/schemas/Purge", "components": document()["components"]}
+    )
+    validator.validate(purge_view(waiting_for_graph()))
+
+
+def test_the_view_says_what_graph_did_not_confirm_and_until_when_without_the_subscription_ids() -> None:
+    record = waiting_for_graph()
+    view = purge_view(record)
+    assert view["graphSubscriptions"] == {
+        "state": "pending",
+        "verifiedAtGraph": False,
+        "deleted": 0,
+        "pending": 2,
+        "stopsBy": "2026-11-30T09:12:00Z",
+        "nextAttemptAt": "2026-11-27T09:30:00Z",
+        "attempts": 1,
+        "lastAttemptAt": "2026-11-27T09:00:00Z",
+        "lastError": "GraphError",
+    }
+    assert view["steps"][0]["error"] == "GraphError"
+    assert record.graph_subscriptions is not None
+    assert not any(p.subscription_id in json.dumps(view) for p in record.graph_subscriptions.pending)

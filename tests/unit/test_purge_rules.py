@@ -10,11 +10,15 @@ import pytest
 
 from functions.domain.events import Provenance
 from functions.domain.purge import (
+    SUBSCRIPTION_RETRY,
     GroupScope,
+    PendingSubscription,
     PurgeRecord,
+    SubscriptionAttempt,
     deadline_flags,
     new_purge,
     next_action,
+    subscriptions_after,
     user_scopes,
 )
 from functions.domain.scope import Scope
@@ -103,3 +107,53 @@ def test_a_record_held_by_another_delivery_is_leased_until_the_lease_ends() -> N
     assert record.leased_to_other("b", T0)
     assert not record.leased_to_other("a", T0)
     assert not record.leased_to_other("b", T0 + timedelta(minutes=10))
+
+
+# --- the scope's subscriptions at Graph ---------------------------------------------------------------------
+
+LIFETIME_END = T0 + timedelta(days=3, minutes=12)  # the fence plus a subscription's lifetime
+
+
+def attempt(*expiries: datetime, listed: bool = False, verified: bool = False) -> SubscriptionAttempt:
+    remaining = tuple(PendingSubscription(str(uuid.uuid4()), at) for at in expiries)
+    return SubscriptionAttempt(0, remaining, listed, verified, None if verified else "GraphError")
+
+
+def test_a_purge_swept_while_graph_refused_asks_again_after_the_retry_interval() -> None:
+    graph = subscriptions_after(None, attempt(T0 + timedelta(days=1)), T0, LIFETIME_END)
+    record = replace(purge(), status="swept", graph_subscriptions=graph)
+    assert next_action(record, T0 + SUBSCRIPTION_RETRY - timedelta(seconds=1)) == "wait-for-subscriptions"
+    assert next_action(record, T0 + SUBSCRIPTION_RETRY) == "remove-subscriptions"
+
+
+def test_graph_not_listed_leaves_room_for_subscriptions_the_app_lost_track_of() -> None:
+    graph = subscriptions_after(None, attempt(T0 + timedelta(days=1)), T0, LIFETIME_END)
+    assert (graph.state, graph.stops_by) == ("pending", LIFETIME_END)
+
+
+def test_graph_listed_but_refusing_to_delete_stops_with_the_latest_expiry_it_listed() -> None:
+    graph = subscriptions_after(
+        None, attempt(T0 + timedelta(hours=5), T0 + timedelta(days=1), listed=True), T0, LIFETIME_END
+    )
+    assert graph.stops_by == T0 + timedelta(days=1)
+
+
+def test_the_last_retry_is_no_later_than_when_the_subscriptions_stop() -> None:
+    graph = subscriptions_after(None, attempt(T0 + timedelta(minutes=10), listed=True), T0, LIFETIME_END)
+    assert graph.retry_at == T0 + timedelta(minutes=10)
+
+
+def test_an_attempt_after_every_subscription_stopped_settles_as_expired_not_removed() -> None:
+    first = subscriptions_after(None, attempt(T0 + timedelta(days=1), listed=True), T0, LIFETIME_END)
+    later = subscriptions_after(
+        first, attempt(T0 + timedelta(days=1), listed=True), T0 + timedelta(days=1), LIFETIME_END
+    )
+    assert (later.state, later.settled, later.attempts) == ("expired", True, 2)
+
+
+def test_graph_confirming_forgets_what_an_earlier_attempt_left() -> None:
+    first = subscriptions_after(None, attempt(T0 + timedelta(days=1)), T0, LIFETIME_END)
+    removed = subscriptions_after(
+        first, SubscriptionAttempt(1, (), listed=True, verified=True), T0 + SUBSCRIPTION_RETRY, LIFETIME_END
+    )
+    assert (removed.state, removed.pending, removed.stops_by, removed.deleted) == ("removed", (), None, 1)

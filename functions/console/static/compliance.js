@@ -159,6 +159,15 @@ export async function compliancePage(api, root, refreshLater) {
     return progress.phase === "backfilling" || progress.phase === "not-started";
   }
 
+  // Storage is what the verification counts; Graph's subscriptions are said apart, and never as a zero Graph did not show.
+  function graphNote(graph) {
+    if (!graph || graph.state === "removed") return "";
+    const text = graph.state === "pending"
+      ? `Graph subscriptions: ${graph.pending} not removed yet (Graph stops delivering by ${when(graph.stopsBy)})`
+      : `Graph subscriptions: expired ${when(graph.stopsBy)}, not verified through Graph`;
+    return h("span", { class: "muted", "data-testid": "purge-graph" }, ` · ${text}`);
+  }
+
   async function drawPurges() {
     const page = await api.get("/purges?limit=50");
     const rows = page.purges.map((p) => {
@@ -176,14 +185,17 @@ export async function compliancePage(api, root, refreshLater) {
         deadline(p.liveDeadline, p.verifiedAt),
         deadline(p.backupDeadline, p.verifiedAt && p.backupsDeletedAt),
         `${p.steps.length} steps`,
-        found === null ? "—" : found === 0 ? h("span", { class: "met" }, "0 left") : h("span", { class: "overdue" }, `${found} left`),
+        h("span", {},
+          found === null ? "—" : found === 0 ? h("span", { class: "met" }, "0 left") : h("span", { class: "overdue" }, `${found} left`),
+          graphNote(p.graphSubscriptions)),
       ];
     });
     sections.purges.replaceChildren(
       h("h2", { id: "purges-h" }, "Purges"),
       table("Purges, newest first", ["Purge", "Scope", "Reason", "Status", "Live data (24 h)", "Backups (30 days)", "Steps", "Verification"], rows),
     );
-    return page.purges.some((p) => p.status !== "completed");
+    // A swept purge waits for Graph (next attempt in up to 30 minutes): nothing to watch arrive.
+    return page.purges.some((p) => p.status !== "completed" && p.status !== "swept");
   }
 
   let auditEntries = [];

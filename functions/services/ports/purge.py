@@ -1,11 +1,14 @@
-"""Ports of the purge: its ledger, the stores it deletes from and verifies, group-member resolution."""
+"""Ports of the purge: its ledger, the stores it deletes from and verifies, the removal of subscriptions at
+Graph, group-member resolution."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
-from functions.domain.purge import PurgeRecord
+from functions.domain.purge import PendingSubscription, PurgeRecord, SubscriptionAttempt
 from functions.domain.scope import Scope
 
 
@@ -77,8 +80,9 @@ class ScopedStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class PurgeStores:
     """What the purge deletes from and verifies: live stores first (24 hours), then backups (30 days).
-    `first` are deleted before the other live stores (subscriptions: nothing may notify about a subject
-    while its data is being deleted)."""
+    `first` are deleted before the other live stores (the app's rows of its subscriptions: a notification
+    for a subscription the app holds no row of is not believed, so nothing is refreshed for a subject while
+    its data is being deleted)."""
 
     live: tuple[ScopedStore, ...]
     backups: tuple[ScopedStore, ...]
@@ -87,6 +91,32 @@ class PurgeStores:
     @property
     def all(self) -> tuple[ScopedStore, ...]:
         return self.first + self.live + self.backups
+
+
+class SubscriptionRemoval(Protocol):
+    """Removes a purge's change-notification subscriptions at Microsoft Graph. Graph is not a store the purge
+    can wait for: an attempt that Graph refuses says so in its result instead of raising, so the deletion of
+    stored data goes on (storage failures still raise)."""
+
+    @property
+    def lifetime(self) -> timedelta:
+        """How long a subscription lives once made or renewed: the longest Graph can deliver for one that
+        nobody renews."""
+        ...
+
+    def remove(
+        self,
+        tenant_id: str,
+        scopes: Sequence[Scope],
+        known: Sequence[PendingSubscription],
+        *,
+        again: bool = False,
+    ) -> SubscriptionAttempt | None:
+        """Delete at Graph every subscription of `scopes`: those the app has rows of, those `known` from an
+        earlier attempt, and those Graph lists; then list again to verify. None when there is nothing to ask:
+        notifications off, no row, nothing known, and not `again` (an earlier attempt left something
+        unverified, so Graph is asked whatever the setting says now)."""
+        ...
 
 
 class MemberResolver(Protocol):
