@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from functions.domain.audit import AuditEntry
-from functions.domain.errors import AppError, ConcurrencyConflict
+from functions.domain.errors import AppError, ConcurrencyConflict, failure_summary
 from functions.domain.purge import (
     GroupScope,
     PurgeRecord,
@@ -415,9 +415,11 @@ class PurgeService:
     def _record_failure(
         self, tenant_id: str, purge_id: str, owner: str, error: Exception, now: datetime
     ) -> None:
-        """Best effort: note the failure on the record and in the audit log, and give the lease back."""
-        detail = f"{type(error).__name__}: {error}"[:500]
-        logger.warning("purge %s of tenant %s did not finish: %s", purge_id, tenant_id, detail)
+        """Best effort: note the failure on the record and in the audit log, and give the lease back. What is
+        stored is `failure_summary` (class, Graph's status and code), never the error's text, which can carry
+        what a response held; the log has the text."""
+        detail = failure_summary(error)
+        logger.warning("purge %s of tenant %s did not finish: %s: %s", purge_id, tenant_id, detail, error)
         if isinstance(error, PurgeBusy):
             return
         try:

@@ -87,7 +87,7 @@ class World:
         return sub_id
 
     def request(self, scope: PurgeTarget, reason: PurgeReason = "consent-revoked") -> PurgeRecord:
-        provenance = Provenance("admin", None, f"evt-{uuid.uuid4()}", self.clock(), "webhook", self.clock())
+        provenance = Provenance("admin", f"evt-{uuid.uuid4()}", self.clock(), "webhook", self.clock())
         return self.ledger.put(new_purge(scope, reason, provenance))
 
     def run(self, record: PurgeRecord) -> PurgeRecord:
