@@ -110,6 +110,11 @@ class StorageSettings:
     def uses_identity(self) -> bool:
         return self.connection_string is None
 
+    @property
+    def table_endpoint(self) -> str:
+        """The table service this account is, the same however it is named (URI or connection string)."""
+        return _table_endpoint(self.connection_string or str(self.table_service_uri))
+
     def shard(self, index: int) -> StorageSettings:
         """Where shard `index` is (0 is this account): only its table service is ever used."""
         if index == 0:
@@ -276,7 +281,7 @@ def _storage(reader: _Reader) -> StorageSettings:
             "storage is not configured: set AzureWebJobsStorage (a connection string) or "
             "AzureWebJobsStorage__blobServiceUri, __queueServiceUri and __tableServiceUri"
         )
-    own = _table_endpoint(settings.connection_string or str(settings.table_service_uri))
+    own = settings.table_endpoint
     if own in {_table_endpoint(shard) for shard in settings.data_shards}:
         raise ConfigurationError("DATA_SHARDS names the app's own storage account, which is shard 0 already")
     return settings

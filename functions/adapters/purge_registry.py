@@ -40,6 +40,7 @@ from functions.adapters.queues import StorageWorkQueues
 from functions.adapters.receipt_store import TableReceiptStore
 from functions.adapters.scoped_table import ScopedTableStore
 from functions.adapters.settings_store import TableSettingsStore
+from functions.adapters.shard_placements import ShardsOutOfReach
 from functions.adapters.slice_store import TableSliceStore
 from functions.adapters.storage import StorageClients
 from functions.adapters.subscription_store import TableSubscriptionStore
@@ -53,6 +54,7 @@ LIVE_STORES: tuple[type[ScopedTableStore], ...] = (
     TableCursorStore,
     TableIntroductionStore,
     ConsentActorScrub,
+    ShardsOutOfReach,
 )
 BACKUP_STORES: tuple[Callable[[StorageClients], ScopedStore], ...] = (BlobBackupStore,)
 # Purged first, by the store the container builds around each, and removed at Graph (see above).

@@ -123,9 +123,21 @@ class StorageClients:
         )
 
     def shard_of(self, tenant_id: str, user_id: str) -> StorageClients:
-        """The account that holds one user's rows of the per-user tables."""
+        """The account that holds one user's rows of the per-user tables; a shard beyond this account is noted
+        for the tenant (functions/adapters/shard_placements.py), so a purge knows where rows may be."""
         shards = self.shards
-        return shards[shard_index(tenant_id, user_id, len(shards))]
+        index = shard_index(tenant_id, user_id, len(shards))
+        if index:
+            self._placements.note(tenant_id, shards[index].table_endpoint)
+        return shards[index]
+
+    @property
+    def table_endpoint(self) -> str:
+        return self._settings.table_endpoint
+
+    @cached_property
+    def _placements(self) -> ShardPlacements:
+        return ShardPlacements(self.table(SHARD_PLACEMENTS))
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -247,3 +259,32 @@ class translate_storage_errors:  # noqa: N801  (used as a context manager, reads
         if isinstance(exc, ServiceRequestError):
             raise StorageUnavailable(f"storage did not answer: {exc.message}") from exc
         raise StorageError(f"storage failed: {type(exc).__name__}: {exc.message}") from exc
+
+
+SHARD_PLACEMENTS = "shards"  # on the app's own account: which shards hold rows of which tenant
+
+
+class ShardPlacements:
+    """Notes, once per process, that a tenant has rows on a shard (read by
+    functions/adapters/shard_placements.py)."""
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+        self._lock = threading.Lock()
+        self._noted: set[tuple[str, str]] = set()
+
+    def note(self, tenant_id: str, endpoint: str) -> None:
+        key = (tenant_id.lower(), endpoint)
+        with self._lock:
+            if key in self._noted:
+                return
+        with translate_storage_errors():
+            self._table.upsert_entity(placement_row(*key))
+        with self._lock:
+            self._noted.add(key)
+
+
+def placement_row(tenant_id: str, endpoint: str) -> dict[str, str]:
+    # An endpoint holds "/", which a RowKey may not: the row is keyed by its hash and keeps the endpoint.
+    row_key = hashlib.sha256(endpoint.encode()).hexdigest()[:32]
+    return {"PartitionKey": tenant_id.lower(), "RowKey": row_key, "endpoint": endpoint}

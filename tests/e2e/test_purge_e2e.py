@@ -75,6 +75,7 @@ def test_a_withdrawal_is_purged_verified_and_proven_by_the_purge_api(
         "cursors": 2,
         "introductions": 2,
         "consents": 0,
+        "shards-out-of-reach": 0,
         "backups": 2,
     }
     assert [s["name"] for s in view["steps"]] == ["live-deleted", "backups-deleted", "verified"]

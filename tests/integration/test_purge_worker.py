@@ -64,6 +64,7 @@ def test_a_tenant_purge_removes_every_trace_and_touches_no_other_tenant(
         "cursors": 2,
         "introductions": 2,
         "consents": 0,
+        "shards-out-of-reach": 0,
         "backups": 2,
     }
     assert tenant_traces(storage_clients, other) == other_before

@@ -8,11 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devhost.azurite import Azurite
 from functions.adapters.contact_store import TableContactStore
+from functions.adapters.shard_placements import noted_endpoints
 from functions.adapters.slice_store import TableSliceStore
-from functions.adapters.storage import StorageClients
+from functions.adapters.storage import SHARD_PLACEMENTS, StorageClients
 from functions.domain.scope import Scope
-from tests.conftest import SHARDS
+from functions.settings import Settings
+from tests.conftest import SHARDS, base_env
 from tests.support.purge_data import Seeder, contact, interactions, tenant_traces
 from tests.support.purge_rig import PurgeRig
 from tests.support.shards import SHARDED, SHARDED_ZERO, rows_per_shard, user_on
@@ -126,3 +129,39 @@ def test_health_reports_each_shards_table_service(sharded_storage: StorageClient
         "tables-shard1": True,
         "tables-shard2": True,
     }
+
+
+def test_a_shard_is_noted_for_a_tenant_when_one_of_its_users_is_placed_there(
+    sharded_storage: StorageClients, tenant_id: str
+) -> None:
+    Seeder(sharded_storage).user(tenant_id, user_on(tenant_id, 2), 3)
+    noted = noted_endpoints(sharded_storage.table(SHARD_PLACEMENTS), tenant_id)
+    assert noted == {sharded_storage.shards[2].table_endpoint}
+
+
+def test_a_purge_does_not_verify_while_a_shard_holding_the_tenants_rows_is_taken_out_of_data_shards(
+    azurite: Azurite, sharded_storage: StorageClients, tenant_id: str
+) -> None:
+    """Tried: rows written on shards 1 and 2, then DATA_SHARDS shortened to shard 1 alone; the purge searches
+    shards 0 and 1, finds zero there, and must not call that zero. Named again, the shard is purged."""
+    seeder = Seeder(sharded_storage)
+    for shard in (1, 2):
+        seeder.user(tenant_id, user_on(tenant_id, shard), 4)
+    fewer = StorageClients(
+        Settings.from_env(base_env(azurite.connection_string, DATA_SHARDS=azurite.data_shards(1))).storage
+    )
+    shortened = PurgeRig(fewer, T0)
+    record = shortened.to_completion(shortened.request(Scope("tenant", tenant_id)))
+    assert record.status != "completed"
+    assert record.verification is not None
+    assert record.verification["shards-out-of-reach"] == 1
+    assert rows_per_shard(sharded_storage, "slices", tenant_id) == [
+        0,
+        0,
+        4,
+    ]  # what the shortened purge missed
+
+    whole = PurgeRig(sharded_storage, T0)
+    done = whole.to_completion(whole.stored(record))
+    assert (done.status, done.verification) == ("completed", SHARDED_ZERO)
+    assert rows_per_shard(sharded_storage, "slices", tenant_id) == [0, 0, 0]

@@ -91,7 +91,18 @@ class Seeder:
 
 # What `tenant_traces` (and a purge's verification) reads when nothing of a scope is left.
 ZERO = dict.fromkeys(
-    ("subscriptions", "accounts", "slices", "contacts", "cursors", "introductions", "consents", "backups"), 0
+    (
+        "subscriptions",
+        "accounts",
+        "slices",
+        "contacts",
+        "cursors",
+        "introductions",
+        "consents",
+        "shards-out-of-reach",
+        "backups",
+    ),
+    0,
 )
 
 
