@@ -216,7 +216,7 @@ class Container:
             self.consent_store, self.optout_store, self.cursor_store, self.work_queues,
             inclusion=self.inclusion, purge_requests=self.purge_requests, audit=self.audit_log,
             graph_factory=self.graph_factory,
-            group_policy=self.settings.group_optout_existing_data,
+            group_policy=self.settings.group_optout_existing_data, clock=self.clock,
         )  # fmt: skip
 
     # --- ingestion, insights, backups ---------------------------------------------------------------------

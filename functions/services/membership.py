@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,11 +83,13 @@ class MembershipService:
         audit: AuditLog,
         graph_factory: GraphFactory,
         group_policy: GroupOptOutPolicy,
+        clock: Callable[[], datetime],
     ) -> None:
         self._consents, self._optouts, self._profiles, self._queues = consents, optouts, profiles, queues
         self._inclusion, self._purges, self._audit = inclusion, purge_requests, audit
         self._graph_factory = graph_factory
         self._group_policy = group_policy
+        self._clock = clock
 
     def resolve(self, tenant_id: str, now: datetime) -> Refreshed:
         """The `membership` queue function: resolve now, then let ingestion resume if it was held back."""
@@ -125,8 +127,12 @@ class MembershipService:
         groups = self._optouts.load_groups(tenant_id).groups
         wanted = groups.ids | legacy_excluded_groups(consent, now)
         before = self._optouts.membership(tenant_id)
+        # Stamped with when Graph is asked, not with `now`: a timer passes one `now` to every tenant, and a
+        # resolution stamped earlier than one made meanwhile would be discarded as the older (see
+        # `GroupMembership.supersedes`), though it saw the groups later.
+        asked = self._clock()
         members = asyncio.run(self._members(tenant_id, sorted(wanted)))
-        membership = GroupMembership(wanted, members, groups.version, now)
+        membership = GroupMembership(wanted, members, groups.version, asked)
         saved = self._optouts.save_membership(tenant_id, membership)
         purges = forgotten = 0
         if saved:

@@ -387,3 +387,23 @@ def test_once_purges_and_resolutions_have_run_no_member_of_an_opted_out_group_ha
     world.drain(world.schedule())
     run_purges(world)
     assert_settled(world, story, group, before)
+
+
+def test_a_scheduling_run_that_began_before_a_resolution_still_stores_what_it_saw_later() -> None:
+    """Tried: the daily timer begins at 02:00 and hands that time to every tenant; a resolution asked by the
+    queue runs at 02:03; the user joins the opted-out group at 02:04; the timer reaches the tenant at 02:06.
+    Its resolution saw the user in the group, so it is the newer one and must be stored."""
+    world = ingested()
+    joiner, member = world.users
+    group = world.group([member])
+    world.opt_out_groups(group)
+    world.resolve_membership()
+    timer_began = world.now()
+    world.clock.advance(timedelta(minutes=3))
+    world.container.membership_service.resolve(world.tenant_id, world.now())
+    world.clock.advance(timedelta(minutes=1))
+    world.graph.members[group].add(joiner)
+    world.clock.advance(timedelta(minutes=2))
+    world.scheduler.schedule_tenant(world.tenant_id, timer_began)
+    decision = world.container.inclusion.tenant(world.tenant_id, world.now()).decide(joiner)
+    assert decision.reason == "group-opted-out"
