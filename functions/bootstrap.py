@@ -42,7 +42,7 @@ from functions.services.backup import BackupService
 from functions.services.consent import ConsentService, PurgeRequests
 from functions.services.evidence import EvidenceService
 from functions.services.inclusion import InclusionReader
-from functions.services.ingestion import FLUSH_INTERACTIONS, DirectoryCache, IngestionWorker, MailboxSlots
+from functions.services.ingestion import FLUSH_INTERACTIONS, IngestionWorker
 from functions.services.insight_settings import InsightSettingsService
 from functions.services.insights import InsightService
 from functions.services.legacy import LegacyService
@@ -72,6 +72,7 @@ from functions.services.ports.subscriptions import SubscriptionGraphFactory, Sub
 from functions.services.purge import CompletionHook, PurgeService
 from functions.services.restore import RestoreService
 from functions.services.scheduling import ResumeAfterPurge, SchedulingService
+from functions.services.shared_by_windows import DirectoryCache, MailboxSlots
 from functions.services.subscription_purge import GraphSubscriptionRemoval, SubscriptionRows
 from functions.services.subscriptions import NotificationSettings, SubscriptionService
 from functions.services.webhooks import WebhookService

@@ -9,9 +9,10 @@
 2. Stream: mail pages (the list call for backfill windows, Graph delta for the incremental one), then the
    calendar view; each page becomes interactions (`interactions_from_message` / `_from_meeting`) buffered up
    to `flush_interactions`, so memory stays flat however large the mailbox is.
-3. Before each flush the fence is taken again: any change since the start (withdrawal, opt-out, group
-   exclusion, even a revoke-and-grant) stops the reads. A flush writes the slice rows, then their copies in
-   the contact index (a slice row always exists for an index row; re-writing a key overwrites it).
+3. Before each flush, and before another page is asked for once the last check is `FENCE_BETWEEN_PAGES`
+   old, the fence is taken again: any change since the start (withdrawal, opt-out, group exclusion, even a
+   revoke-and-grant) stops the reads within moments. A flush writes the slice rows, then their copies in the
+   contact index (a slice row always exists for an index row; re-writing a key overwrites it).
 4. After the last write the fence is taken once more. "Revocation wins": if it changed since the window
    started, every row this run wrote (tracked by key, so also rows a concurrent purge already half-removed)
    is deleted again and the window ends `revoked` (re-queued by a later run if the user is still included,
@@ -27,12 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from functions.domain.accounts import account_pairs
@@ -55,7 +54,6 @@ from functions.domain.ingestion import (
     reads_ahead,
 )
 from functions.domain.interactions import (
-    Directory,
     Interaction,
     interactions_from_meeting,
     interactions_from_message,
@@ -71,13 +69,15 @@ from functions.services.ports.ingestion import (
     SliceStore,
 )
 from functions.services.ports.queues import WorkQueues
+from functions.services.shared_by_windows import AccountsWritten, DirectoryCache, MailboxSlots
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 FLUSH_INTERACTIONS = 2000
-DIRECTORY_TTL_SECONDS = 600.0
-MAX_WINDOWS_PER_MAILBOX = 4  # each window has one request in flight: Outlook's 4 per mailbox
+# How old a window's fence may be before it asks Graph for another page: reads of a mailbox stop within this
+# (and the page in flight) of an opt-out or withdrawal, not at the window's next write.
+FENCE_BETWEEN_PAGES = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,77 +129,11 @@ class _Run:
     written: dict[tuple[str, str], Interaction] = field(default_factory=dict)  # (contact, key) -> interaction
     delta_link: str | None = None
     hasher: ContactHasher | None = None  # the run's; it knows each contact's account
+    fenced_at: datetime | None = None  # when the fence was last found unchanged
 
 
 class _FenceChanged(Exception):
     """Consent or exclusion changed while the window ran."""
-
-
-class DirectoryCache:
-    """The tenant's users and verified domains (internal vs external), listed once per process and TTL."""
-
-    def __init__(self, ttl_seconds: float = DIRECTORY_TTL_SECONDS) -> None:
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Directory]] = {}
-
-    async def get(self, graph: GraphReader, tenant_id: str) -> Directory:
-        with self._lock:
-            cached = self._entries.get(tenant_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        users = [user async for user in graph.list_users(tenant_id)]
-        directory = Directory(users, await graph.verified_domains(tenant_id))
-        with self._lock:
-            self._entries[tenant_id] = (time.monotonic(), directory)
-        return directory
-
-
-class MailboxSlots:
-    """At most `limit` windows of one mailbox run at once in this process (whatever the queue's batch)."""
-
-    def __init__(self, limit: int = MAX_WINDOWS_PER_MAILBOX) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-
-    def slot(self, tenant_id: str, user_id: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            return self._slots.setdefault((tenant_id, user_id), threading.BoundedSemaphore(self._limit))
-
-
-class AccountsWritten:
-    """The (account, contact) pairs this process has written to the account index, per tenant and consent
-    version, so that a backfill writes a pair about once instead of once for every window that names the
-    contact (it was one in eight of a window's storage requests).
-
-    Skipping a pair is safe only while its row still exists. Account rows are deleted by a tenant purge alone,
-    and every tenant purge comes with a consent change (a withdrawal, a legacy consent's expiry) that raises
-    the consent version, which is never reset. A window ingests under the version its fence read, so after a
-    purge the pairs are remembered under an older version and written again. Memory stays flat: cleared when
-    full (20,000 pairs, about 4 MiB; a tenant with more contacts than that writes some pairs again)."""
-
-    def __init__(self, limit: int = 20_000) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._written: dict[tuple[str, int], set[tuple[str, str]]] = {}
-        self._size = 0
-
-    def unwritten(
-        self, tenant_id: str, consent_version: int, pairs: set[tuple[str, str]]
-    ) -> set[tuple[str, str]]:
-        with self._lock:
-            return pairs - self._written.get((tenant_id, consent_version), set())
-
-    def remember(self, tenant_id: str, consent_version: int, pairs: set[tuple[str, str]]) -> None:
-        with self._lock:
-            if self._size + len(pairs) > self._limit:
-                self._written.clear()
-                self._size = 0
-            known = self._written.setdefault((tenant_id, consent_version), set())
-            before = len(known)
-            known |= pairs
-            self._size += len(known) - before
 
 
 class IngestionWorker:
@@ -255,7 +189,7 @@ class IngestionWorker:
             self._audit_window(cursor, "skipped", {}, fence.reason)
             return "skipped"
         started = self._clock()
-        run = _Run(request, str(uuid.uuid4()), fence)
+        run = _Run(request, str(uuid.uuid4()), fence, fenced_at=started)
         cursor = replace(
             cursor, status="running", run_id=run.run_id, started_at=started, updated_at=started,
             attempts=cursor.attempts + 1, error=None, start=request.start, end=request.end,
@@ -306,6 +240,7 @@ class IngestionWorker:
                 buffer.extend(interactions_from_message(message, directory, hasher))
             if len(buffer) >= self._flush_interactions:
                 self._flush(run, buffer)
+            self._before_next_page(run)
         if mail_round is not None:
             run.delta_link = mail_round.delta_link
         calendar_start = request.start - CALENDAR_OVERLAP if request.window == INCREMENTAL else request.start
@@ -317,6 +252,7 @@ class IngestionWorker:
                 buffer.extend(interactions_from_meeting(meeting, directory, hasher))
             if len(buffer) >= self._flush_interactions:
                 self._flush(run, buffer)
+            self._before_next_page(run)
         self._flush(run, buffer)
         if ahead:
             self._drop_withdrawn_plans(run, until)
@@ -334,10 +270,22 @@ class IngestionWorker:
             self._contacts.delete_interactions(t, withdrawn)
             run.counts["plansWithdrawn"] = self._slices.delete_interactions(t, u, withdrawn)
 
+    def _before_next_page(self, run: _Run) -> None:
+        """Take the fence again before another page is asked for, once it is `FENCE_BETWEEN_PAGES` old: a
+        window that read on until its write would go on reading a mailbox for as long as the month takes to
+        read (minutes, throttled) after its owner opted out."""
+        if run.fenced_at is None or self._clock() - run.fenced_at >= FENCE_BETWEEN_PAGES:
+            self._check_fence(run)
+
+    def _check_fence(self, run: _Run) -> None:
+        checked = self._clock()
+        if self._fence(run.request.tenant_id, run.request.user_id) != run.fence:
+            raise _FenceChanged
+        run.fenced_at = checked
+
     def _flush(self, run: _Run, buffer: list[Interaction]) -> None:
         t, u = run.request.tenant_id, run.request.user_id
-        if self._fence(t, u) != run.fence:
-            raise _FenceChanged
+        self._check_fence(run)
         if not buffer:
             return
         if run.hasher is not None:

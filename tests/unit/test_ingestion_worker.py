@@ -8,6 +8,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from functions.domain.interactions import Interaction
 from functions.domain.metadata import MessageMeta
 from functions.domain.scope import Scope
 from functions.services import ingestion
+from functions.services.shared_by_windows import AccountsWritten
 from tests.support.container import IngestionWorld
 from tests.support.memory_ingestion import DirectoryGraph, GraphFailure, meeting, message
 
@@ -231,7 +233,7 @@ def test_after_a_tenant_purge_and_a_new_consent_every_pair_is_sent_again(
 
 
 def test_the_record_of_written_pairs_stays_bounded() -> None:
-    written = ingestion.AccountsWritten(limit=3)
+    written = AccountsWritten(limit=3)
     written.remember("t1", 1, {("a", "c1"), ("a", "c2")})
     written.remember("t1", 1, {("a", "c3"), ("a", "c4")})  # over the limit: forgets, then keeps these
     assert written.unwritten("t1", 1, {("a", "c1"), ("a", "c3")}) == {("a", "c1")}
@@ -598,3 +600,32 @@ def test_whoever_is_opted_out_nothing_of_theirs_is_read_stored_or_backed_up(stat
     assert {name.split("/")[1] for name in world.backups.written} == kept
     for user in kept:
         assert len(slice_of(world, user)) == 5
+
+
+def test_a_window_asks_for_no_page_of_a_mailbox_once_its_owner_has_opted_out() -> None:
+    """Tried: the owner opts out while the first of five pages is read, which takes as long as a fence may be
+    old; the window takes its fence again before it asks for the next page, and stops reading."""
+    world = IngestionWorld(T0, users=1)
+    (user,) = world.users
+    world.grant()
+    for hour in range(5):
+        sent = T0 - timedelta(days=3, hours=hour)
+        world.deliver(user, message(user, "buyer@fabrikam.example", [world.address(user)], sent))
+    window = next(w for w in world.schedule() if w.start <= T0 - timedelta(days=3) < (w.end or T0))
+    served_after_opt_out: list[object] = []
+    serve = world.graph.serve
+
+    async def opting_out_while_the_first_page_is_read(user_id: str, pages: Any) -> AsyncIterator[Any]:
+        opted_out = False
+        async for page in serve(user_id, pages):
+            if opted_out:
+                served_after_opt_out.append(page)
+            else:
+                world.clock.advance(ingestion.FENCE_BETWEEN_PAGES)
+                world.opt_out(user)
+                opted_out = True
+            yield page
+
+    world.graph.serve = opting_out_while_the_first_page_is_read  # type: ignore[method-assign]
+    assert world.worker.run(window) == "revoked"
+    assert served_after_opt_out == []
