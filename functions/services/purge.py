@@ -239,7 +239,12 @@ class PurgeService:
         swept = replace(record, counts=_add(record.counts, deleted), verification=found)
         swept, etag = self._record_step(swept, etag, "swept", deleted, started=started, clock=clock)
         if sum(found.values()):
-            raise PurgeIncomplete(f"the sweep's verification found {_describe(found)}")
+            # Not verified any more: something was written after the first verification and is still there.
+            # Judged by `verified_at`, the deadlines would read "met" while it stays; the purge starts over,
+            # and the verification that finds zero again is the one they are judged by.
+            again = replace(swept, status="queued", verified_at=None)
+            self._record_step(again, etag, "sweep-verification-failed", found, started=started, clock=clock)
+            raise PurgeIncomplete(f"the sweep's verification found {_describe(found)}; deleting again")
         graph = swept.graph_subscriptions
         if graph is not None and not graph.settled:
             # Stored data is gone and verified twice; only Graph's side is left (`remove-subscriptions`).

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.domain.events import Provenance
-from functions.domain.purge import GroupScope, PurgeRecord, PurgeTarget, new_purge
+from functions.domain.purge import GroupScope, PurgeRecord, PurgeTarget, deadline_outcomes, new_purge
 from functions.domain.scope import Scope
 from functions.services.purge import PurgeBusy, PurgeIncomplete
 from tests.support.container import PurgeWorld
@@ -253,3 +253,36 @@ def test_a_completed_purge_delivered_again_changes_nothing(world: PurgeWorld) ->
 def test_a_message_for_an_unknown_purge_is_a_no_op(world: PurgeWorld) -> None:
     run = world.service.run(str(uuid.uuid4()), str(uuid.uuid4()), world.clock)
     assert (run.record, run.actions) == (None, ())
+
+
+def test_a_sweep_that_still_finds_data_unverifies_the_purge_until_zero_is_found_again(
+    world: PurgeWorld,
+) -> None:
+    """Tried: a late write lands again right after the sweep deleted (a window still running). The deadlines
+    are judged by the verification that finds zero, so the first verification's time must not stand."""
+    tenant = ids(1)[0]
+    world.seed(tenant, "u")
+    record = requested(world, Scope("tenant", tenant))
+    world.run(record)
+    slices = world.live["slices"]
+    delete = slices.delete_scope
+
+    def deleted_then_written_again(scope: Scope) -> int:
+        removed = delete(scope)
+        slices.delete_scope = delete  # type: ignore[method-assign]
+        slices.put(tenant, "u", 2)
+        return removed
+
+    slices.delete_scope = deleted_then_written_again  # type: ignore[method-assign]
+    world.clock.advance(world.fence_delay)
+    with pytest.raises(PurgeIncomplete):
+        world.run(record)
+    after = stored(world, record)
+    assert (after.status, after.verified_at) == ("queued", None)
+    assert deadline_outcomes(after, world.clock())[0] == "pending"
+
+    world.clock.advance(timedelta(minutes=1))
+    final = world.run_to_completion(after)
+    assert (final.status, world.count(tenant)) == ("completed", 0)
+    assert final.verified_at is not None
+    assert final.verified_at > T0 + world.fence_delay  # the verification after the late write, not the first
