@@ -28,7 +28,7 @@ from functions.services.inclusion import InclusionReader
 from functions.services.ports.consent import AuditLog
 from functions.services.ports.ingestion import AccountStore, BackupStore, ContactStore, SliceStore
 from functions.services.ports.purge import PurgeLedger
-from functions.services.purge import PurgeService
+from functions.services.purge import PurgeIncomplete, PurgeService
 
 RESTORE_RUN = "restore"  # the `run` tag of restored rows (ingestion tags its rows with its run ID)
 
@@ -82,10 +82,19 @@ class RestoreService:
         )
         reapplied: list[str] = []
         deleted: dict[str, int] = {}
+        unfinished: list[str] = []
         for record in sorted(self._since(tenant_id, day), key=lambda r: (r.requested_at, r.id)):
-            for store, count in self._purge.reapply(record, now).items():
+            try:
+                counts = self._purge.reapply(record, now)
+            except PurgeIncomplete as error:
+                # The others still go: stopping here would leave restored what every later purge deletes.
+                unfinished.append(str(error))
+                continue
+            for store, count in counts.items():
                 deleted[store] = deleted.get(store, 0) + count
             reapplied.append(record.id)
+        if unfinished:
+            raise PurgeIncomplete("; ".join(unfinished) + " (every other purge was re-applied)")
         return RestoreReport(tenant_id, day, users, records, skipped, tuple(reapplied), deleted)
 
     def _since(self, tenant_id: str, day: date) -> list[PurgeRecord]:
