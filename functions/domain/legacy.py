@@ -6,7 +6,9 @@ functions/domain/consent.py); `expire_legacy` records that as status `expired`, 
 is only ever due while its stored status is `active`. Without a grant that is a withdrawal of the feature's
 data, so the caller requests a `feature` purge per expired record; and when nothing at all stays enabled
 for a tenant that never revoked, a `tenant` purge too, because ingested slices serve both features and a
-feature purge leaves them (functions/adapters/slice_store.py). A revoked tenant's data went with its
+feature purge leaves them (functions/adapters/slice_store.py). Their deadlines count from the expiry
+(`purge_owed_from`), not from the timer's run: the instant is known in advance, and a late timer must show
+as a late purge, not move the deadline with it. A revoked tenant's data went with its
 revocation's tenant purge. Purge IDs come from the record's own import event, so a re-run finds the purge
 it created instead of starting another, and a re-imported record (a new event) expires on its own.
 
@@ -23,7 +25,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +48,9 @@ class LegacyExpiry:
     provenance: Mapping[Feature, Provenance]  # per expired record: what its audit entry and purge carry
     purge_features: tuple[Feature, ...]  # expired without a grant: each gets a `feature` purge
     tenant_purge: Provenance | None  # set when nothing stays enabled for a tenant that never revoked
+    # Where each purge's deadlines count from (`purge_owed_from`), however late the timer ran.
+    deadlines_from: Mapping[Feature, datetime] = field(default_factory=dict)
+    tenant_deadlines_from: datetime | None = None  # the latest of the due records' instants
 
     @property
     def changed(self) -> bool:
@@ -57,6 +62,16 @@ def expiry_provenance(record: LegacyConsent, now: datetime) -> Provenance:
     is another record), its event time is the expiry instant, and we recorded it at `now`."""
     event_id = f"legacy-expiry:{record.feature}:{record.imported.event_id}"
     return Provenance(None, event_id, record.expires_at, "timer", now)
+
+
+def purge_owed_from(record: LegacyConsent) -> datetime:
+    """When the withdrawal of a record's feature began: its expiry instant, known in advance, so a timer that
+    runs late does not move the purge's deadlines. A record imported after its expiry never enabled anything
+    here, and nothing could have purged for it before it arrived: then its import. (An active record's
+    `status_changed_at` is when it was first stored; a restatement of the same record moves `imported`, and
+    must not move the deadline.)"""
+    stored_at = record.status_changed_at or record.imported.recorded_at
+    return max(record.expires_at, stored_at)
 
 
 def expire_legacy(consent: TenantConsent, now: datetime) -> LegacyExpiry:
@@ -72,20 +87,27 @@ def expire_legacy(consent: TenantConsent, now: datetime) -> LegacyExpiry:
         return LegacyExpiry(consent, (), (), {}, (), None)
     legacy = dict(consent.legacy)
     provenance: dict[Feature, Provenance] = {}
+    owed_from: dict[Feature, datetime] = {}
     changes: list[ConsentChange] = []
     for feature in due:
         record = consent.legacy[feature]
         stamp = expiry_provenance(record, now)
         provenance[feature] = stamp
+        owed_from[feature] = purge_owed_from(record)
         legacy[feature] = replace(record, status="expired", status_changed_at=now)
         changes.append(ConsentChange("legacy-expired", stamp, feature))
     updated = replace(consent, version=consent.version + 1, legacy=legacy)
     purge_features = tuple(due) if consent.state != "granted" else ()
-    tenant_purge = None
+    tenant_purge = tenant_from = None
     if consent.state == "none" and not enabled_features(updated, now):
         ids = ",".join(provenance[f].event_id for f in due)
         tenant_purge = Provenance(None, f"legacy-expiry:tenant:{ids}", now, "timer", now)
-    return LegacyExpiry(updated, tuple(due), tuple(changes), provenance, purge_features, tenant_purge)
+        # The last of the due records to stop is when the tenant was left with nothing enabled.
+        tenant_from = max(owed_from.values())
+    return LegacyExpiry(
+        updated, tuple(due), tuple(changes), provenance, purge_features, tenant_purge,
+        {f: owed_from[f] for f in purge_features}, tenant_from,
+    )  # fmt: skip
 
 
 # --- bulk import: rows -------------------------------------------------------------------------------------

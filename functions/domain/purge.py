@@ -8,7 +8,11 @@ recording the resolution in the record's steps. Every later resolution of the gr
 members with data that no unfinished purge covers (`PurgeHold.covers_member`): joiners, members the group
 purge's own Graph read missed, members of groups migrated from legacy records.
 
-Deadlines run from `requested_at`: live data within 24 hours, backups within 30 days.
+Deadlines run from `requested_at` (when the app recorded the request): live data within 24 hours, backups
+within 30 days. A legacy expiry is the exception: its instant is known in advance, so the obligation starts
+at the expiry (`deadlines_from`), not when the maintenance timer noticed it. A timer that ran late makes a
+purge that is born late, and its deadline flags and outcomes say so; `requested_at` still says when the app
+asked, which is what holds, fences and the ledger's order run from.
 
 The purge function's progress (see functions/services/purge.py) is the record's `status`, one phase after
 another, each recorded as a `PurgeStep` with its time, duration and counts:
@@ -403,16 +407,24 @@ def purge_id_for(scope: PurgeTarget, reason: PurgeReason, event_id: str) -> str:
     return str(uuid.uuid5(_PURGE_NAMESPACE, name))
 
 
-def new_purge(scope: PurgeTarget, reason: PurgeReason, provenance: Provenance) -> PurgeRecord:
-    """A queued purge requested at the time the change was recorded."""
+def new_purge(
+    scope: PurgeTarget,
+    reason: PurgeReason,
+    provenance: Provenance,
+    *,
+    deadlines_from: datetime | None = None,
+) -> PurgeRecord:
+    """A queued purge requested at the time the change was recorded. `deadlines_from`: the instant the
+    obligation began when the app knew it before asking (a legacy expiry); never later than the request."""
     requested_at = provenance.recorded_at
+    start = requested_at if deadlines_from is None else min(deadlines_from, requested_at)
     return PurgeRecord(
         id=purge_id_for(scope, reason, provenance.event_id),
         scope=scope,
         reason=reason,
         requested_at=requested_at,
-        live_deadline=requested_at + LIVE_DEADLINE,
-        backup_deadline=requested_at + BACKUP_DEADLINE,
+        live_deadline=start + LIVE_DEADLINE,
+        backup_deadline=start + BACKUP_DEADLINE,
         requested_by=provenance.actor_id,
         event_id=provenance.event_id,
     )

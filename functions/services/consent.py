@@ -79,8 +79,11 @@ class PurgeRequests:
         reason: PurgeReason,
         provenance: Provenance,
         webhook_id: str | None = None,
+        *,
+        deadlines_from: datetime | None = None,
     ) -> PurgeRecord:
-        record, created = self._purges.create(new_purge(scope, reason, provenance))
+        purge = new_purge(scope, reason, provenance, deadlines_from=deadlines_from)
+        record, created = self._purges.create(purge)
         if created:
             self._queues.enqueue_purge(record.tenant_id, record.id)
             subjects = (

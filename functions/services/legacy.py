@@ -2,7 +2,8 @@
 
 Expiry (`LegacyService.expire_due`, the `legacy-expiry` maintenance step). For each tenant the store finds
 with an `active` legacy record past its expiry: the purges first (each under an ID derived from the record,
-so a re-run after a crash finds them instead of starting more), then the `expired` status (one ETag-guarded
+so a re-run after a crash finds them instead of starting more; their deadlines counted from the expiry
+instant, so a timer that ran late shows as a purge born late), then the `expired` status (one ETag-guarded
 save with its change history), then the audit entries. The order errs on the side of privacy: a crash
 between the two leaves the record due, and the next run requests the same purges and saves the status.
 The feature itself stopped at the expiry instant whatever the timer does: `feature_status` and therefore
@@ -106,17 +107,20 @@ class LegacyService:
             if not expiry.changed:
                 return expiry, {}, None
             # Purges before the status: a crash in between leaves the record due and heals on the next run.
+            # Deadlines from the expiry, not from this run: a late timer yields a purge born late, flagged.
             feature_purges = {
                 feature: self._purges.request(
-                    Scope("feature", tenant_id, feature=feature), "legacy-expired", expiry.provenance[feature]
+                    Scope("feature", tenant_id, feature=feature), "legacy-expired",
+                    expiry.provenance[feature], deadlines_from=expiry.deadlines_from[feature],
                 ).id
                 for feature in expiry.purge_features
-            }
+            }  # fmt: skip
             tenant_purge = None
             if expiry.tenant_purge is not None:
                 tenant_purge = self._purges.request(
-                    Scope("tenant", tenant_id), "legacy-expired", expiry.tenant_purge
-                ).id
+                    Scope("tenant", tenant_id), "legacy-expired", expiry.tenant_purge,
+                    deadlines_from=expiry.tenant_deadlines_from,
+                ).id  # fmt: skip
             self._consents.save(expiry.consent, stored.etag, expiry.changes)
             return expiry, feature_purges, tenant_purge
 

@@ -135,3 +135,43 @@ def test_a_reimported_record_is_another_record_with_its_own_expiry_id() -> None:
     second = expire_legacy(renewed, EXPIRY + timedelta(days=30))
     ids = {e.provenance["relationship_analytics"].event_id for e in (first, second)}
     assert len(ids) == 2
+
+
+# --- the purges' deadlines count from the expiry, not from the timer's run ----------------------------------
+
+
+def test_a_timer_three_days_late_counts_the_purge_deadlines_from_the_expiry_instant() -> None:
+    expiry = expire_legacy(on_legacy(), EXPIRY + timedelta(days=3))
+    assert expiry.deadlines_from == {"relationship_analytics": EXPIRY}
+    assert expiry.tenant_deadlines_from == EXPIRY
+
+
+def test_the_tenant_purge_counts_from_the_instant_the_last_enabled_feature_expired() -> None:
+    earlier = EXPIRY - timedelta(hours=6)  # after the import, a day before EXPIRY
+    consent = on_legacy("who_knows_whom", earlier, on_legacy("relationship_analytics", EXPIRY))
+    expiry = expire_legacy(consent, EXPIRY + timedelta(days=3))
+    assert expiry.deadlines_from == {"who_knows_whom": earlier, "relationship_analytics": EXPIRY}
+    assert expiry.tenant_deadlines_from == EXPIRY
+
+
+def test_a_record_imported_after_its_expiry_counts_the_deadlines_from_its_import() -> None:
+    # Nothing could have known of the record before it arrived, so its purge cannot be late before that.
+    imported_at = EXPIRY + timedelta(days=10)
+    consent = import_legacy(
+        TenantConsent(TENANT), "relationship_analytics", granted_at=EXPIRY - timedelta(days=700),
+        expires_at=EXPIRY, opted_out_group_ids=frozenset(), provenance=change(imported_at),
+    ).consent  # fmt: skip
+    expiry = expire_legacy(consent, imported_at + timedelta(minutes=15))
+    assert expiry.deadlines_from == {"relationship_analytics": imported_at}
+    assert expiry.tenant_deadlines_from == imported_at
+
+
+def test_restating_the_same_record_after_its_expiry_does_not_move_the_deadlines() -> None:
+    consent = on_legacy()
+    restated = import_legacy(
+        consent, "relationship_analytics", granted_at=EXPIRY - timedelta(days=700), expires_at=EXPIRY,
+        opted_out_group_ids=frozenset(), provenance=change(EXPIRY + timedelta(days=2)),
+    )  # fmt: skip
+    assert restated.outcome == "unchanged"
+    expiry = expire_legacy(restated.consent, EXPIRY + timedelta(days=3))
+    assert expiry.deadlines_from == {"relationship_analytics": EXPIRY}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from functions.domain.consent import ConsentChange, TenantConsent
 from functions.domain.errors import StorageError
 from functions.domain.events import LegacyConsentImported, Provenance
+from functions.domain.purge import deadline_flags, deadline_outcomes
 from functions.domain.scope import Feature, Scope
 from functions.services.legacy import LegacyExpiryFailed, LegacyService
 from functions.services.scheduling import SchedulingService
@@ -92,7 +94,7 @@ def test_at_the_expiry_the_timer_stores_expired_and_queues_a_feature_purge(
         "legacy-expired",
         "queued",
     )
-    assert (purge.live_deadline - purge.requested_at, purge.backup_deadline - purge.requested_at) == (
+    assert (purge.live_deadline - EXPIRY, purge.backup_deadline - EXPIRY) == (
         timedelta(hours=24),
         timedelta(days=30),
     )
@@ -218,3 +220,37 @@ def test_a_window_running_across_the_expiry_is_fenced_off_from_the_expiry_instan
     before = services.inclusion.fence(tenant_id, user, EXPIRY - SECOND)
     at = services.inclusion.fence(tenant_id, user, EXPIRY)
     assert (before.allowed, at.allowed, at.reason) == (True, False, "no-feature-enabled")
+
+
+# --- a late timer: the purges are born late, and say so ----------------------------------------------------
+
+LATE = timedelta(days=3)
+
+
+def test_a_timer_three_days_late_queues_purges_whose_deadlines_run_from_the_expiry(
+    services: Services, tenant_id: str
+) -> None:
+    """The timer ran at EXPIRY + 3 days; the deadlines used to run from that run (live = EXPIRY + 4 days)."""
+    import_record(services, tenant_id)
+    legacy_of(services).expire_due(EXPIRY + LATE)
+    purges = services.purges.list(tenant_id)
+    assert {p.scope.kind for p in purges} == {"feature", "tenant"}
+    for purge in purges:
+        assert purge.requested_at == EXPIRY + LATE  # when the app asked: holds and fences run from it
+        assert (purge.live_deadline, purge.backup_deadline) == (
+            EXPIRY + timedelta(hours=24),
+            EXPIRY + timedelta(days=30),
+        )
+
+
+def test_a_purge_born_after_its_live_deadline_is_flagged_and_reported_missed_then_met_late(
+    services: Services, tenant_id: str
+) -> None:
+    import_record(services, tenant_id)
+    legacy_of(services).expire_due(EXPIRY + LATE)
+    purge = next(p for p in services.purges.list(tenant_id) if p.scope.kind == "feature")
+    assert deadline_flags(purge, EXPIRY + LATE) == ("live-deadline-passed",)
+    assert deadline_outcomes(purge, EXPIRY + LATE) == ("missed", "pending")
+    done = EXPIRY + LATE + timedelta(hours=1)
+    deleted = replace(purge, verified_at=done, backups_deleted_at=done)
+    assert deadline_outcomes(deleted, done) == ("met-late", "met")

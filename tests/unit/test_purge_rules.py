@@ -70,6 +70,30 @@ def test_a_tenant_or_user_purge_covers_its_own_scope() -> None:
     assert user_scopes(purge(scope)) == [scope]
 
 
+def test_a_purge_counts_its_deadlines_from_the_request_unless_told_an_earlier_instant() -> None:
+    provenance = Provenance(None, f"evt-{uuid.uuid4()}", T0, "timer", T0 + timedelta(days=3))
+    asked = new_purge(Scope("tenant", TENANT), "legacy-expired", provenance)
+    owed = new_purge(Scope("tenant", TENANT), "legacy-expired", provenance, deadlines_from=T0)
+    assert (asked.live_deadline, asked.backup_deadline) == (
+        T0 + timedelta(days=3, hours=24),
+        T0 + timedelta(days=33),
+    )
+    assert (owed.requested_at, owed.live_deadline, owed.backup_deadline) == (
+        T0 + timedelta(days=3),
+        T0 + timedelta(hours=24),
+        T0 + timedelta(days=30),
+    )
+    assert owed.id == asked.id  # the same request, whatever its deadlines
+
+
+def test_deadlines_never_run_from_after_the_request() -> None:
+    provenance = Provenance(None, f"evt-{uuid.uuid4()}", T0, "timer", T0)
+    record = new_purge(
+        Scope("tenant", TENANT), "legacy-expired", provenance, deadlines_from=T0 + timedelta(days=1)
+    )
+    assert record.live_deadline == T0 + timedelta(hours=24)
+
+
 def test_a_fresh_purge_carries_no_deadline_flag() -> None:
     assert deadline_flags(purge(), T0 + timedelta(hours=1)) == ()
 
