@@ -4,7 +4,8 @@ notification may be trusted to say. Pure rules: no I/O, no clock (`now` is a par
 Each included user has two subscriptions, on `users/{id}/messages` and `users/{id}/events`, *basic*
 notifications only (IDs, never resource data). A subscription carries a `clientState` secret of its own; the
 store keeps only its SHA-256, and a notification is believed only when the secret it carries hashes to it
-(compared in constant time). A notification says nothing but "this user's mailbox or calendar changed": it
+(compared in constant time), and only looked up when its tenant and subscription IDs are GUIDs, as Graph
+sends them (`graphs_ids`). A notification says nothing but "this user's mailbox or calendar changed": it
 becomes a request to refresh that user, which goes through the same inclusion fence as every other read.
 
 The app's rows of its subscriptions are a subject's live data: the purge deletes them first and verifies
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from functions.domain.access import is_guid
 from functions.domain.errors import FieldError, ValidationFailed
 
 ResourceKind = Literal["messages", "events"]
@@ -136,6 +138,14 @@ def plan_subscriptions(
     return SubscriptionPlan(create, renew, tuple(delete))
 
 
+def graphs_ids(tenant_id: str, subscription_id: str) -> bool:
+    """Whether a notification names its subscription the way Graph does: the tenant's ID and the
+    subscription's, both GUIDs. Anything else comes from someone other than Graph (the routes are anonymous),
+    names no subscription of ours, and is not worth a storage read: a tenant ID is a table key, and text
+    the table service refuses as one would fail the read."""
+    return is_guid(tenant_id) and is_guid(subscription_id)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeNotification:
     """What a basic notification is allowed to carry: whose subscription, its secret, the user it names."""
@@ -146,6 +156,10 @@ class ChangeNotification:
     change_type: str
     user_id: str | None  # from `resource`; None when it names no user resource
 
+    @property
+    def from_graph(self) -> bool:
+        return graphs_ids(self.tenant_id, self.subscription_id)
+
 
 @dataclass(frozen=True, slots=True)
 class LifecycleNotification:
@@ -153,6 +167,10 @@ class LifecycleNotification:
     tenant_id: str
     client_state: str | None
     event: LifecycleEvent
+
+    @property
+    def from_graph(self) -> bool:
+        return graphs_ids(self.tenant_id, self.subscription_id)
 
 
 def parse_change_notifications(body: Any) -> list[ChangeNotification]:

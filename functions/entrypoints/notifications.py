@@ -3,9 +3,11 @@
 - `POST /api/graph/notifications` and `POST /api/graph/lifecycle` (anonymous: Graph sends no bearer token;
   each notification carries its subscription's `clientState`, checked in constant time by the service).
   With `?validationToken=...` (Graph's handshake when a subscription is made) the answer is the token as
-  plain text, 200. Otherwise the answer is 202 once the notifications are handed on (Graph wants an answer
-  within seconds; the work is a coalesced queue message), also for ones that are dropped or not believed,
-  so the answer tells a caller nothing about which subscriptions exist.
+  plain text, 200, with `X-Content-Type-Options: nosniff` and `Content-Security-Policy: default-src 'none'`
+  (it is caller text on our origin). Otherwise the answer is 202 once the notifications are handed on (Graph
+  wants an answer within seconds; the work is a coalesced queue message), also for ones that are dropped or
+  not believed, so the answer tells a caller nothing about which subscriptions exist. An item whose tenant
+  or subscription ID is not a GUID, as Graph always sends them, is dropped without a storage read.
 - `subscriptions_sync` timer (`%SUBSCRIPTION_SCHEDULE%`): renews before expiry, recreates lost ones,
   deletes those of users no longer included (everyone's when notifications are off).
 - `refresh` queue: `{"type": "user.refresh", "tenantId", "userId"}` runs one delta round of the user;
@@ -65,14 +67,21 @@ def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(status_code=202)
 
 
+# The echo is caller text on the app's origin: a browser must neither sniff it into HTML nor run anything
+# in it. Graph reads the body only, and ignores both.
+_ECHO_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"}
+
+
 def _validation(req: func.HttpRequest) -> func.HttpResponse | None:
-    """Graph's handshake: echo the (already URL-decoded) token as text/plain, 200."""
+    """Graph's handshake: echo the (already URL-decoded) token as text/plain, 200, never to be rendered."""
     token = req.params.get("validationToken")
     if token is None:
         return None
     if len(token) > MAX_VALIDATION_TOKEN:
         raise ValidationFailed(f"the validation token is longer than {MAX_VALIDATION_TOKEN} characters")
-    return func.HttpResponse(token, status_code=200, mimetype="text/plain", charset="utf-8")
+    return func.HttpResponse(
+        token, status_code=200, mimetype="text/plain", charset="utf-8", headers=dict(_ECHO_HEADERS)
+    )
 
 
 @bp.function_name("subscriptions_sync")

@@ -90,7 +90,7 @@ class NotifiedResult:
     refreshes_requested: int = 0
     coalesced: int = 0  # a refresh of the user was already pending
     dropped: int = 0  # the user or tenant is not included
-    rejected: int = 0  # unknown subscription or wrong clientState
+    rejected: int = 0  # IDs Graph never sends, unknown subscription, or wrong clientState
 
 
 class SubscriptionService:
@@ -222,9 +222,12 @@ class SubscriptionService:
     def notified(self, notifications: Sequence[ChangeNotification], now: datetime) -> NotifiedResult:
         per_user: Counter[tuple[str, str]] = Counter()
         rejected: Counter[str] = Counter()
-        unknown = 0
+        unknown = not_graphs = 0
         held: dict[tuple[str, str], Subscription | None] = {}  # Graph batches repeat a subscription
         for note in notifications:
+            if not note.from_graph:  # no subscription of ours has such IDs: not worth a storage read
+                not_graphs += 1
+                continue
             key = (note.tenant_id, note.subscription_id)
             if key not in held:
                 held[key] = self._store.get(*key)
@@ -237,8 +240,11 @@ class SubscriptionService:
                 rejected[sub.tenant_id] += 1
             else:
                 per_user[sub.tenant_id, sub.user_id] += 1
-        if unknown:
-            logger.warning("notifications: %d for subscriptions the app does not hold, ignored", unknown)
+        if unknown or not_graphs:
+            logger.warning(
+                "notifications: %d for subscriptions the app does not hold, ignored "
+                "(%d of them with IDs Graph never sends, not looked up)", unknown + not_graphs, not_graphs,
+            )  # fmt: skip
         for tenant_id, count in rejected.items():
             self._audit_entry(tenant_id, now, "notification.rejected", "client-state-mismatch",
                               counts={"notifications": count})  # fmt: skip
@@ -254,12 +260,14 @@ class SubscriptionService:
                 coalesced += count - 1
             else:
                 coalesced += count
-        return NotifiedResult(requested, coalesced, dropped, unknown + sum(rejected.values()))
+        return NotifiedResult(requested, coalesced, dropped, not_graphs + unknown + sum(rejected.values()))
 
     def lifecycle(self, notifications: Sequence[LifecycleNotification], now: datetime) -> int:
         """Act on lifecycle events of our subscriptions; the number acted on."""
         acted = 0
         for note in notifications:
+            if not note.from_graph:  # as in `notified`: no storage read for what Graph never sends
+                continue
             sub = self._store.get(note.tenant_id, note.subscription_id)
             if sub is None or not client_state_matches(note.client_state, sub.client_state_sha256):
                 continue
