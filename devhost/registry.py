@@ -12,12 +12,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
-from croniter import croniter
 
 from devhost.config import StartupError, flag
+from functions import ncrontab
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 _EXPRESSION = re.compile(r"%([^%]+)%")
@@ -107,10 +108,18 @@ def resolve_expressions(value: str, settings: Mapping[str, str], where: str) -> 
 
 
 def validate_ncrontab(expression: str, where: str) -> str:
-    if len(expression.split()) != 6 or not croniter.is_valid(expression, second_at_beginning=True):
+    """Refuse what the Functions host would refuse or never fire, read the way it reads it
+    (functions/ncrontab.py)."""
+    try:
+        schedule = ncrontab.parse(expression)
+    except ncrontab.ScheduleError as error:
         raise StartupError(
             f"{where}: {expression!r} is not a six-field NCRONTAB expression "
-            "(second minute hour day month day-of-week)"
+            f"(second minute hour day month day-of-week): {error}"
+        ) from None
+    if schedule.next_after(datetime.now(UTC)) is None:
+        raise StartupError(
+            f"{where}: the NCRONTAB expression {expression!r} never fires in the next four years"
         )
     return expression
 

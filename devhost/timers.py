@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from azure.functions.timer import TimerRequest
-from croniter import croniter
 
 from devhost.invoker import InvocationResult, Invoker
 from devhost.registry import TimerFunction
+from functions import ncrontab
 
 logger = logging.getLogger("devhost")
 
@@ -27,9 +27,12 @@ def utc_now() -> datetime:
 
 
 def next_occurrence(schedule: str, after: datetime) -> datetime:
-    """The first occurrence of `schedule` strictly after `after` (UTC)."""
-    result: datetime = croniter(schedule, after.astimezone(UTC), second_at_beginning=True).get_next(datetime)
-    return result.astimezone(UTC)
+    """The first occurrence of `schedule` strictly after `after` (UTC), read as the Functions host reads it
+    (a day and a day-of-week both given must both match)."""
+    following = ncrontab.parse(schedule).next_after(after)
+    if following is None:
+        raise ValueError(f"{schedule!r} does not fire within {ncrontab.HORIZON.days} days")
+    return following
 
 
 def timer_request(*, past_due: bool, last: datetime | None, following: datetime | None) -> TimerRequest:

@@ -6,6 +6,10 @@ rules never see settings: services receive the values they need.
 
 `SETTING_NAMES` lists every variable read here; the Bicep tests check that `infra/` sets each of them.
 
+Schedules are checked the way the Functions host reads them (functions/ncrontab.py): start-up stops, naming
+the setting, on an expression the host would refuse or never fire, and on a `MAINTENANCE_SCHEDULE` whose runs
+can be more than `MAINTENANCE_LONGEST_GAP` apart.
+
 Secrets fail closed: start-up stops, naming the setting, when `CONTACT_HASH_KEY` has less than 32 bytes of
 key material (an empty or short key makes the contact hashes guessable), or when any setting still holds an
 unresolved Key Vault reference (`@Microsoft.KeyVault(...)` is what App Service passes on when its identity
@@ -17,11 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
-from croniter import croniter
-
+from functions import ncrontab
 from functions.domain.errors import ConfigurationError
 from functions.domain.optouts import GroupOptOutPolicy
 
@@ -75,6 +78,14 @@ SCHEDULE_SETTINGS: tuple[str, ...] = (
     "MAINTENANCE_SCHEDULE",
     "BACKUP_SCHEDULE",
     "SUBSCRIPTION_SCHEDULE",
+)
+# The maintenance timer re-drives stalled and poisoned purges, flags deadlines, asks Graph again for the
+# subscriptions a purge could not remove (every 30 minutes) and records legacy expiries: runs further apart
+# would leave a stalled purge, a deadline flag or an expiry unnoticed that much longer.
+MAINTENANCE_LONGEST_GAP = timedelta(minutes=60)
+MAINTENANCE_WHY = (
+    "purge re-drives and poison re-queues, deadline flags, Graph subscription retries and legacy expiries "
+    "wait for it"
 )
 # Outlook messages and events: Graph refuses a subscription that lives longer (minutes).
 MAX_SUBSCRIPTION_MINUTES = 10_080
@@ -201,7 +212,12 @@ class Settings:
             graph_static_token=reader.optional("GRAPH_STATIC_TOKEN", "") or None,
             contact_hash_key=contact_hash_key,
             ingestion_schedule=reader.schedule("INGESTION_SCHEDULE", "0 0 2 * * *"),
-            maintenance_schedule=reader.schedule("MAINTENANCE_SCHEDULE", "0 */15 * * * *"),
+            maintenance_schedule=reader.schedule(
+                "MAINTENANCE_SCHEDULE",
+                "0 */15 * * * *",
+                longest_gap=MAINTENANCE_LONGEST_GAP,
+                why=MAINTENANCE_WHY,
+            ),
             backup_schedule=reader.schedule("BACKUP_SCHEDULE", "0 30 3 * * *"),
             legacy_relationship_analytics_expires_at=reader.instant(
                 "LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT", DEFAULT_LEGACY_RELATIONSHIP_ANALYTICS_EXPIRES_AT
@@ -351,10 +367,32 @@ class _Reader:
                 return option
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
-    def schedule(self, name: str, default: str) -> str:
+    def schedule(
+        self, name: str, default: str, *, longest_gap: timedelta | None = None, why: str = ""
+    ) -> str:
+        """An NCRONTAB expression the Functions host accepts and fires within four years
+        (functions/ncrontab.py); with `longest_gap`, one whose runs are never further apart than that (`why`
+        says what waits for them)."""
         value = self.optional(name, default)
-        if len(value.split()) != 6 or not croniter.is_valid(value, second_at_beginning=True):
-            raise ConfigurationError(f"{name} is not a six-field NCRONTAB expression: {value!r}")
+        try:
+            schedule = ncrontab.parse(value)
+        except ncrontab.ScheduleError as error:
+            raise ConfigurationError(
+                f"{name} is not a six-field NCRONTAB expression the Functions host accepts ({error}): "
+                f"{value!r}"
+            ) from None
+        if schedule.next_after(datetime.now(UTC)) is None:
+            raise ConfigurationError(
+                f"{name} never fires in the next four years, so its timer would never run: {value!r}"
+            )
+        if longest_gap is not None:
+            gap = schedule.longest_gap()
+            if gap is None or gap > longest_gap:
+                apart = "a day or more" if gap is None else f"{gap.total_seconds() / 60:g} minutes"
+                raise ConfigurationError(
+                    f"{name} must run at least every {longest_gap.total_seconds() / 60:g} minutes ({why}); "
+                    f"its runs can be {apart} apart: {value!r}"
+                )
         return value
 
     def whole(self, name: str, default: int, low: int, high: int) -> int:

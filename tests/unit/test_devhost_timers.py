@@ -25,6 +25,17 @@ def test_the_next_occurrence_is_strictly_after_the_given_instant() -> None:
     assert next_occurrence("0 */15 * * * *", at) == datetime(2026, 11, 27, 9, 30, 0, tzinfo=UTC)
 
 
+def test_a_day_and_a_day_of_week_must_both_match_as_the_functions_host_reads_them() -> None:
+    """Cron fires on the 13th OR on a Friday; the host's NCRONTAB only on a Friday the 13th."""
+    after = datetime(2026, 1, 1, tzinfo=UTC)
+    assert next_occurrence("0 0 0 13 * 5", after) == datetime(2026, 2, 13, tzinfo=UTC)
+
+
+def test_month_and_day_names_are_read_in_full_or_abbreviated() -> None:
+    after = datetime(2026, 1, 1, tzinfo=UTC)
+    assert next_occurrence("0 30 9 * March monday", after) == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
 def test_occurrences_are_computed_in_utc_whatever_the_zone_of_the_instant() -> None:
     paris = datetime(2026, 11, 27, 10, 0, 0, tzinfo=timezone(timedelta(hours=1)))
     assert next_occurrence("0 0 12 * * *", paris) == datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 
+from devhost.azurite import ROOT
 from functions.domain.errors import ConfigurationError
 from functions.settings import SCHEDULE_SETTINGS, SETTING_NAMES, Settings
 from tests.conftest import base_env
@@ -57,6 +60,105 @@ def test_an_instant_with_an_offset_is_converted_to_utc() -> None:
 def test_a_bad_ncrontab_is_refused_naming_the_setting(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         settings_with(**{name: value})
+
+
+# Cron dialects accept these; the Functions host's NCRONTAB parser does not (or reads them otherwise), and a
+# timer the host never runs is a maintenance step that silently never happens.
+NOT_NCRONTAB = {
+    "last-day": "0 0 0 L * *",
+    "weekday-nearest": "0 0 0 15W * *",
+    "nth-weekday": "0 0 0 * * 1#2",
+    "last-weekday": "0 0 0 * * 5L",
+    "question-mark": "0 0 0 ? * *",
+    "sunday-as-7": "0 0 0 * * 7",
+    "step-0": "0 */0 * * * *",
+    "reversed-range": "0 0 0 * * 5-1",
+    "empty-list-item": "0 0,,30 * * * *",
+    "name-in-a-numeric-field": "0 0 Mon * * *",
+    "ambiguous-name-prefix": "0 0 0 * Ju *",
+    "tab-separated": "0\t0 2 * * *",
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULE_SETTINGS)
+@pytest.mark.parametrize("value", NOT_NCRONTAB.values(), ids=NOT_NCRONTAB.keys())
+def test_cron_syntax_the_functions_host_does_not_accept_is_refused_naming_the_setting(
+    name: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name} is not a six-field NCRONTAB"):
+        settings_with(**{name: value})
+
+
+@pytest.mark.parametrize("name", SCHEDULE_SETTINGS)
+@pytest.mark.parametrize(
+    "value", ["0 0 2 30 2 *", "0 0 0 31 4,6,9,11 *"], ids=["feb-30", "31-in-30-day-months"]
+)
+def test_a_schedule_that_never_fires_is_refused_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name} never fires"):
+        settings_with(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0 0 */2 * * *", "0 0,30 0-22 * * *", "0 */15 * * * 1-5", "0 */15 * 1-28 * *", "0 */15 * * 1-11 *"],
+    ids=[
+        "every-2-hours",
+        "a-90-minute-gap-at-night",
+        "weekdays-only",
+        "not-on-day-29-to-31",
+        "not-in-december",
+    ],
+)
+def test_a_maintenance_schedule_with_runs_more_than_an_hour_apart_is_refused(value: str) -> None:
+    """Purge re-drives, deadline flags, Graph subscription retries and poison re-queues wait for it."""
+    with pytest.raises(ConfigurationError, match="MAINTENANCE_SCHEDULE must run at least every 60 minutes"):
+        settings_with(MAINTENANCE_SCHEDULE=value)
+
+
+@pytest.mark.parametrize("value", ["0 0 * * * *", "0 */15 * * * *", "30 5/20 * * * *", "0 0,30,59 * * * *"])
+def test_a_maintenance_schedule_at_most_an_hour_apart_is_accepted(value: str) -> None:
+    assert settings_with(MAINTENANCE_SCHEDULE=value).maintenance_schedule == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0 0 2 * * *",
+        "*/10 * * * * Mon-Fri",
+        "0 30 9 * Jan Mon",
+        "0 0 0 * January,jul Sunday",
+        "0 0 0 13 * 5",  # Friday the 13th: day AND day-of-week, as the host reads it
+        "0 0 0 29 2 *",  # leap days only
+        "0 5/15 1-3,22 * * *",
+        "00 00 02  *  *  *",
+    ],
+)
+def test_ncrontab_the_functions_host_accepts_is_accepted_for_a_daily_timer(value: str) -> None:
+    assert settings_with(INGESTION_SCHEDULE=value).ingestion_schedule == value
+
+
+def repo_schedules() -> dict[str, str]:
+    """Every schedule the repo sets: the Bicep defaults, local.settings.example.json, the tests, the demo."""
+    found: dict[str, str] = {}
+    bicep = (ROOT / "infra" / "main.bicep").read_text(encoding="utf-8")
+    for param, value in re.findall(r"^param (\w+Schedule) string = '([^']*)'", bicep, re.MULTILINE):
+        found[f"infra/main.bicep {param}"] = value
+    example = json.loads((ROOT / "local.settings.example.json").read_text(encoding="utf-8"))["Values"]
+    tests = base_env(CONNECTION)
+    demo = (ROOT / "demo" / "framework.py").read_text(encoding="utf-8")
+    for name in SCHEDULE_SETTINGS:
+        found[f"local.settings.example.json {name}"] = example[name]
+        found[f"tests {name}"] = tests[name]
+        [found[f"demo {name}"]] = re.findall(rf'"{name}": "([^"]*)"', demo)
+    return found
+
+
+def test_every_schedule_the_repo_ships_is_accepted_for_its_setting() -> None:
+    schedules = repo_schedules()
+    assert len(schedules) == 4 * len(SCHEDULE_SETTINGS)
+    for where, value in schedules.items():
+        name = next(n for n in SCHEDULE_SETTINGS if n.split("_")[0].lower() in where.lower())
+        settings_with(**{name: value})  # raises, naming the setting, if refused
 
 
 @pytest.mark.parametrize(
