@@ -112,10 +112,7 @@ class TableOptOutStore:
         put_json(
             entity,
             "groups",
-            [
-                {"groupId": e.group_id, "source": e.source, "addedAt": iso(e.added_at), "eventId": e.event_id}
-                for e in sorted(groups.entries.values(), key=lambda e: e.group_id)
-            ],
+            [_entry_json(e) for e in sorted(groups.entries.values(), key=lambda e: e.group_id)],
         )
         self._write(entity, etag)
 
@@ -248,6 +245,8 @@ def _groups_from(tenant_id: str, row: Entity | None) -> StoredGroups:
             source=source if source in _SOURCES else "admin",
             added_at=required_iso(item["addedAt"]),
             event_id=item["eventId"],
+            # Absent in rows written before additions kept their time: such a group is kept by no older form.
+            addition_time=parse_iso(item.get("additionTime")),
         )
     groups = GroupOptOuts(
         tenant_id=tenant_id,
@@ -257,6 +256,16 @@ def _groups_from(tenant_id: str, row: Entity | None) -> StoredGroups:
         version=int(row.get("version", 0)),
     )
     return StoredGroups(groups, etag_of(row))
+
+
+def _entry_json(entry: GroupOptOut) -> dict[str, str]:
+    item = {
+        "groupId": entry.group_id, "source": entry.source, "addedAt": iso(entry.added_at),
+        "eventId": entry.event_id,
+    }  # fmt: skip
+    if entry.addition_time is not None:
+        item["additionTime"] = iso(entry.addition_time)
+    return item
 
 
 def _membership_from(marker: Entity | None, members: dict[str, frozenset[str]]) -> GroupMembership:

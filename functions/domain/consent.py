@@ -5,9 +5,18 @@ plus one legacy record per feature. Transitions are pure functions returning the
 caller must do next (groups to migrate into the opt-out list, whether a purge or an ingestion is due).
 
 Ordering: the consent's subject key is `last_event_time`; a legacy record is its own subject (its
-`imported.event_time`). A change older than its subject's key is stale and changes nothing. An event whose ID
-is the one last applied to the subject is a `duplicate`: the state already holds it, but the caller finishes
-its follow-up work again (so a crash between writes heals on re-delivery).
+`imported.event_time`). A change older than its subject's key is stale and changes nothing; a grant made in
+the same instant as a revocation is stale too, whichever arrived first (the withdrawal wins the tie). An event
+whose ID is the one last applied to the subject is a `duplicate`: the state already holds it, but the caller
+finishes its follow-up work again (so a crash between writes heals on re-delivery).
+
+A stale revocation still carries a tenant purge (`ConsentTransition.purge_id`). Delivered in the order they
+were made, a withdrawal followed by a new grant purges what was collected before the withdrawal, and the
+purge holds the tenant until it completes; delivered the other way round, the withdrawal is stale, and
+dropping its purge would keep that data for good. So it changes no state (the newer change stands: no
+version, history or grant/revocation details are rewritten), but its purge is asked for all the same: the
+purge of the revocation in force when the tenant is revoked now (it covers everything collected before it,
+and nothing has been since), else its own.
 
 Legacy migration happens exactly once per (feature, group): a record remembers `migrated_group_ids`, so a
 re-delivered grant, a second grant after a revocation, or a legacy record imported after the grant migrates
@@ -94,7 +103,7 @@ class ConsentTransition:
     changes: tuple[ConsentChange, ...] = ()
     # Legacy opted-out groups to add to the opt-out list with source `legacy-migration`.
     migrated_group_ids: frozenset[str] = frozenset()
-    purge_id: str | None = None  # a revocation: the tenant purge that goes with it
+    purge_id: str | None = None  # a revocation (even a stale one): the tenant purge that goes with it
 
     @property
     def changed(self) -> bool:
@@ -143,7 +152,8 @@ def grant(consent: TenantConsent, provenance: Provenance) -> ConsentTransition:
     """
     if provenance.ordered and provenance.event_id == consent.last_event_id:
         return ConsentTransition(consent, "duplicate")
-    if provenance.ordered and is_stale(consent.last_event_time, provenance.event_time):
+    yields = consent.state == "revoked"
+    if provenance.ordered and is_stale(consent.last_event_time, provenance.event_time, yields=yields):
         return ConsentTransition(consent, "stale")
     now = provenance.recorded_at
     legacy = dict(consent.legacy)
@@ -182,11 +192,13 @@ def revoke(consent: TenantConsent, provenance: Provenance, purge_id: str) -> Con
     """Withdraw the consent: every feature off, every user out, and one tenant purge (`purge_id`).
 
     Revoking an already revoked tenant changes nothing and points at the purge the first revocation started.
+    A stale revocation changes nothing either, but still carries a purge (see the module docstring).
     """
     if provenance.ordered and provenance.event_id == consent.last_event_id:
         return ConsentTransition(consent, "duplicate", purge_id=consent.revoke_purge_id)
     if provenance.ordered and is_stale(consent.last_event_time, provenance.event_time):
-        return ConsentTransition(consent, "stale")
+        in_force = consent.revoke_purge_id if consent.state == "revoked" else None
+        return ConsentTransition(consent, "stale", purge_id=in_force or purge_id)
     if consent.state == "revoked":
         # Nothing changes, but the subject's ordering key moves: a grant older than this must stay stale.
         restated = replace(

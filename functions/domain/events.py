@@ -13,7 +13,11 @@ fields, and the webhook's JSON Schema in the OpenAPI document is derived from it
 webhook also sends the admin's UPN, which is checked against the contract and then dropped, so nothing but a
 pseudonymous ID of an admin is ever stored (and nothing else of them outlives a purge of them). Its
 `event_time` is the ordering key of the out-of-order rule: a change whose event time is older than the last
-change applied to the same subject is stale (`is_stale`).
+change applied to the same subject is stale (`is_stale`), and at equal times the exclusion wins. The rule is
+there so that the end result never depends on the order of delivery: whatever order events arrive in, the
+state and the purges are those of applying them in the order they were made. A stale event changes no state,
+but a stale withdrawal or opt-out still asks for the purge it implies (functions/domain/consent.py,
+functions/domain/optouts.py): made before a newer change, it still covered the data collected until then.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
 # command, or an ingestion scheduling run (a user found in an opted-out group).
 ChangeSource = Literal["webhook", "api", "timer", "import", "ingestion"]
 CHANGE_SOURCES: tuple[ChangeSource, ...] = ("webhook", "api", "timer", "import", "ingestion")
-# What applying a change did: `applied`; `stale` (older than the subject's last change, ignored);
+# What applying a change did: `applied`; `stale` (older than the subject's last change: no state changes,
+# though a withdrawal's or an opt-out's purge is still requested);
 # `unchanged` (valid and newest, but the state already said so); `duplicate` (this very event was applied).
 Outcome = Literal["applied", "stale", "unchanged", "duplicate"]
 
@@ -92,9 +97,16 @@ class Provenance:
         return self.source != "api"
 
 
-def is_stale(last_event_time: datetime | None, event_time: datetime) -> bool:
-    """The out-of-order rule: older than the last change applied to the same subject (equal is not stale)."""
-    return last_event_time is not None and event_time < last_event_time
+def is_stale(last_event_time: datetime | None, event_time: datetime, *, yields: bool = False) -> bool:
+    """The out-of-order rule: older than the last change applied to the same subject.
+
+    At the same time the later arrival is not stale, unless it `yields`: an inclusion (a grant, an opt-in)
+    arriving after an exclusion (a revocation, an opt-out) made in the same instant. So of two changes made at
+    once the exclusion wins, whichever arrives first; the order of delivery never decides.
+    """
+    if last_event_time is None:
+        return False
+    return event_time < last_event_time or (yields and event_time == last_event_time)
 
 
 def latest(last_event_time: datetime | None, event_time: datetime) -> datetime:

@@ -130,8 +130,14 @@ OPENAPI_SCHEMAS: openapi.Schemas = {
             "webhookId": {"type": "string"},
             "eventId": {"type": "string"},
             "type": {"enum": list(EVENT_TYPES)},
-            "outcome": {"enum": ["applied", "stale", "unchanged", "duplicate"]},
-            "purgeId": GUID,
+            "outcome": {
+                "enum": ["applied", "stale", "unchanged", "duplicate"],
+                "description": "`stale`: older than the last change of its subject, so no state changed",
+            },
+            "purgeId": {
+                **GUID,
+                "description": "the purge a withdrawal or an opt-out asks for, a stale one's included",
+            },
         },
         "additionalProperties": False,
     },

@@ -6,6 +6,11 @@ consent itself (one ETag-guarded transaction), then the purge record (created if
 from the event), then the queue message, then the audit entry. A re-delivered event that finds its own
 change already applied (`duplicate`) redoes the follow-ups; a purge record whose message was lost is
 re-queued by the maintenance timer, which re-queues every unfinished purge.
+
+A stale event (functions/domain/events.py) changes no consent state, but the end result must not depend on
+the order of delivery: a stale revocation still requests its tenant purge (the domain says which), and a
+stale grant's opted-out groups still go to the group list, which judges them by its own order
+(functions/domain/optouts.py), with the group purge an in-order grant would have asked for.
 """
 
 from __future__ import annotations
@@ -127,22 +132,29 @@ class ConsentService:
         *,
         webhook_id: str | None = None,
     ) -> ChangeResult:
-        def attempt() -> tuple[rules.TenantConsent, rules.ConsentTransition]:
+        def attempt() -> tuple[rules.TenantConsent, rules.ConsentTransition, bool]:
             stored = self._consents.load(tenant_id)
             transition = rules.grant(stored.consent, provenance)
+            listed = False
+            if transition.outcome in ("applied", "unchanged", "stale"):
+                # Exclusions land before the grant that makes them matter (a crash here excludes early). The
+                # group list is a subject of its own: a grant stale for the consent still opted these groups
+                # out when it was made, and the list's own order decides whether that still counts.
+                listed = self._add_groups(tenant_id, group_ids, "consent-grant", provenance)
             if transition.outcome in ("applied", "unchanged"):
-                # Exclusions land before the grant that makes them matter (a crash here excludes early).
-                self._add_groups(tenant_id, group_ids, "consent-grant", provenance)
                 self._add_groups(tenant_id, transition.migrated_group_ids, "legacy-migration", provenance)
                 self._consents.save(transition.consent, stored.etag, transition.changes)
-            return stored.consent, transition
+            return stored.consent, transition, listed
 
-        before, transition = retry_conflicts(attempt)
+        before, transition, listed = retry_conflicts(attempt)
         outcome = transition.outcome
-        audit = self._audit_change(tenant_id, "consent.granted", outcome, provenance, webhook_id)
-        if outcome == "stale":
-            return ChangeResult(outcome)
-        if group_ids or transition.migrated_group_ids:
+        detail = None
+        if outcome == "stale" and group_ids:
+            detail = "older than the consent's last change; its groups go by the group list's own order"
+        audit = self._audit_change(
+            tenant_id, "consent.granted", outcome, provenance, webhook_id, detail=detail
+        )
+        if (group_ids and (outcome != "stale" or listed)) or transition.migrated_group_ids:
             # Their members are resolved at once; until then the tenant fails closed.
             self._queues.request_membership(tenant_id, provenance.recorded_at)
         if transition.migrated_group_ids:
@@ -181,13 +193,18 @@ class ConsentService:
             return transition
 
         transition = retry_conflicts(attempt)
-        self._audit_change(tenant_id, "consent.revoked", transition.outcome, provenance, webhook_id)
-        if transition.outcome == "stale":
-            return ChangeResult("stale")
-        revoked = transition.consent.revoked
-        # The purge of the revocation that took effect (this one, or the earlier one this repeats).
-        record = self._purges.request(scope, "consent-revoked", revoked or provenance, webhook_id)
-        return ChangeResult(transition.outcome, record.id, transition.consent.version)
+        consent, stale = transition.consent, transition.outcome == "stale"
+        detail = "older than the consent's last change: no state changed; its tenant purge is requested"
+        self._audit_change(
+            tenant_id, "consent.revoked", transition.outcome, provenance, webhook_id,
+            purge_id=transition.purge_id if stale else None, detail=detail if stale else None,
+        )  # fmt: skip
+        # The purge of the revocation in force (this one, or the earlier one this repeats or predates), under
+        # that revocation's event; for a stale revocation of a tenant granted again since, its own.
+        in_force = transition.purge_id == consent.revoke_purge_id and consent.revoked is not None
+        origin = consent.revoked if in_force and consent.revoked else provenance
+        record = self._purges.request(scope, "consent-revoked", origin, webhook_id)
+        return ChangeResult(transition.outcome, record.id, consent.version)
 
     def import_legacy(
         self, legacy: LegacyConsentImported, provenance: Provenance, *, webhook_id: str | None = None
@@ -217,24 +234,37 @@ class ConsentService:
 
     def _add_groups(
         self, tenant_id: str, group_ids: frozenset[str], source: GroupSource, provenance: Provenance
-    ) -> None:
+    ) -> bool:
+        """Union the groups into the list, as its order allows; whether the list gained any."""
         if not group_ids:
-            return
+            return False
 
-        def attempt() -> GroupOptOuts:
+        def attempt() -> bool:
             stored = self._optouts.load_groups(tenant_id)
             transition = add_groups(stored.groups, group_ids, source, provenance)
-            if transition.outcome == "applied":
+            if transition.groups != stored.groups:
                 self._optouts.save_groups(transition.groups, stored.etag)
-            return transition.groups
+            return bool(transition.added)
 
-        retry_conflicts(attempt)
+        return retry_conflicts(attempt)
 
     def _audit_change(
-        self, tenant_id: str, kind: str, outcome: Outcome, provenance: Provenance, webhook_id: str | None
+        self,
+        tenant_id: str,
+        kind: str,
+        outcome: Outcome,
+        provenance: Provenance,
+        webhook_id: str | None,
+        *,
+        purge_id: str | None = None,
+        detail: str | None = None,
     ) -> Callable[[str, list[str]], None]:
         """Audit the change's outcome now; the returned function audits what followed from it."""
-        self._audit.append(change_entry(tenant_id, kind, outcome, provenance, webhook_id=webhook_id))
+        self._audit.append(
+            change_entry(
+                tenant_id, kind, outcome, provenance, webhook_id=webhook_id, purge_id=purge_id, detail=detail
+            )
+        )
 
         def follow_up(follow_kind: str, subjects: list[str]) -> None:
             self._audit.append(

@@ -9,6 +9,11 @@ A change of the group list asks for its members to be resolved at once (the `mem
 fails closed until they are). With `GROUP_OPTOUT_EXISTING_DATA=purge`, newly opted-out groups also get one
 purge record whose scope is the groups (`GroupScope`); the purge function resolves their members through
 Graph.
+
+A stale event changes no state, but the order of delivery must not decide what is purged: a stale opt-out
+still requests its user purge (reusing an unfinished one, as an in-order opt-out does), and under `purge` a
+stale replacement still requests the purge of the groups it opted out that the list does not hold (a group
+the list holds had its purge when it was added). The audit entry says so and names the purge.
 """
 
 from __future__ import annotations
@@ -70,23 +75,33 @@ class OptOutService:
             transition = rules.replace_groups(
                 stored.groups, group_ids, provenance
             )  # fmt: skip
-            if transition.outcome in ("applied", "unchanged"):
+            if transition.groups != stored.groups:
                 self._optouts.save_groups(transition.groups, stored.etag)
             return transition
 
         transition = retry_conflicts(attempt)
+        # Under `purge`: the groups newly listed, or those a stale replacement opted out that the list lacks.
+        to_purge = transition.added | transition.implied if self._group_policy == "purge" else frozenset()
+        scope = GroupScope(tenant_id, to_purge) if to_purge else None
+        stale_purge = (
+            new_purge(scope, "group-opt-out", provenance).id if scope and transition.implied else None
+        )
+        detail = f"{len(transition.added)} added, {len(transition.removed)} removed"
+        if stale_purge:
+            detail = (
+                "older than the list's last replacement: no group changed; its groups' purge is requested"
+            )
         self._audit.append(
             change_entry(
                 tenant_id, "optout.groups.replaced", transition.outcome, provenance, webhook_id=webhook_id,
-                subject_ids=sorted(transition.added | transition.removed),
-                detail=f"{len(transition.added)} added, {len(transition.removed)} removed",
+                subject_ids=sorted(transition.added | transition.removed | to_purge), detail=detail,
+                purge_id=stale_purge,
             )
         )  # fmt: skip
         if transition.added or transition.outcome == "duplicate":
             self._queues.request_membership(tenant_id, provenance.recorded_at)
         purge_id = None
-        if self._group_policy == "purge" and transition.added:
-            scope = GroupScope(tenant_id, transition.added)
+        if scope is not None:
             purge_id = self._purges.request(scope, "group-opt-out", provenance, webhook_id).id
         return GroupsResult(
             ChangeResult(transition.outcome, purge_id, transition.groups.version),
@@ -119,18 +134,24 @@ class OptOutService:
             return transition
 
         transition = retry_conflicts(attempt)
+        stale = transition.outcome == "stale"
+        detail = "opted out" if opted_out else "opted back in"
+        if stale and transition.purge_id:
+            detail += "; older than the user's last change: no state changed; their purge is requested"
         self._audit.append(
             change_entry(
                 tenant_id, "optout.user.changed", transition.outcome, provenance, webhook_id=webhook_id,
-                subject_ids=[user_id], detail="opted out" if opted_out else "opted back in",
+                subject_ids=[user_id], detail=detail, purge_id=transition.purge_id if stale else None,
             )
         )  # fmt: skip
         user = transition.user
         if transition.purge_id is None or user is None:
             return ChangeResult(transition.outcome)
         # The purge of the opt-out in force: an unfinished one it reuses, or its own (created if absent, so a
-        # re-delivery after a crash between the writes still gets it).
+        # re-delivery after a crash between the writes still gets it). A stale opt-out of a user opted back in
+        # since asks for its own, under its own event.
+        origin = user.changed if transition.purge_id == user.purge_id else provenance
         record = self._purges.existing(tenant_id, transition.purge_id) or self._purges.request(
-            scope, "user-opt-out", user.changed, webhook_id
+            scope, "user-opt-out", origin, webhook_id
         )
         return ChangeResult(transition.outcome, record.id)

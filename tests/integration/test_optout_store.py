@@ -74,6 +74,18 @@ def test_a_groups_write_based_on_an_old_read_loses(store: TableOptOutStore, tena
         store.save_groups(add_groups(old.groups, [str(uuid.uuid4())], "admin", change()).groups, old.etag)
 
 
+def test_a_replacement_older_than_a_grant_that_named_a_group_keeps_it_once_both_are_stored(
+    storage_clients: StorageClients, tenant_id: str
+) -> None:
+    """Granted with [A] a minute after the list was replaced by [B]; the grant arrives first. In the order
+    they were made A came after the form, so the stored list must remember when a grant named it."""
+    container = Container(app_settings(), storage=storage_clients)
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    container.consent_service.grant(tenant_id, frozenset({a}), change(T0 + timedelta(minutes=1)))
+    container.optout_service.replace_groups(tenant_id, frozenset({b}), change(T0))
+    assert TableOptOutStore(storage_clients).load_groups(tenant_id).groups.ids == {a, b}
+
+
 def test_thirty_parallel_user_opt_outs_of_one_tenant_lose_none(
     service: OptOutService, storage_clients: StorageClients, tenant_id: str
 ) -> None:

@@ -1,23 +1,27 @@
 """Invariants over any sequence of admin-center events, delivered through the real services (in memory).
 
-- A stale event (older than the last change applied to its subject) never changes anything.
+- A stale event (older than the last change applied to its subject) never changes any state; the one thing
+  it may add is the purge a withdrawal or an opt-out implies (of its tenant, its user, or its groups).
 - An excluded user stays excluded until a newer event about the same subject includes them again.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from functions.domain.consent import legacy_excluded_groups
 from functions.domain.events import parse_event
 from functions.domain.inclusion import GroupMembership, TenantInclusion
+from functions.domain.purge import GroupScope, PurgeTarget
+from functions.domain.scope import Scope
 from tests.support import admin_center as ac
 from tests.support.container import Services
 
@@ -58,25 +62,45 @@ def deliver(services: Services, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def state(services: Services) -> Any:
-    """Everything a change could touch, except the audit log (where a stale event is recorded)."""
+    """Everything a change could touch, except the audit log (where a stale event is recorded) and the purge
+    requests (`implied_purges`)."""
     return copy.deepcopy(
         (
             services.consents.table.rows,
             services.consents.changes,
             services.optouts.table.rows,
-            services.purges.records,
-            services.queues,
+            dataclasses.replace(services.queues, purges=[]),
         )
     )
 
 
-def last_change_of(services: Services, document: dict[str, Any]) -> datetime | None:
-    """The ordering key of the subject `document` is about."""
+def implied_purges(document: dict[str, Any]) -> Any:
+    """Whether a purge of `scope` is one that `document`, stale, may still ask for."""
     data, event_type = document["data"], document["type"]
+    groups = frozenset(data.get("groupIds", data.get("optedOutGroupIds", [])))
+
+    def implied(scope: PurgeTarget) -> bool:
+        if isinstance(scope, GroupScope):
+            return event_type in ("consent.granted", "optout.groups.replaced") and scope.group_ids <= groups
+        if event_type == "consent.revoked":
+            return scope == Scope("tenant", TENANT)
+        return event_type == "optout.user.changed" and data["optedOut"] and scope.user_id == data["userId"]
+
+    return implied
+
+
+def last_change_of(services: Services, document: dict[str, Any]) -> datetime | None:
+    """The ordering key of the subject `document` is about; of both, for a grant that also opts out groups
+    (the group list is a subject of its own)."""
+    data, event_type = document["data"], document["type"]
+    groups_key = services.optouts.load_groups(TENANT).groups.last_event_time
     if event_type in ("consent.granted", "consent.revoked"):
-        return services.consents.load(TENANT).consent.last_event_time
+        consent_key = services.consents.load(TENANT).consent.last_event_time
+        if event_type == "consent.granted" and data.get("optedOutGroupIds"):
+            return min(consent_key, groups_key) if consent_key and groups_key else None
+        return consent_key
     if event_type == "optout.groups.replaced":
-        return services.optouts.load_groups(TENANT).groups.last_event_time
+        return groups_key
     if event_type == "optout.user.changed":
         user = services.optouts.load_user(TENANT, data["userId"]).user
         return user.last_event_time if user else None
@@ -92,21 +116,29 @@ def test_a_stale_event_never_changes_state(
     services = Services()
     for document in history:
         deliver(services, document)
-    last = last_change_of(services, late)
-    if last is None:
-        late = history[0]  # the first event's subject has a last change: make a stale copy of it
-        last = last_change_of(services, late)
-    assert last is not None
+    # `late`, or else the first event of the history whose subject has a last change: made stale
+    candidates = [(d, last_change_of(services, d)) for d in (late, *history)]
+    found = next(((d, last) for d, last in candidates if last is not None), None)
+    assume(found is not None)
+    assert found is not None
+    late, last = found
     stale = copy.deepcopy(late) | {
         "id": f"evt-{uuid.uuid4()}",
         "time": ac.rfc3339(last - timedelta(seconds=lag)),
     }
-    before = state(services)
+    before, purges_before, queued_before = state(services), services.purges.records, [*services.queues.purges]
 
     response = deliver(services, stale)
 
     assert response["outcome"] == "stale"
     assert state(services) == before
+    purges = services.purges.records
+    assert {key: purges[key] for key in purges_before} == purges_before
+    requested = [record for key, record in purges.items() if key not in purges_before]
+    assert all(implied_purges(stale)(record.scope) for record in requested)
+    assert services.queues.purges == queued_before + [
+        {"tenantId": TENANT, "purgeId": r.id} for r in requested
+    ]
     assert any(e.outcome == "stale" and e.event_id == stale["id"] for e in services.audit.of(TENANT))
 
 

@@ -177,6 +177,28 @@ def test_a_grant_older_than_a_repeated_revocation_is_stale() -> None:
     assert grant(consent, change(T0 + timedelta(hours=1))).outcome == "stale"
 
 
+def test_a_stale_revocation_changes_nothing_but_carries_its_own_purge() -> None:
+    consent = grant(TenantConsent(TENANT), change(T0 + timedelta(hours=2))).consent
+    transition = revoke(consent, change(T0 + timedelta(hours=1)), "purge-1")
+    assert (transition.outcome, transition.consent, transition.purge_id) == ("stale", consent, "purge-1")
+
+
+def test_a_stale_revocation_of_a_revoked_tenant_carries_the_purge_in_force() -> None:
+    consent = revoke(TenantConsent(TENANT), change(T0 + timedelta(hours=2)), "purge-1").consent
+    transition = revoke(consent, change(T0 + timedelta(hours=1)), "purge-2")
+    assert (transition.outcome, transition.purge_id) == ("stale", "purge-1")
+
+
+def test_a_grant_made_in_the_same_instant_as_the_revocation_in_force_is_stale() -> None:
+    consent = revoke(TenantConsent(TENANT), change(T0), "purge-1").consent
+    assert grant(consent, change(T0)).outcome == "stale"
+
+
+def test_a_revocation_made_in_the_same_instant_as_the_grant_in_force_applies() -> None:
+    consent = grant(TenantConsent(TENANT), change(T0)).consent
+    assert revoke(consent, change(T0), "purge-1").consent.state == "revoked"
+
+
 def test_a_revocation_keeps_the_grant_in_the_record() -> None:
     granted = grant(TenantConsent(TENANT), change(T0, "evt-grant")).consent
     revoked = revoke(granted, change(T0 + timedelta(hours=1), "evt-revoke"), "purge-1").consent
