@@ -241,7 +241,7 @@ def _wait_until_verified(ctx: Context, tenant: str, purge_id: str, headers: dict
         response = ctx.http.get(f"/api/tenants/{tenant}/purges/{purge_id}", headers=headers)
         ctx.expect(response.status_code == 200, f"the purge API answered {response.status_code}")
         purge: dict[str, Any] = response.json()
-        if purge["status"] in ("verified", "completed"):
+        if purge["status"] in ("verified", "swept", "completed"):
             return purge
         time.sleep(0.2)
     raise ctx.fail(f"the purge was not verified within {PURGE_TIMEOUT_SECONDS} s")

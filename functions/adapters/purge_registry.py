@@ -13,7 +13,9 @@ the verification counts what is left of it) without deleting the rows. A test
 it is in one of the three lists, so a new store of subject data cannot be added without the purge knowing it.
 
 A sharded table (the per-user ones: slices, contacts) is listed once and registered once per storage shard, so
-that the evidence gives each shard's count (`slices`, `slices@shard1`, ...).
+that the evidence gives each shard's count (`slices`, `slices@shard1`, ...). `ShardsOutOfReach` deletes
+nothing: it counts the shards noted for the tenant (table `shards`, kept: a tenant ID and an endpoint) that
+`DATA_SHARDS` no longer names, so a purge cannot verify zero while rows sit where it does not search.
 
 Subscriptions (`TableSubscriptionStore`) are purged first, before any live store, in two parts
 (functions/services/subscription_purge.py): the purge's store `subscriptions` (`SubscriptionRows`, which the

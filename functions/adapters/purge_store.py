@@ -32,14 +32,12 @@ from functions.adapters.table_rows import (
 from functions.domain.purge import (
     PURGE_REASONS,
     DeadlineFlag,
-    GraphSubscriptions,
     GroupScope,
-    PendingSubscription,
     PurgeRecord,
     PurgeStep,
     PurgeTarget,
-    SubscriptionsState,
 )
+from functions.domain.purge_subscriptions import GraphSubscriptions, PendingSubscription, SubscriptionsState
 from functions.domain.scope import FEATURES, Scope
 from functions.services.ports.purge import PurgePage, StoredPurge
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from functions.adapters.scoped_table import ScopedTableStore, ScopeFilter
-from functions.adapters.storage import SHARD_PLACEMENTS, translate_storage_errors
+from functions.adapters.storage import SHARDS_TABLE, translate_storage_errors
 from functions.domain.scope import Scope
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class ShardsOutOfReach(ScopedTableStore):
 
     @property
     def table_name(self) -> str:
-        return SHARD_PLACEMENTS
+        return SHARDS_TABLE
 
     def scope_filter(self, scope: Scope) -> ScopeFilter | None:
         if scope.kind == "feature":

@@ -137,7 +137,7 @@ class StorageClients:
 
     @cached_property
     def _placements(self) -> ShardPlacements:
-        return ShardPlacements(self.table(SHARD_PLACEMENTS))
+        return ShardPlacements(self.table(SHARDS_TABLE))
 
     @cached_property
     def credential(self) -> TokenCredential:
@@ -261,7 +261,7 @@ class translate_storage_errors:  # noqa: N801  (used as a context manager, reads
         raise StorageError(f"storage failed: {type(exc).__name__}: {exc.message}") from exc
 
 
-SHARD_PLACEMENTS = "shards"  # on the app's own account: which shards hold rows of which tenant
+SHARDS_TABLE = "shards"  # on the app's own account: which shards hold rows of which tenant
 
 
 class ShardPlacements:

@@ -15,9 +15,11 @@ pseudonymous ID of an admin is ever stored (and nothing else of them outlives a 
 `event_time` is the ordering key of the out-of-order rule: a change whose event time is older than the last
 change applied to the same subject is stale (`is_stale`), and at equal times the exclusion wins. The rule is
 there so that the end result never depends on the order of delivery: whatever order events arrive in, the
-state and the purges are those of applying them in the order they were made. A stale event changes no state,
-but a stale withdrawal or opt-out still asks for the purge it implies (functions/domain/consent.py,
-functions/domain/optouts.py): made before a newer change, it still covered the data collected until then.
+state and the purges are those of applying them in the order they were made. A stale event changes no state
+(one exception: a group replacement whose every removal newer grants overrode keeps its time as the list's
+ordering key, so that an older replacement stays stale), but a stale withdrawal or opt-out still asks for the
+purge it implies (functions/domain/consent.py, functions/domain/optouts.py): made before a newer change, it
+still covered the data collected until then.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ each deletion, but Graph's failure never holds up the deletion of stored data: G
 because the customer removed the app, exactly when a withdrawal must still be honoured. What Graph would not
 remove is kept on the record (Graph's subscription IDs and expiries), and the live deadline depends on the
 stored data only. A purge whose sweep verified zero while Graph had not confirmed is `swept`: it asks Graph
-again every `SUBSCRIPTION_RETRY` and is `completed` when Graph confirms (`removed`), or once every
-subscription it could not remove has expired (`expired`: then the record says Graph was not verified).
+again every `SUBSCRIPTION_RETRY` (functions/domain/purge_subscriptions.py) and is `completed` when Graph
+confirms (`removed`), or once every subscription it could not remove has expired (`expired`: then the record
+says Graph was not verified).
 
 Until a purge completes it **holds** its scope (`purge_hold`): nothing is collected or
 copied for it, even if the scope is included again meanwhile (consent granted again, a user opted back in).
@@ -42,11 +43,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from functions.domain.events import Provenance
+from functions.domain.purge_subscriptions import GraphSubscriptions
 from functions.domain.scope import Scope
 
 PurgeReason = Literal[
@@ -114,100 +116,6 @@ class PurgeStep:
     error: str | None = None  # a step that could not do its work: the error's class, never its message
 
 
-# --- the scope's change-notification subscriptions at Graph -------------------------------------------------
-
-SubscriptionsState = Literal["pending", "removed", "expired"]
-# How long a purge that Graph would not let remove its subscriptions waits before asking again.
-SUBSCRIPTION_RETRY = timedelta(minutes=30)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingSubscription:
-    """A subscription of the scope that Graph has not confirmed deleted: Graph's ID (no subject data), and
-    the expiry after which Graph delivers nothing for it."""
-
-    subscription_id: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionAttempt:
-    """What one attempt to remove a purge's subscriptions at Graph did
-    (functions/services/subscription_purge.py)."""
-
-    deleted: int  # deleted at Graph (or found already gone) by this attempt
-    remaining: tuple[PendingSubscription, ...]  # known to be of the scope and not deleted
-    listed: bool  # Graph listed the tenant's subscriptions: none of the scope was unknown to the attempt
-    verified: bool  # after the deletions, Graph's own listing held none of the scope
-    error: str | None = None  # why not verified: the error's class, never its message
-
-
-@dataclass(frozen=True, slots=True)
-class GraphSubscriptions:
-    """Where a purge stands with the scope's subscriptions at Graph (the app's rows of them are a store like
-    any other). `removed`: Graph listed none of the scope after the deletions. `pending`: Graph could not be
-    reached or refused; the purge asks again every `SUBSCRIPTION_RETRY` until it answers or `stops_by`.
-    `expired`: Graph never confirmed, but `stops_by` has passed, so none of them can deliver any more; that
-    is an inference from expiries, not something Graph was seen to say."""
-
-    state: SubscriptionsState
-    deleted: int = 0  # over every attempt
-    pending: tuple[PendingSubscription, ...] = ()
-    # Set when the latest attempt could not list Graph: a subscription the app lost track of (made by a
-    # renewal or creation whose row was never written) ends by then at the latest.
-    unseen_until: datetime | None = None
-    attempts: int = 0
-    last_attempt_at: datetime | None = None
-    last_error: str | None = None  # the latest failed attempt's error class
-
-    @property
-    def stops_by(self) -> datetime | None:
-        """When Graph stops delivering for every subscription of the scope it has not confirmed deleted."""
-        if self.state == "removed":
-            return None
-        ends = [p.expires_at for p in self.pending]
-        if self.unseen_until is not None:
-            ends.append(self.unseen_until)
-        # Nothing known left and nothing unseen: only Graph's confirming listing failed; no longer to wait.
-        return max(ends) if ends else self.last_attempt_at
-
-    @property
-    def settled(self) -> bool:
-        """Nothing is left to do at Graph: removed, or every subscription it did not confirm has expired."""
-        return self.state != "pending"
-
-    @property
-    def retry_at(self) -> datetime | None:
-        """When a `pending` purge asks Graph again (no later than `stops_by`); None once settled."""
-        if self.state != "pending" or self.last_attempt_at is None:
-            return None
-        retry = self.last_attempt_at + SUBSCRIPTION_RETRY
-        return min(retry, self.stops_by) if self.stops_by is not None else retry
-
-
-def subscriptions_after(
-    current: GraphSubscriptions | None, attempt: SubscriptionAttempt, at: datetime, unseen_until: datetime
-) -> GraphSubscriptions:
-    """The record's Graph subscriptions after one more attempt made at `at`. `unseen_until`: the latest a
-    subscription of the scope can live that the app has no row of (its purge's fence, after which nothing
-    creates or renews one for the scope, plus a subscription's lifetime)."""
-    deleted = (current.deleted if current else 0) + attempt.deleted
-    attempts = (current.attempts if current else 0) + 1
-    if attempt.verified:
-        return GraphSubscriptions("removed", deleted=deleted, attempts=attempts, last_attempt_at=at)
-    pending = GraphSubscriptions(
-        "pending",
-        deleted=deleted,
-        pending=attempt.remaining,
-        unseen_until=None if attempt.listed else unseen_until,
-        attempts=attempts,
-        last_attempt_at=at,
-        last_error=attempt.error,
-    )
-    stops_by = pending.stops_by
-    return replace(pending, state="expired") if stops_by is not None and stops_by <= at else pending
-
-
 @dataclass(frozen=True, slots=True)
 class PurgeRecord:
     id: str
@@ -234,7 +142,8 @@ class PurgeRecord:
     members: tuple[str, ...] | None = None  # a group scope's resolved user IDs (None: not resolved yet)
     verification: Mapping[str, int] | None = None  # what the latest verification found, per store
     deadline_flags: tuple[DeadlineFlag, ...] = ()
-    last_error: str | None = None  # the latest failed delivery's error type and message (no content)
+    # The latest failed delivery's `failure_summary` (the class, and Graph's status and code).
+    last_error: str | None = None
     graph_subscriptions: GraphSubscriptions | None = None  # None: nothing to remove at Graph, or never asked
 
     @property

@@ -5,7 +5,7 @@ Each included user has two subscriptions, on `users/{id}/messages` and `users/{i
 notifications only (IDs, never resource data). A subscription carries a `clientState` secret of its own; the
 store keeps only its SHA-256, and a notification is believed only when the secret it carries hashes to it
 (compared in constant time), and only looked up when its tenant and subscription IDs are GUIDs, as Graph
-sends them (`graphs_ids`). A notification says nothing but "this user's mailbox or calendar changed": it
+sends them (`has_graph_ids`). A notification says nothing but "this user's mailbox or calendar changed": it
 becomes a request to refresh that user, which goes through the same inclusion fence as every other read.
 
 The app's rows of its subscriptions are a subject's live data: the purge deletes them first and verifies
@@ -138,7 +138,7 @@ def plan_subscriptions(
     return SubscriptionPlan(create, renew, tuple(delete))
 
 
-def graphs_ids(tenant_id: str, subscription_id: str) -> bool:
+def has_graph_ids(tenant_id: str, subscription_id: str) -> bool:
     """Whether a notification names its subscription the way Graph does: the tenant's ID and the
     subscription's, both GUIDs. Anything else comes from someone other than Graph (the routes are anonymous),
     names no subscription of ours, and is not worth a storage read: a tenant ID is a table key, and text
@@ -158,7 +158,7 @@ class ChangeNotification:
 
     @property
     def from_graph(self) -> bool:
-        return graphs_ids(self.tenant_id, self.subscription_id)
+        return has_graph_ids(self.tenant_id, self.subscription_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +170,7 @@ class LifecycleNotification:
 
     @property
     def from_graph(self) -> bool:
-        return graphs_ids(self.tenant_id, self.subscription_id)
+        return has_graph_ids(self.tenant_id, self.subscription_id)
 
 
 def parse_change_notifications(body: Any) -> list[ChangeNotification]:

@@ -17,7 +17,8 @@ from functions.domain.inclusion import REASONS
 from functions.domain.ingestion import WindowStatus
 from functions.domain.optouts import GroupOptOuts, UserOptOut
 from functions.domain.progress import IngestionProgress
-from functions.domain.purge import GraphSubscriptions, GroupScope, PurgeRecord
+from functions.domain.purge import GroupScope, PurgeRecord
+from functions.domain.purge_subscriptions import GraphSubscriptions
 from functions.domain.scope import FEATURES
 from functions.domain.times import rfc3339
 from functions.entrypoints.openapi import COUNT, COUNTS, GUID, NULLABLE_STRING, NULLABLE_TIME, TIME, obj, ref

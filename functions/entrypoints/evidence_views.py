@@ -17,7 +17,8 @@ from typing import Any, get_args
 
 from functions.domain.consent import ChangeKind, ConsentChange
 from functions.domain.evidence import Evidence, PurgeEvidence
-from functions.domain.purge import DeadlineOutcome, GraphSubscriptions, GroupScope
+from functions.domain.purge import DeadlineOutcome, GroupScope
+from functions.domain.purge_subscriptions import GraphSubscriptions
 from functions.domain.times import rfc3339
 from functions.entrypoints.consent_views import (
     consent_view,

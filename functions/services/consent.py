@@ -147,6 +147,9 @@ class ConsentService:
             return stored.consent, transition, listed
 
         before, transition, listed = retry_conflicts(attempt)
+        # An earlier attempt may have added the groups before its consent save lost a race: this one then
+        # finds them listed already, and the resolution they need must still be asked for.
+        listed = listed or bool(group_ids and group_ids <= self._optouts.load_groups(tenant_id).groups.ids)
         outcome = transition.outcome
         detail = None
         if outcome == "stale" and group_ids:

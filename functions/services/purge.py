@@ -59,9 +59,9 @@ from functions.domain.purge import (
     PurgeStep,
     deadline_flags,
     next_action,
-    subscriptions_after,
     user_scopes,
 )
+from functions.domain.purge_subscriptions import subscriptions_after
 from functions.domain.scope import Scope
 from functions.services.ports.consent import AuditLog
 from functions.services.ports.purge import (

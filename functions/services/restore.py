@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time
 
 from functions.domain.accounts import account_pairs
 from functions.domain.audit import AuditEntry
+from functions.domain.errors import AppError
 from functions.domain.purge import PurgeRecord
 from functions.services.inclusion import InclusionReader
 from functions.services.ports.consent import AuditLog
@@ -86,15 +87,17 @@ class RestoreService:
         for record in sorted(self._since(tenant_id, day), key=lambda r: (r.requested_at, r.id)):
             try:
                 counts = self._purge.reapply(record, now)
-            except PurgeIncomplete as error:
-                # The others still go: stopping here would leave restored what every later purge deletes.
-                unfinished.append(str(error))
+            except AppError as error:  # incomplete, storage or Graph failing: the others still go
+                # Stopping here would leave restored what every later purge deletes.
+                unfinished.append(f"purge {record.id}: {type(error).__name__}: {error}")
                 continue
             for store, count in counts.items():
                 deleted[store] = deleted.get(store, 0) + count
             reapplied.append(record.id)
         if unfinished:
-            raise PurgeIncomplete("; ".join(unfinished) + " (every other purge was re-applied)")
+            raise PurgeIncomplete(
+                "; ".join(unfinished) + " (every other purge was re-applied; run the restore again)"
+            )
         return RestoreReport(tenant_id, day, users, records, skipped, tuple(reapplied), deleted)
 
     def _since(self, tenant_id: str, day: date) -> list[PurgeRecord]:

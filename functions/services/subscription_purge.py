@@ -25,8 +25,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from functions.domain.errors import GraphError
-from functions.domain.purge import PendingSubscription, SubscriptionAttempt
+from functions.domain.errors import GraphError, failure_summary
+from functions.domain.purge_subscriptions import PendingSubscription, SubscriptionAttempt
 from functions.domain.scope import Scope
 from functions.domain.subscriptions import Subscription, parse_resource
 from functions.services.ports.subscriptions import (
@@ -121,7 +121,7 @@ class GraphSubscriptionRemoval:
             logger.warning("purge: subscriptions of tenant %s not removed at Graph: %s", tenant_id, error)
             remaining = tuple(p for i, p in sorted(candidates.items()) if i not in deleted)
             return SubscriptionAttempt(
-                len(deleted), remaining, listed, verified=False, error=type(error).__name__
+                len(deleted), remaining, listed, verified=False, error=failure_summary(error)
             )
         if left:
             remaining = tuple(

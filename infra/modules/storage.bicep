@@ -41,6 +41,7 @@ var tableNames = [
   'accounts'
   'settings'
   'subscriptions'
+  'shards'
 ]
 // Each queue-triggered function moves a message to `<queue>-poison` after maxDequeueCount (host.json).
 var queueNames = [

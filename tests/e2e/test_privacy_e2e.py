@@ -158,7 +158,7 @@ def test_no_answer_about_people_may_be_kept_by_a_browser_or_a_proxy(
     world: tuple[AppHost, GraphSimulator], tokens: tuple[JwksServer, TokenFactory]
 ) -> None:
     """A kept copy would go on showing a person after they opted out. Tried: both insights read by GET and by
-    lookup, the account view, the opt-out list and the consent."""
+    lookup, the account view, the opt-out list, the consent, the purges and the audit log."""
     host, sim = world
     _, factory = tokens
     contact = sim.tenant.contacts[0].address
@@ -173,6 +173,9 @@ def test_no_answer_about_people_may_be_kept_by_a_browser_or_a_proxy(
     ]
     domain = contact.rsplit("@", 1)[1]
     answers.append(host.get(f"/api/tenants/{TENANT}/accounts/{domain}/relationships", headers=insights))
-    answers += [host.get(f"/api/tenants/{TENANT}/{what}", headers=manage) for what in ("opt-outs", "consent")]
+    answers += [
+        host.get(f"/api/tenants/{TENANT}/{what}", headers=manage)
+        for what in ("opt-outs", "consent", "purges", "audit")
+    ]
     assert [a.status_code for a in answers] == [200] * len(answers)
     assert [a.headers.get("Cache-Control") for a in answers] == ["no-store"] * len(answers)

@@ -12,7 +12,8 @@ from functions.adapters.purge_store import TablePurgeStore
 from functions.adapters.storage import StorageClients
 from functions.domain.errors import ConcurrencyConflict, ValidationFailed
 from functions.domain.events import Provenance
-from functions.domain.purge import GraphSubscriptions, GroupScope, PendingSubscription, PurgeStep, new_purge
+from functions.domain.purge import GroupScope, PurgeStep, new_purge
+from functions.domain.purge_subscriptions import GraphSubscriptions, PendingSubscription
 from functions.domain.scope import Scope
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from devhost.azurite import Azurite
 from functions.adapters.contact_store import TableContactStore
 from functions.adapters.shard_placements import noted_endpoints
 from functions.adapters.slice_store import TableSliceStore
-from functions.adapters.storage import SHARD_PLACEMENTS, StorageClients
+from functions.adapters.storage import SHARDS_TABLE, StorageClients
 from functions.domain.scope import Scope
 from functions.settings import Settings
 from tests.conftest import SHARDS, base_env
@@ -135,7 +135,7 @@ def test_a_shard_is_noted_for_a_tenant_when_one_of_its_users_is_placed_there(
     sharded_storage: StorageClients, tenant_id: str
 ) -> None:
     Seeder(sharded_storage).user(tenant_id, user_on(tenant_id, 2), 3)
-    noted = noted_endpoints(sharded_storage.table(SHARD_PLACEMENTS), tenant_id)
+    noted = noted_endpoints(sharded_storage.table(SHARDS_TABLE), tenant_id)
     assert noted == {sharded_storage.shards[2].table_endpoint}
 
 

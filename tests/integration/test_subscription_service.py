@@ -21,7 +21,8 @@ from functions.bootstrap import Container
 from functions.domain.audit import AuditEntry
 from functions.domain.inclusion import Fence, TenantInclusion
 from functions.domain.ingestion import UserProfile
-from functions.domain.purge import PurgeRecord, SubscriptionAttempt, new_purge
+from functions.domain.purge import PurgeRecord, new_purge
+from functions.domain.purge_subscriptions import SubscriptionAttempt
 from functions.domain.scope import Scope
 from functions.domain.subscriptions import (
     ChangeNotification,
@@ -466,7 +467,7 @@ def test_a_purge_while_graph_is_down_deletes_and_verifies_stored_data_and_remove
     assert first.verification == ZERO
     graph = first.graph_subscriptions
     assert graph is not None
-    assert (graph.state, graph.last_error) == ("pending", "GraphThrottled")
+    assert (graph.state, graph.last_error) == ("pending", "GraphThrottled (Graph 503 ServiceUnavailable)")
     assert {p.subscription_id for p in graph.pending} == held
     assert {s.id for s in synced.at_graph()} == held, "Graph still holds them"
 
@@ -479,7 +480,7 @@ def test_a_purge_while_graph_is_down_deletes_and_verifies_stored_data_and_remove
     assert (done.graph_subscriptions.state, done.graph_subscriptions.deleted) == ("removed", len(held))
     steps = [(s.name, s.error) for s in done.steps if s.name.startswith("subscriptions-")]
     assert steps == [
-        ("subscriptions-not-removed-at-graph", "GraphThrottled"),
+        ("subscriptions-not-removed-at-graph", "GraphThrottled (Graph 503 ServiceUnavailable)"),
         ("subscriptions-removed-at-graph", None),
     ]
 

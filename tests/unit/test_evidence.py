@@ -20,15 +20,8 @@ from functions.domain.consent import ConsentChange, TenantConsent, grant, revoke
 from functions.domain.events import Provenance
 from functions.domain.evidence import gather_evidence
 from functions.domain.optouts import GroupOptOuts, change_user
-from functions.domain.purge import (
-    BACKUP_DEADLINE,
-    LIVE_DEADLINE,
-    GraphSubscriptions,
-    PendingSubscription,
-    PurgeRecord,
-    deadline_outcomes,
-    new_purge,
-)
+from functions.domain.purge import BACKUP_DEADLINE, LIVE_DEADLINE, PurgeRecord, deadline_outcomes, new_purge
+from functions.domain.purge_subscriptions import GraphSubscriptions, PendingSubscription
 from functions.domain.scope import Scope
 from functions.entrypoints.evidence_views import csv_tables, evidence_view, evidence_zip
 

@@ -97,7 +97,7 @@ def test_a_lifecycle_notification_with_ids_graph_never_sends_is_answered_202_wit
     assert store.reads == []
 
 
-def test_in_a_batch_only_the_items_with_graphs_ids_are_looked_up(store: ReadCountingStore) -> None:
+def test_in_a_batch_only_the_items_with_has_graph_ids_are_looked_up(store: ReadCountingStore) -> None:
     good = item()
     body = {"value": [item(tenantId="a/b"), good, item(subscriptionId="not-a-guid")]}
     assert graph_notifications(post("notifications", body)).status_code == 202

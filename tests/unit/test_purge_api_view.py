@@ -13,14 +13,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from functions.domain.events import Provenance
-from functions.domain.purge import (
-    GraphSubscriptions,
-    GroupScope,
-    PendingSubscription,
-    PurgeRecord,
-    PurgeStep,
-    new_purge,
-)
+from functions.domain.purge import GroupScope, PurgeRecord, PurgeStep, new_purge
+from functions.domain.purge_subscriptions import GraphSubscriptions, PendingSubscription
 from functions.domain.scope import Scope
 from functions.entrypoints.consent_views import purge_view
 from functions.entrypoints.openapi import document

@@ -10,16 +10,18 @@ import pytest
 
 from functions.domain.events import Provenance
 from functions.domain.purge import (
-    SUBSCRIPTION_RETRY,
     GroupScope,
-    PendingSubscription,
     PurgeRecord,
-    SubscriptionAttempt,
     deadline_flags,
     new_purge,
     next_action,
-    subscriptions_after,
     user_scopes,
+)
+from functions.domain.purge_subscriptions import (
+    SUBSCRIPTION_RETRY,
+    PendingSubscription,
+    SubscriptionAttempt,
+    subscriptions_after,
 )
 from functions.domain.scope import Scope
 

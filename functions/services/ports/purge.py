@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from functions.domain.purge import PendingSubscription, PurgeRecord, SubscriptionAttempt
+from functions.domain.purge import PurgeRecord
+from functions.domain.purge_subscriptions import PendingSubscription, SubscriptionAttempt
 from functions.domain.scope import Scope
 
 
