@@ -104,8 +104,13 @@ class _Story:
             earlier = ac.revoked(self.tenant, datetime.now(UTC) - timedelta(minutes=3))
             late = _accepted(ctx, self.client.deliver(earlier), 202)
             ctx.expect(late["outcome"] == "stale", f"a late revocation was {late['outcome']}")
-            ctx.say(f"a revocation timed 3 minutes earlier is '{late['outcome']}': recorded, no effect")
+            ctx.say(
+                f"a revocation timed 3 minutes earlier is '{late['outcome']}': the consent stays granted, "
+                f"but its tenant purge {late.get('purgeId')} is queued, as delivery in order would have "
+                "done (it withdrew what the legacy form had let us collect until then)"
+            )
             ctx.expect(self.consent()["state"] == "granted", "the stale event changed the consent")
+            ctx.expect(bool(late.get("purgeId")), "a late revocation asked for no purge")
 
     def opt_outs(self) -> None:
         ctx, tenant = self.ctx, self.tenant
@@ -158,8 +163,8 @@ class _Story:
                     f"status {purge['status']}, live data by {purge['liveDeadline'][:16]}, "
                     f"backups by {purge['backupDeadline'][:10]}"
                 )
-            # Executives at the grant, Contractors, Alice, the tenant.
-            ctx.expect(len(purges) == 4, f"expected 4 purge records, found {len(purges)}")
+            # Executives at the grant, the late revocation's tenant, Contractors, Alice, the tenant.
+            ctx.expect(len(purges) == 5, f"expected 5 purge records, found {len(purges)}")
             ctx.say(
                 "(the purge function works through them in the background meanwhile, so some may be past "
                 "`queued`; the purge chapter follows one to the end)"
