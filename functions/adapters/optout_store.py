@@ -18,7 +18,9 @@ touch its rows. With one row per user shared by every resolution, such a late sa
 members only the newer resolution had found, after which the newer marker said their groups were resolved:
 they were included. A save then deletes the rows of the resolutions older than its own, except those of the
 one it replaced, which a reader that read the marker a moment before may still be reading (the next save
-deletes them); a resolution that lost deletes its own.
+deletes them); a resolution that lost deletes its own. A whole read (`membership`, `snapshot`) that finds
+fewer rows than the marker counts (two saves came between its reads) reads again, and after three tries
+answers that no group is resolved, so nobody it could not see is included (fail closed).
 
 Rows of the layout before resolution IDs (`member-{userId}`, a marker without an ID) are read as the
 resolution their marker names, until a save replaces it.
@@ -26,8 +28,10 @@ resolution their marker names, until a save replaces it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -55,6 +59,8 @@ from functions.domain.inclusion import GroupMembership
 from functions.domain.optouts import GroupOptOut, GroupOptOuts, GroupSource, UserOptOut
 from functions.services.ports.consent import OptOutSnapshot, StoredGroups, StoredUser
 
+logger = logging.getLogger(__name__)
+
 TABLE = "optouts"
 _GROUPS = "groups"
 _USER = "user-"
@@ -62,6 +68,7 @@ _MEMBERSHIP = "membership"
 _RESOLUTION = "resolution-"  # + resolution ID + "-" + user ID: a user that resolution found, and their groups
 _LEGACY_MEMBER = "member-"  # + user ID: a member row of the layout before resolution IDs
 _SAVE_ATTEMPTS = 10
+_READ_ATTEMPTS = 3
 _SOURCES: tuple[GroupSource, ...] = ("admin", "consent-grant", "legacy-migration")
 
 
@@ -74,6 +81,13 @@ class TableOptOutStore:
         return self._storage.table(TABLE)
 
     def snapshot(self, tenant_id: str) -> OptOutSnapshot:
+        for _ in range(_READ_ATTEMPTS):
+            snapshot, whole = self._snapshot(tenant_id)
+            if whole:
+                return snapshot
+        return replace(snapshot, membership=_unresolved(tenant_id, snapshot.membership))
+
+    def _snapshot(self, tenant_id: str) -> tuple[OptOutSnapshot, bool]:
         groups: Entity | None = None
         marker: Entity | None = None
         users: list[UserOptOut] = []
@@ -93,9 +107,10 @@ class TableOptOutStore:
                     member_rows.append(row)
         prefix = _member_prefix(marker)
         members = {} if prefix is None else _members_from(prefix, member_rows)
-        return OptOutSnapshot(
+        snapshot = OptOutSnapshot(
             _groups_from(tenant_id, groups).groups, users, _membership_from(marker, members)
         )
+        return snapshot, _whole(marker, members)
 
     def load_groups(self, tenant_id: str) -> StoredGroups:
         return _groups_from(tenant_id, self._get(tenant_id, _GROUPS))
@@ -142,15 +157,22 @@ class TableOptOutStore:
             return [_user_from(row) for row in rows]
 
     def membership(self, tenant_id: str) -> GroupMembership:
-        marker = self._get(tenant_id, _MEMBERSHIP)
-        prefix = _member_prefix(marker)
-        if prefix is None:
-            return _membership_from(marker, {})
-        query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
-        start, end = table_batch.prefix_range(prefix)
-        with translate_storage_errors():
-            rows = self._table.query_entities(query, parameters={"pk": tenant_id, "start": start, "end": end})
-            return _membership_from(marker, _members_from(prefix, rows))
+        for _ in range(_READ_ATTEMPTS):
+            marker = self._get(tenant_id, _MEMBERSHIP)
+            prefix = _member_prefix(marker)
+            if prefix is None:
+                return _membership_from(marker, {})
+            query = "PartitionKey eq @pk and RowKey ge @start and RowKey lt @end"
+            start, end = table_batch.prefix_range(prefix)
+            with translate_storage_errors():
+                rows = self._table.query_entities(
+                    query, parameters={"pk": tenant_id, "start": start, "end": end}
+                )
+                members = _members_from(prefix, rows)
+            membership = _membership_from(marker, members)
+            if _whole(marker, members):
+                return membership
+        return _unresolved(tenant_id, membership)
 
     def membership_of(self, tenant_id: str, user_id: str) -> GroupMembership:
         uid = user_id.lower()
@@ -319,6 +341,21 @@ def _resolution_of(row_key: str) -> str:
     if row_key.startswith(_RESOLUTION):
         return row_key[len(_RESOLUTION) : len(_RESOLUTION) + _ID_LENGTH]
     return ""
+
+
+def _whole(marker: Entity | None, members: dict[str, frozenset[str]]) -> bool:
+    """Whether a read found every member row of the resolution its marker names. Fewer rows than the marker
+    counts: two saves replaced that resolution between the read of the marker and that of its rows (a save
+    keeps the rows of the one resolution it replaced, not older ones), and a member missing would be taken
+    for someone in no group."""
+    return marker is None or len(members) >= int(marker.get("memberCount", 0))
+
+
+def _unresolved(tenant_id: str, membership: GroupMembership) -> GroupMembership:
+    """What a read that kept finding a resolution incomplete answers: the members it found, and no group
+    resolved, so that everyone else is `membership-unknown` (fail closed) until the next read."""
+    logger.warning("optouts: the group membership of %s kept changing while it was read", tenant_id)
+    return GroupMembership(members=membership.members, groups_version=membership.groups_version)
 
 
 def _members_from(prefix: str, rows: Iterable[Entity]) -> dict[str, frozenset[str]]:

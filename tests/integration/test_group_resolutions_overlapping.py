@@ -160,3 +160,24 @@ def test_rows_of_the_layout_before_resolution_ids_are_read_until_two_saves_repla
     assert f"member-{alice}" in member_rows(storage_clients, tenant_id)  # the replaced resolution's row
     assert store.save_membership(tenant_id, resolution({group}, {bob: {group}}, 1, T0 + timedelta(hours=2)))
     assert not any(key.startswith("member-") for key in member_rows(storage_clients, tenant_id))
+
+
+def test_a_whole_read_that_finds_a_resolution_short_of_its_members_includes_nobody_it_did_not_see(
+    store: TableOptOutStore, storage_clients: StorageClients, tenant_id: str
+) -> None:
+    """Tried: the marker names a resolution of two members, but one member's row is gone (two saves came
+    between a reader's reads of the marker and of the rows). The missing member must not be decided
+    `included`, by the tenant-wide read or by the one the insights use."""
+    group, seen, unseen = (str(uuid.uuid4()) for _ in range(3))
+    listed(store, tenant_id, group)
+    assert store.save_membership(tenant_id, resolution({group}, {seen: {group}, unseen: {group}}, 1))
+    table = storage_clients.table(TABLE)
+    row = next(key for key in member_rows(storage_clients, tenant_id) if key.endswith(unseen))
+    table.delete_entity(tenant_id, row)
+
+    consent = TenantConsent(tenant_id, state="granted", version=1)
+    snapshot = store.snapshot(tenant_id)
+    wide = TenantInclusion.of(consent, snapshot.groups, [], snapshot.membership, [], T0)
+    assert wide.decide(unseen).reason == "membership-unknown"
+    assert wide.decide(seen).reason == "group-opted-out"
+    assert not store.membership(tenant_id).covers({group})
