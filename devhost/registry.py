@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
@@ -111,16 +110,16 @@ def validate_ncrontab(expression: str, where: str) -> str:
     """Refuse what the Functions host would refuse or never fire, read the way it reads it
     (functions/ncrontab.py)."""
     try:
-        schedule = ncrontab.parse(expression)
+        ncrontab.check(expression)
+    except ncrontab.NeverFires:
+        raise StartupError(
+            f"{where}: the NCRONTAB expression {expression!r} never fires in the next four years"
+        ) from None
     except ncrontab.ScheduleError as error:
         raise StartupError(
             f"{where}: {expression!r} is not a six-field NCRONTAB expression "
             f"(second minute hour day month day-of-week): {error}"
         ) from None
-    if schedule.next_after(datetime.now(UTC)) is None:
-        raise StartupError(
-            f"{where}: the NCRONTAB expression {expression!r} never fires in the next four years"
-        )
     return expression
 
 

@@ -27,6 +27,7 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 
 # How far ahead a schedule must fire at least once: four years hold every date, 29 February included.
 HORIZON = timedelta(days=4 * 365 + 1)
+_ANY_START = datetime(2000, 1, 1, tzinfo=UTC)
 
 _FIELDS = ("second", "minute", "hour", "day", "month", "day-of-week")
 _NAMES: dict[str, tuple[str, ...]] = {
@@ -45,6 +46,10 @@ _FULL = {"second": 60, "minute": 60, "hour": 24, "day": 31, "month": 12, "day-of
 
 class ScheduleError(ValueError):
     """Not an NCRONTAB expression the Functions host accepts; the message says which part and why."""
+
+
+class NeverFires(ScheduleError):
+    """An expression the host accepts whose timer would never run (`0 0 2 30 2 *`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,15 @@ class Schedule:
         )
 
 
+def check(expression: str) -> Schedule:
+    """`parse`, and refuse a schedule that never fires. Without a year field a schedule repeats within every
+    four years (29 February included), so looking from any fixed instant tells: no clock is read."""
+    schedule = parse(expression)
+    if schedule.next_after(_ANY_START) is None:
+        raise NeverFires(f"it never fires in {HORIZON.days} days, so its timer would never run")
+    return schedule
+
+
 def parse(expression: str) -> Schedule:
     """The schedule of a six-field NCRONTAB expression, or `ScheduleError`."""
     tokens = [token for token in expression.split(" ") if token]
@@ -105,7 +119,7 @@ def parse(expression: str) -> Schedule:
     # croniter knows three-letter names only; NCrontab takes them in full too.
     normal = " ".join(_WORD.sub(lambda word: word.group().lower()[:3], token) for token in tokens)
     try:
-        reader = _reader(normal, datetime(2000, 1, 1, tzinfo=UTC))
+        reader = _reader(normal, _ANY_START)
     except (CroniterError, ValueError, KeyError) as error:
         raise ScheduleError(str(error)) from None
     return Schedule(normal, reader.expanded)

@@ -375,16 +375,16 @@ class _Reader:
         says what waits for them)."""
         value = self.optional(name, default)
         try:
-            schedule = ncrontab.parse(value)
+            schedule = ncrontab.check(value)
+        except ncrontab.NeverFires:
+            raise ConfigurationError(
+                f"{name} never fires in the next four years, so its timer would never run: {value!r}"
+            ) from None
         except ncrontab.ScheduleError as error:
             raise ConfigurationError(
                 f"{name} is not a six-field NCRONTAB expression the Functions host accepts ({error}): "
                 f"{value!r}"
             ) from None
-        if schedule.next_after(datetime.now(UTC)) is None:
-            raise ConfigurationError(
-                f"{name} never fires in the next four years, so its timer would never run: {value!r}"
-            )
         if longest_gap is not None:
             gap = schedule.longest_gap()
             if gap is None or gap > longest_gap:
